@@ -1,1 +1,302 @@
+//! The test rig: a private pcscd with vsmartcard's vpcd driver, and virtual
+//! cards (`firma-vcard` processes) plugged into its readers.
+//!
+//! Each [`Pcscd`] runs in its own mount namespace with its own `/run/pcscd`
+//! (bind-mounted from a temporary directory) and its own vpcd ports, so tests
+//! run in parallel without sharing readers and never touch a pcscd that was
+//! already running on the machine. Clients reach it through
+//! `PCSCLITE_CSOCK_NAME`, which [`Pcscd::command`] sets. Dropping the rig
+//! stops what it started, and only that.
+#![forbid(unsafe_code)]
 
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Reader names start with "Yubico" because ykcs11 2.2 ignores other readers.
+pub const READER_PREFIX: &str = "Yubico Firma Virtual";
+const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+
+pub type Result<T> = std::result::Result<T, String>;
+
+/// A pcscd of the rig's own, with two vpcd readers.
+pub struct Pcscd {
+    dir: tempfile::TempDir,
+    child: Child,
+    base_port: u16,
+}
+
+/// Options for a virtual card.
+#[derive(Debug, Clone, Default)]
+pub struct CardOptions {
+    pub state: Option<PathBuf>,
+    pub serial: Option<u32>,
+    pub fail_after: Option<u64>,
+    pub keygen_delay_ms: Option<u64>,
+    pub log_apdus: Option<PathBuf>,
+}
+
+/// A running `firma-vcard` process, pulled out of its reader when dropped.
+pub struct Card {
+    child: Option<Child>,
+    reader: String,
+    socket: PathBuf,
+}
+
+/// A directory of the workspace's built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FIRMA_BIN_DIR") {
+        return dir.into();
+    }
+    // Test executables live in target/<profile>/deps; binaries one level up.
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") || dir.ends_with("examples") {
+        dir.pop();
+    }
+    dir
+}
+
+/// The path of one of the workspace's binaries, with a clear message when it
+/// has not been built.
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace's binaries first (cargo build --workspace --bins)",
+        path.display()
+    );
+    path
+}
+
+fn find_program(name: &str, fallbacks: &[&str]) -> Result<PathBuf> {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(fallbacks.iter().copied()) {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    Err(format!("{name} not found: install it (scripts/setup.sh installs the Debian packages)"))
+}
+
+/// Two free consecutive TCP ports (vpcd listens on base and base+1).
+fn free_port_pair() -> Result<u16> {
+    for _ in 0..50 {
+        let probe = TcpListener::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+        // Linux hands out odd ports to bind(0); take the even one below.
+        let base = probe.local_addr().map_err(|e| e.to_string())?.port() & !1;
+        drop(probe);
+        if TcpListener::bind(("0.0.0.0", base)).is_ok() && TcpListener::bind(("0.0.0.0", base + 1)).is_ok() {
+            return Ok(base);
+        }
+    }
+    Err("no free pair of TCP ports for vpcd".into())
+}
+
+/// Whether something listens on a local TCP port, read from /proc so the
+/// check does not itself connect (vpcd would take a connection for a card).
+fn listening(port: u16) -> bool {
+    let needle = format!(":{port:04X} ");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+        std::fs::read_to_string(f).unwrap_or_default().lines().any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.len() > 3 && format!("{} ", cols[1]).ends_with(&needle) && cols[3] == "0A"
+        })
+    })
+}
+
+fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Result<()> {
+    let start = Instant::now();
+    while !cond() {
+        if start.elapsed() > timeout {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+impl Pcscd {
+    /// Starts a private pcscd with two vpcd readers and waits for them.
+    pub fn start() -> Result<Self> {
+        let pcscd = find_program("pcscd", &["/usr/sbin", "/sbin"])?;
+        if !Path::new(VPCD_DRIVER).exists() {
+            return Err(format!("{VPCD_DRIVER} missing: install vsmartcard-vpcd"));
+        }
+        let mut dir = tempfile::Builder::new().prefix("firma-rig-").tempdir().map_err(|e| e.to_string())?;
+        let run = dir.path().join("run");
+        let conf = dir.path().join("reader.conf.d");
+        std::fs::create_dir_all(&run).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&conf).map_err(|e| e.to_string())?;
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let base_port = free_port_pair()?;
+            let entry = format!(
+                "FRIENDLYNAME \"{READER_PREFIX}\"\nDEVICENAME /dev/null:0x{base_port:04X}\nLIBPATH {VPCD_DRIVER}\n"
+            );
+            std::fs::write(conf.join("vpcd"), entry).map_err(|e| e.to_string())?;
+            let script = format!(
+                "mkdir -p /run/pcscd && mount --bind '{}' /run/pcscd && exec '{}' --foreground -c '{}'",
+                run.display(),
+                pcscd.display(),
+                conf.display()
+            );
+            let mut cmd = Command::new("unshare");
+            if !is_root() {
+                cmd.args(["--user", "--map-root-user"]);
+            }
+            let log = std::fs::File::create(dir.path().join("pcscd.log")).map_err(|e| e.to_string())?;
+            let child = cmd
+                .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().map_err(|e| e.to_string())?)
+                .stderr(log)
+                .spawn()
+                .map_err(|e| format!("cannot run unshare: {e}"))?;
+            let mut rig = Self { dir, child, base_port };
+            let socket = rig.socket();
+            let ready = wait_until(Duration::from_secs(10), "pcscd and its vpcd readers", || {
+                socket.exists() && listening(base_port) && listening(base_port + 1)
+            });
+            match ready {
+                Ok(()) => return Ok(rig),
+                Err(e) => {
+                    last_err = format!("{e}; pcscd log:\n{}", rig.log());
+                    let _ = rig.child.kill();
+                    let _ = rig.child.wait();
+                    dir = std::mem::replace(&mut rig.dir, tempfile::tempdir().map_err(|e| e.to_string())?);
+                    // `rig` is dropped here without its directory.
+                }
+            }
+        }
+        Err(last_err)
+    }
+
+    /// The pcscd socket clients must use (`PCSCLITE_CSOCK_NAME`).
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("run").join("pcscd.comm")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// What pcscd printed so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pcscd.log")).unwrap_or_default()
+    }
+
+    /// Reader name of slot 0 or 1.
+    pub fn reader(&self, slot: u8) -> String {
+        format!("{READER_PREFIX} 00 {slot:02}")
+    }
+
+    /// vpcd address a card for slot 0 or 1 connects to.
+    pub fn vpcd_addr(&self, slot: u8) -> String {
+        format!("127.0.0.1:{}", self.base_port + u16::from(slot))
+    }
+
+    /// A command that talks to this pcscd.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("PCSCLITE_CSOCK_NAME", self.socket());
+        cmd
+    }
+
+    /// Plugs a new `firma-vcard` into reader `slot` and waits until pcscd sees it.
+    pub fn insert(&self, slot: u8, opts: &CardOptions) -> Result<Card> {
+        let mut cmd = Command::new(bin("firma-vcard"));
+        cmd.arg("--vpcd").arg(self.vpcd_addr(slot)).arg("--wait").arg("10");
+        if let Some(p) = &opts.state {
+            cmd.arg("--state").arg(p);
+        }
+        if let Some(s) = opts.serial {
+            cmd.arg("--serial").arg(s.to_string());
+        }
+        if let Some(n) = opts.fail_after {
+            cmd.arg("--fail-after").arg(n.to_string());
+        }
+        if let Some(ms) = opts.keygen_delay_ms {
+            cmd.arg("--keygen-delay-ms").arg(ms.to_string());
+        }
+        if let Some(p) = &opts.log_apdus {
+            cmd.arg("--log-apdus").arg(p);
+        }
+        let log = std::fs::File::create(self.dir.path().join(format!("vcard{slot}.log"))).map_err(|e| e.to_string())?;
+        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().map_err(|e| e.to_string())?;
+        let card = Card { child: Some(child), reader: self.reader(slot), socket: self.socket() };
+        card.wait_present(true, Duration::from_secs(10))?;
+        Ok(card)
+    }
+}
+
+impl Drop for Pcscd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_root() -> bool {
+    // The effective uid from /proc avoids an unsafe libc call.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
+impl Card {
+    pub fn reader(&self) -> &str {
+        &self.reader
+    }
+
+    /// Waits until pcscd reports the card present (or absent).
+    pub fn wait_present(&self, present: bool, timeout: Duration) -> Result<()> {
+        let status = Command::new(bin("firma-rig"))
+            .env("PCSCLITE_CSOCK_NAME", &self.socket)
+            .args(["wait-card", &self.reader, if present { "present" } else { "absent" }])
+            .arg(timeout.as_millis().to_string())
+            .status()
+            .map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("card in {:?} did not become {}", self.reader, if present { "present" } else { "absent" }))
+        }
+    }
+
+    /// Waits for the card process to end by itself (after `--fail-after`).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let child = self.child.as_mut().ok_or("card already removed")?;
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                self.child = None;
+                return Ok(status);
+            }
+            if start.elapsed() > timeout {
+                return Err("card process did not exit".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Pulls the card out and waits until the reader is empty.
+    pub fn remove(mut self) -> Result<()> {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.wait_present(false, Duration::from_secs(10))
+    }
+}
+
+impl Drop for Card {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The rig's helper: waits for PC/SC reader events (used by the tests, which
+//! cannot use PC/SC in-process with several private pcscd at once) and runs
+//! the demo environment of the README.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+fn usage() -> ExitCode {
+    eprintln!("usage: firma-rig wait-card READER present|absent TIMEOUT_MS\n       firma-rig demo [--once]");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["wait-card", reader, state, timeout] => {
+            let Ok(ms) = timeout.parse::<u64>() else { return usage() };
+            wait_card(reader, state == "present", Duration::from_millis(ms))
+        }
+        ["demo"] => demo(false),
+        ["demo", "--once"] => demo(true),
+        _ => usage(),
+    }
+}
+
+fn wait_card(reader: &str, present: bool, timeout: Duration) -> ExitCode {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Ok(ctx) = firma_apdu::transport::pcsc_context() {
+            if let Ok(readers) = firma_apdu::transport::list_readers(&ctx) {
+                if readers.iter().any(|r| r.name == reader && r.atr.is_some() == present) {
+                    return ExitCode::SUCCESS;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    ExitCode::FAILURE
+}
+
+/// Two readers with blank virtual cards, and the station on them.
+fn demo(once: bool) -> ExitCode {
+    let rig = match firma_tests::Pcscd::start() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("firma-rig: cannot start pcscd with the vpcd driver: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let data = std::env::var_os("FIRMA_DEMO_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("firma-demo"));
+    let _ = std::fs::create_dir_all(&data);
+    let mut cards = Vec::new();
+    for slot in 0..2u8 {
+        let opts = firma_tests::CardOptions {
+            state: Some(data.join(format!("card{slot}.json"))),
+            serial: Some(20_000_001 + u32::from(slot)),
+            ..Default::default()
+        };
+        match rig.insert(slot, &opts) {
+            Ok(c) => cards.push(c),
+            Err(e) => {
+                eprintln!("firma-rig: cannot insert a virtual card: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let status = rig.command(firma_tests::bin("firma-station")).arg("readers").status();
+    if !matches!(status, Ok(s) if s.success()) {
+        return ExitCode::FAILURE;
+    }
+    if once {
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "\nThe virtual cards are kept in {}.\nOther PC/SC programs reach these readers with\n  export PCSCLITE_CSOCK_NAME={}\n(for example: yubico-piv-tool -r Yubico -a status). Press Ctrl-C to stop.",
+        data.display(),
+        rig.socket().display()
+    );
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
