@@ -300,3 +300,76 @@ impl Drop for Card {
         }
     }
 }
+
+/// Runs a command and returns its stdout and stderr together; panics with
+/// both when it fails, so a test failure shows what the tool said.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{cmd:?} failed ({}):\n{text}", out.status);
+    text
+}
+
+/// Runs a command that must fail; returns what it printed.
+pub fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{cmd:?} should have failed but succeeded:\n{text}");
+    text
+}
+
+/// The fixtures directory of the workspace.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures")
+}
+
+/// Issues a certificate from the test CA for a public key (PEM), as an
+/// independent CA would: `openssl x509 -new -force_pubkey`.
+pub fn issue_cert(pubkey_pem: &Path, subject: &str, out: &Path) {
+    let ca = fixtures().join("test-ca");
+    ok(Command::new("openssl")
+        .args(["x509", "-new", "-days", "30", "-subj", subject, "-force_pubkey"])
+        .arg(pubkey_pem)
+        .arg("-CA")
+        .arg(ca.join("ca.pem"))
+        .arg("-CAkey")
+        .arg(ca.join("ca.key"))
+        .arg("-out")
+        .arg(out));
+}
+
+/// OpenSC's PKCS#11 module.
+pub const OPENSC_PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
+/// Yubico's PKCS#11 module.
+pub const YKCS11: &str = "/usr/lib/x86_64-linux-gnu/libykcs11.so";
+
+impl Pcscd {
+    /// `yubico-piv-tool -r READER ARGS...` against reader `slot`.
+    pub fn yubico(&self, slot: u8, args: &[&str]) -> Command {
+        let mut cmd = self.command("yubico-piv-tool");
+        cmd.arg("-r").arg(self.reader(slot)).args(args);
+        cmd
+    }
+
+    /// `pkcs11-tool --module MODULE ARGS...`.
+    pub fn pkcs11_tool(&self, module: &str, args: &[&str]) -> Command {
+        let mut cmd = self.command("pkcs11-tool");
+        cmd.args(["--module", module]).args(args);
+        cmd
+    }
+}
+
+/// Checks a signature with openssl against the public key of a certificate.
+pub fn verify_with_cert(cert: &std::path::Path, digest: &str, data: &std::path::Path, sig: &std::path::Path) {
+    let dir = cert.parent().unwrap();
+    let key = dir.join(format!("{}.key.pem", cert.file_name().unwrap().to_string_lossy()));
+    let pubkey = ok(Command::new("openssl").args(["x509", "-noout", "-pubkey", "-in"]).arg(cert));
+    std::fs::write(&key, pubkey).unwrap();
+    let out = ok(Command::new("openssl")
+        .args(["dgst", &format!("-{digest}"), "-verify"])
+        .arg(&key)
+        .arg("-signature")
+        .arg(sig)
+        .arg(data));
+    assert!(out.contains("Verified OK"), "{out}");
+}

@@ -15,6 +15,7 @@ use x509_cert::time::{Time, Validity};
 use x509_cert::{Certificate, TbsCertificate, Version};
 
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 // Yubico's attestation extensions (yubico-piv-tool's documentation).
 const OID_FIRMWARE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.41482.3.3");
 const OID_SERIAL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.41482.3.7");
@@ -35,7 +36,10 @@ pub struct Attested<'a> {
 pub fn self_signed(key: &p256::SecretKey, serial: u32) -> Vec<u8> {
     let name = format!("CN=Firma Virtual PIV Attestation {serial}");
     let spki = key.public_key().to_public_key_der_vec();
-    build(key, &name, &name, &spki, Vec::new())
+    let ca = x509_cert::ext::pkix::BasicConstraints { ca: true, path_len_constraint: None };
+    let mut basic = ext(OID_BASIC_CONSTRAINTS, ca.to_der().expect("basic constraints"));
+    basic.critical = true;
+    build(key, &name, &name, &spki, vec![basic])
 }
 
 /// A certificate for the key in `what.slot`, issued by the attestation key.
