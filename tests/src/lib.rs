@@ -25,6 +25,8 @@ pub struct Pcscd {
     dir: tempfile::TempDir,
     child: Child,
     base_port: u16,
+    /// Readers that have held a card before (see [`Pcscd::insert`]).
+    used: std::sync::Mutex<[bool; 2]>,
 }
 
 /// Options for a virtual card.
@@ -154,7 +156,7 @@ impl Pcscd {
                 .stderr(log)
                 .spawn()
                 .map_err(|e| format!("cannot run unshare: {e}"))?;
-            let mut rig = Self { dir, child, base_port };
+            let mut rig = Self { dir, child, base_port, used: Default::default() };
             let socket = rig.socket();
             let ready = wait_until(Duration::from_secs(10), "pcscd and its vpcd readers", || {
                 socket.exists() && listening(base_port) && listening(base_port + 1)
@@ -206,6 +208,14 @@ impl Pcscd {
 
     /// Plugs a new `firma-vcard` into reader `slot` and waits until pcscd sees it.
     pub fn insert(&self, slot: u8, opts: &CardOptions) -> Result<Card> {
+        let reused = std::mem::replace(&mut self.used.lock().unwrap()[usize::from(slot & 1)], true);
+        if reused {
+            // pcscd's reader thread polls vpcd every 400 ms and notices a new
+            // card only if it saw the reader empty in between; after a card
+            // dropped mid-transmit, SCardGetStatusChange already says "empty"
+            // before that thread has looked. Give it two polls.
+            std::thread::sleep(Duration::from_millis(900));
+        }
         let mut cmd = Command::new(bin("firma-vcard"));
         cmd.arg("--vpcd").arg(self.vpcd_addr(slot)).arg("--wait").arg("10");
         if let Some(p) = &opts.state {
@@ -226,7 +236,12 @@ impl Pcscd {
         let log = std::fs::File::create(self.dir.path().join(format!("vcard{slot}.log"))).map_err(|e| e.to_string())?;
         let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().map_err(|e| e.to_string())?;
         let card = Card { child: Some(child), reader: self.reader(slot), socket: self.socket() };
-        card.wait_present(true, Duration::from_secs(10))?;
+        card.wait_present(true, Duration::from_secs(10)).map_err(|e| {
+            let vcard = std::fs::read_to_string(self.dir.path().join(format!("vcard{slot}.log"))).unwrap_or_default();
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            format!("{e}\nfirma-vcard said:\n{vcard}\npcscd log (last lines, newest first):\n{}", tail.join("\n"))
+        })?;
         Ok(card)
     }
 }
