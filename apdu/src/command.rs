@@ -48,7 +48,15 @@ impl std::fmt::Debug for Command {
 
 impl Command {
     pub fn new(cla: u8, ins: u8, p1: u8, p2: u8) -> Self {
-        Self { cla, ins, p1, p2, data: Zeroizing::new(Vec::new()), le: None, extended: false }
+        Self {
+            cla,
+            ins,
+            p1,
+            p2,
+            data: Zeroizing::new(Vec::new()),
+            le: None,
+            extended: false,
+        }
     }
 
     pub fn with_data(mut self, data: impl Into<Vec<u8>>) -> Self {
@@ -179,10 +187,19 @@ mod tests {
         let c = Command::parse(&[0, 0xCB, 0x3F, 0xFF, 0, 0, 0]).unwrap();
         assert_eq!((c.le, c.extended), (Some(65536), true));
         let c = Command::parse(&[0, 0x87, 7, 0x9A, 0, 0, 1, 0x55, 0, 0]).unwrap();
-        assert_eq!((&c.data[..], c.le, c.extended), (&[0x55][..], Some(65536), true));
+        assert_eq!(
+            (&c.data[..], c.le, c.extended),
+            (&[0x55][..], Some(65536), true)
+        );
         assert_eq!(Command::parse(&[0, 1, 2]), Err(CommandError::TooShort));
-        assert_eq!(Command::parse(&[0, 1, 2, 3, 5, 1]), Err(CommandError::BadLength));
-        assert_eq!(Command::parse(&[0, 1, 2, 3, 1, 1, 2, 3]), Err(CommandError::BadLength));
+        assert_eq!(
+            Command::parse(&[0, 1, 2, 3, 5, 1]),
+            Err(CommandError::BadLength)
+        );
+        assert_eq!(
+            Command::parse(&[0, 1, 2, 3, 1, 1, 2, 3]),
+            Err(CommandError::BadLength)
+        );
     }
 
     #[test]

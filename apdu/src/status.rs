@@ -125,6 +125,9 @@ mod tests {
         assert_eq!(StatusWord(0x6100).bytes_remaining(), Some(256));
         assert_eq!(StatusWord(0x6C05).correct_le(), Some(5));
         assert_eq!(StatusWord::with_tries_left(20), StatusWord(0x63CF));
-        assert_eq!(StatusWord(0x6982).to_string(), "6982 (security status not satisfied)");
+        assert_eq!(
+            StatusWord(0x6982).to_string(),
+            "6982 (security status not satisfied)"
+        );
     }
 }

@@ -107,7 +107,9 @@ fn parse_tag(input: &[u8]) -> Result<(u32, &[u8]), TlvError> {
 }
 
 fn parse_length(input: &[u8]) -> Result<(usize, &[u8]), TlvError> {
-    let (&first, rest) = input.split_first().ok_or(TlvError::Truncated("no length"))?;
+    let (&first, rest) = input
+        .split_first()
+        .ok_or(TlvError::Truncated("no length"))?;
     match first {
         0x00..=0x7F => Ok((first as usize, rest)),
         0x81..=0x83 => {
@@ -115,7 +117,9 @@ fn parse_length(input: &[u8]) -> Result<(usize, &[u8]), TlvError> {
             if rest.len() < n {
                 return Err(TlvError::Truncated("length"));
             }
-            let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | b as usize);
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | b as usize);
             Ok((len, &rest[n..]))
         }
         _ => Err(TlvError::BadLength(first)),
@@ -175,19 +179,29 @@ mod tests {
     #[test]
     fn rejects_malformed_input() {
         assert_eq!(Tlv::parse(&[]).unwrap_err(), TlvError::Truncated("no tag"));
-        assert_eq!(Tlv::parse(&[0x53, 0x05, 1, 2]).unwrap_err(), TlvError::Truncated("value shorter than its length"));
-        assert_eq!(Tlv::parse(&[0x53, 0x84, 0, 0, 0, 1]).unwrap_err(), TlvError::BadLength(0x84));
-        assert_eq!(Tlv::parse(&[0x5F, 0xC1, 0x85, 0x81, 0x01]).unwrap_err(), TlvError::TagTooLong);
-        assert_eq!(Tlv::parse(&[0x53, 0x82, 0x01]).unwrap_err(), TlvError::Truncated("length"));
+        assert_eq!(
+            Tlv::parse(&[0x53, 0x05, 1, 2]).unwrap_err(),
+            TlvError::Truncated("value shorter than its length")
+        );
+        assert_eq!(
+            Tlv::parse(&[0x53, 0x84, 0, 0, 0, 1]).unwrap_err(),
+            TlvError::BadLength(0x84)
+        );
+        assert_eq!(
+            Tlv::parse(&[0x5F, 0xC1, 0x85, 0x81, 0x01]).unwrap_err(),
+            TlvError::TagTooLong
+        );
+        assert_eq!(
+            Tlv::parse(&[0x53, 0x82, 0x01]).unwrap_err(),
+            TlvError::Truncated("length")
+        );
     }
 
     proptest! {
         #[test]
         fn parser_never_panics(data in proptest::collection::vec(any::<u8>(), 0..600)) {
-            for item in Tlv::iter(&data) {
-                if let Ok(t) = item {
-                    prop_assert!(t.value.len() <= data.len());
-                }
+            for t in Tlv::iter(&data).flatten() {
+                prop_assert!(t.value.len() <= data.len());
             }
         }
 

@@ -69,7 +69,10 @@ pub trait Transport {
 }
 
 fn split_response(raw: &mut Vec<u8>) -> Result<(Vec<u8>, StatusWord), TransportError> {
-    let n = raw.len().checked_sub(2).ok_or(TransportError::ShortResponse)?;
+    let n = raw
+        .len()
+        .checked_sub(2)
+        .ok_or(TransportError::ShortResponse)?;
     let sw = StatusWord::from_bytes(raw[n], raw[n + 1]);
     raw.truncate(n);
     Ok((std::mem::take(raw), sw))
@@ -101,14 +104,19 @@ pub fn list_readers(ctx: &pcsc::Context) -> Result<Vec<ReaderStatus>, TransportE
         Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
     };
-    let mut states: Vec<pcsc::ReaderState> =
-        names.iter().map(|n| pcsc::ReaderState::new(n.clone(), pcsc::State::UNAWARE)).collect();
+    let mut states: Vec<pcsc::ReaderState> = names
+        .iter()
+        .map(|n| pcsc::ReaderState::new(n.clone(), pcsc::State::UNAWARE))
+        .collect();
     ctx.get_status_change(std::time::Duration::from_millis(0), &mut states)?;
     Ok(states
         .iter()
         .map(|s| ReaderStatus {
             name: s.name().to_string_lossy().into_owned(),
-            atr: s.event_state().contains(pcsc::State::PRESENT).then(|| s.atr().to_vec()),
+            atr: s
+                .event_state()
+                .contains(pcsc::State::PRESENT)
+                .then(|| s.atr().to_vec()),
         })
         .collect())
 }
@@ -128,7 +136,10 @@ impl PcscTransport {
                 }
                 other => other.into(),
             })?;
-        Ok(Self { card, buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED] })
+        Ok(Self {
+            card,
+            buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
+        })
     }
 }
 

@@ -9,7 +9,10 @@ use firma_apdu::transport::{self, PcscTransport, Transport};
 use firma_apdu::Command;
 
 #[derive(Parser)]
-#[command(version, about = "Firma Station: card activation at a Registration Point")]
+#[command(
+    version,
+    about = "Firma Station: card activation at a Registration Point"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -34,7 +37,9 @@ fn describe_card(ctx: &pcsc::Context, reader: &str) -> String {
         Ok(c) => c,
         Err(e) => return format!("cannot connect: {e}"),
     };
-    let select = Command::new(0, 0xA4, 4, 0).with_data(vec![0xA0, 0, 0, 3, 8]).with_le(256);
+    let select = Command::new(0, 0xA4, 4, 0)
+        .with_data(vec![0xA0, 0, 0, 3, 8])
+        .with_le(256);
     match card.transmit(&select) {
         Ok((_, sw)) if sw.is_success() => {}
         Ok((_, sw)) => return format!("not a PIV card (SELECT answered {sw})"),

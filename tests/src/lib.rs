@@ -73,13 +73,19 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 fn find_program(name: &str, fallbacks: &[&str]) -> Result<PathBuf> {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(fallbacks.iter().copied()) {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(fallbacks.iter().copied())
+    {
         let p = Path::new(dir).join(name);
         if p.exists() {
             return Ok(p);
         }
     }
-    Err(format!("{name} not found: install it (scripts/setup.sh installs the Debian packages)"))
+    Err(format!(
+        "{name} not found: install it (scripts/setup.sh installs the Debian packages)"
+    ))
 }
 
 /// Two free consecutive TCP ports (vpcd listens on base and base+1).
@@ -89,7 +95,9 @@ fn free_port_pair() -> Result<u16> {
         // Linux hands out odd ports to bind(0); take the even one below.
         let base = probe.local_addr().map_err(|e| e.to_string())?.port() & !1;
         drop(probe);
-        if TcpListener::bind(("0.0.0.0", base)).is_ok() && TcpListener::bind(("0.0.0.0", base + 1)).is_ok() {
+        if TcpListener::bind(("0.0.0.0", base)).is_ok()
+            && TcpListener::bind(("0.0.0.0", base + 1)).is_ok()
+        {
             return Ok(base);
         }
     }
@@ -101,10 +109,13 @@ fn free_port_pair() -> Result<u16> {
 fn listening(port: u16) -> bool {
     let needle = format!(":{port:04X} ");
     ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
-        std::fs::read_to_string(f).unwrap_or_default().lines().any(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            cols.len() > 3 && format!("{} ", cols[1]).ends_with(&needle) && cols[3] == "0A"
-        })
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.len() > 3 && format!("{} ", cols[1]).ends_with(&needle) && cols[3] == "0A"
+            })
     })
 }
 
@@ -126,7 +137,10 @@ impl Pcscd {
         if !Path::new(VPCD_DRIVER).exists() {
             return Err(format!("{VPCD_DRIVER} missing: install vsmartcard-vpcd"));
         }
-        let mut dir = tempfile::Builder::new().prefix("firma-rig-").tempdir().map_err(|e| e.to_string())?;
+        let mut dir = tempfile::Builder::new()
+            .prefix("firma-rig-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
         let run = dir.path().join("run");
         let conf = dir.path().join("reader.conf.d");
         std::fs::create_dir_all(&run).map_err(|e| e.to_string())?;
@@ -148,7 +162,8 @@ impl Pcscd {
             if !is_root() {
                 cmd.args(["--user", "--map-root-user"]);
             }
-            let log = std::fs::File::create(dir.path().join("pcscd.log")).map_err(|e| e.to_string())?;
+            let log =
+                std::fs::File::create(dir.path().join("pcscd.log")).map_err(|e| e.to_string())?;
             let child = cmd
                 .args(["--mount", "--propagation", "private", "sh", "-c", &script])
                 .stdin(Stdio::null())
@@ -156,18 +171,28 @@ impl Pcscd {
                 .stderr(log)
                 .spawn()
                 .map_err(|e| format!("cannot run unshare: {e}"))?;
-            let mut rig = Self { dir, child, base_port, used: Default::default() };
+            let mut rig = Self {
+                dir,
+                child,
+                base_port,
+                used: Default::default(),
+            };
             let socket = rig.socket();
-            let ready = wait_until(Duration::from_secs(10), "pcscd and its vpcd readers", || {
-                socket.exists() && listening(base_port) && listening(base_port + 1)
-            });
+            let ready = wait_until(
+                Duration::from_secs(10),
+                "pcscd and its vpcd readers",
+                || socket.exists() && listening(base_port) && listening(base_port + 1),
+            );
             match ready {
                 Ok(()) => return Ok(rig),
                 Err(e) => {
                     last_err = format!("{e}; pcscd log:\n{}", rig.log());
                     let _ = rig.child.kill();
                     let _ = rig.child.wait();
-                    dir = std::mem::replace(&mut rig.dir, tempfile::tempdir().map_err(|e| e.to_string())?);
+                    dir = std::mem::replace(
+                        &mut rig.dir,
+                        tempfile::tempdir().map_err(|e| e.to_string())?,
+                    );
                     // `rig` is dropped here without its directory.
                 }
             }
@@ -217,7 +242,10 @@ impl Pcscd {
             std::thread::sleep(Duration::from_millis(900));
         }
         let mut cmd = Command::new(bin("firma-vcard"));
-        cmd.arg("--vpcd").arg(self.vpcd_addr(slot)).arg("--wait").arg("10");
+        cmd.arg("--vpcd")
+            .arg(self.vpcd_addr(slot))
+            .arg("--wait")
+            .arg("10");
         if let Some(p) = &opts.state {
             cmd.arg("--state").arg(p);
         }
@@ -233,15 +261,31 @@ impl Pcscd {
         if let Some(p) = &opts.log_apdus {
             cmd.arg("--log-apdus").arg(p);
         }
-        let log = std::fs::File::create(self.dir.path().join(format!("vcard{slot}.log"))).map_err(|e| e.to_string())?;
-        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().map_err(|e| e.to_string())?;
-        let card = Card { child: Some(child), reader: self.reader(slot), socket: self.socket() };
-        card.wait_present(true, Duration::from_secs(10)).map_err(|e| {
-            let vcard = std::fs::read_to_string(self.dir.path().join(format!("vcard{slot}.log"))).unwrap_or_default();
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(15).collect();
-            format!("{e}\nfirma-vcard said:\n{vcard}\npcscd log (last lines, newest first):\n{}", tail.join("\n"))
-        })?;
+        let log = std::fs::File::create(self.dir.path().join(format!("vcard{slot}.log")))
+            .map_err(|e| e.to_string())?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let card = Card {
+            child: Some(child),
+            reader: self.reader(slot),
+            socket: self.socket(),
+        };
+        card.wait_present(true, Duration::from_secs(10))
+            .map_err(|e| {
+                let vcard =
+                    std::fs::read_to_string(self.dir.path().join(format!("vcard{slot}.log")))
+                        .unwrap_or_default();
+                let log = self.log();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                format!(
+                    "{e}\nfirma-vcard said:\n{vcard}\npcscd log (last lines, newest first):\n{}",
+                    tail.join("\n")
+                )
+            })?;
         Ok(card)
     }
 }
@@ -257,7 +301,11 @@ fn is_root() -> bool {
     // The effective uid from /proc avoids an unsafe libc call.
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -270,14 +318,22 @@ impl Card {
     pub fn wait_present(&self, present: bool, timeout: Duration) -> Result<()> {
         let status = Command::new(bin("firma-rig"))
             .env("PCSCLITE_CSOCK_NAME", &self.socket)
-            .args(["wait-card", &self.reader, if present { "present" } else { "absent" }])
+            .args([
+                "wait-card",
+                &self.reader,
+                if present { "present" } else { "absent" },
+            ])
             .arg(timeout.as_millis().to_string())
             .status()
             .map_err(|e| e.to_string())?;
         if status.success() {
             Ok(())
         } else {
-            Err(format!("card in {:?} did not become {}", self.reader, if present { "present" } else { "absent" }))
+            Err(format!(
+                "card in {:?} did not become {}",
+                self.reader,
+                if present { "present" } else { "absent" }
+            ))
         }
     }
 
@@ -319,23 +375,44 @@ impl Drop for Card {
 /// Runs a command and returns its stdout and stderr together; panics with
 /// both when it fails, so a test failure shows what the tool said.
 pub fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{cmd:?} failed ({}):\n{text}", out.status);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{text}",
+        out.status
+    );
     text
 }
 
 /// Runs a command that must fail; returns what it printed.
 pub fn fails(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success(), "{cmd:?} should have failed but succeeded:\n{text}");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "{cmd:?} should have failed but succeeded:\n{text}"
+    );
     text
 }
 
 /// The fixtures directory of the workspace.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("fixtures")
 }
 
 /// Issues a certificate from the test CA for a public key (PEM), as an
@@ -343,7 +420,15 @@ pub fn fixtures() -> PathBuf {
 pub fn issue_cert(pubkey_pem: &Path, subject: &str, out: &Path) {
     let ca = fixtures().join("test-ca");
     ok(Command::new("openssl")
-        .args(["x509", "-new", "-days", "30", "-subj", subject, "-force_pubkey"])
+        .args([
+            "x509",
+            "-new",
+            "-days",
+            "30",
+            "-subj",
+            subject,
+            "-force_pubkey",
+        ])
         .arg(pubkey_pem)
         .arg("-CA")
         .arg(ca.join("ca.pem"))
@@ -375,10 +460,20 @@ impl Pcscd {
 }
 
 /// Checks a signature with openssl against the public key of a certificate.
-pub fn verify_with_cert(cert: &std::path::Path, digest: &str, data: &std::path::Path, sig: &std::path::Path) {
+pub fn verify_with_cert(
+    cert: &std::path::Path,
+    digest: &str,
+    data: &std::path::Path,
+    sig: &std::path::Path,
+) {
     let dir = cert.parent().unwrap();
-    let key = dir.join(format!("{}.key.pem", cert.file_name().unwrap().to_string_lossy()));
-    let pubkey = ok(Command::new("openssl").args(["x509", "-noout", "-pubkey", "-in"]).arg(cert));
+    let key = dir.join(format!(
+        "{}.key.pem",
+        cert.file_name().unwrap().to_string_lossy()
+    ));
+    let pubkey = ok(Command::new("openssl")
+        .args(["x509", "-noout", "-pubkey", "-in"])
+        .arg(cert));
     std::fs::write(&key, pubkey).unwrap();
     let out = ok(Command::new("openssl")
         .args(["dgst", &format!("-{digest}"), "-verify"])

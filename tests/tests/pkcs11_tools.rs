@@ -23,12 +23,43 @@ fn personalized() -> Personalized {
     for (slot, alg) in [("9a", "RSA2048"), ("9c", "ECCP256"), ("9d", "RSA2048")] {
         let pubkey = dir.path().join(format!("{slot}.pub.pem"));
         let cert = dir.path().join(format!("{slot}.crt.pem"));
-        ok(&mut rig.yubico(0, &["-a", "generate", "-s", slot, "-A", alg, "-o", pubkey.to_str().unwrap()]));
-        issue_cert(&pubkey, &format!("/C=ES/CN=ESPAÑOL ESPAÑOL JUAN - 00000000T {slot}"), &cert);
-        ok(&mut rig.yubico(0, &["-a", "import-certificate", "-s", slot, "-i", cert.to_str().unwrap()]));
+        ok(&mut rig.yubico(
+            0,
+            &[
+                "-a",
+                "generate",
+                "-s",
+                slot,
+                "-A",
+                alg,
+                "-o",
+                pubkey.to_str().unwrap(),
+            ],
+        ));
+        issue_cert(
+            &pubkey,
+            &format!("/C=ES/CN=ESPAÑOL ESPAÑOL JUAN - 00000000T {slot}"),
+            &cert,
+        );
+        ok(&mut rig.yubico(
+            0,
+            &[
+                "-a",
+                "import-certificate",
+                "-s",
+                slot,
+                "-i",
+                cert.to_str().unwrap(),
+            ],
+        ));
         certs.push((slot, cert));
     }
-    Personalized { rig, _card: card, dir, certs }
+    Personalized {
+        rig,
+        _card: card,
+        dir,
+        certs,
+    }
 }
 
 impl Personalized {
@@ -49,14 +80,29 @@ const ID_9D: &str = "03";
 fn sign_and_check(p: &Personalized, module: &str) {
     let data = p.path("tbs.txt");
     std::fs::write(&data, b"declaracion de la renta 2026").unwrap();
-    let cases = [(ID_9A, "9a", "SHA256-RSA-PKCS", "sha256"), (ID_9C, "9c", "ECDSA-SHA256", "sha256")];
+    let cases = [
+        (ID_9A, "9a", "SHA256-RSA-PKCS", "sha256"),
+        (ID_9C, "9c", "ECDSA-SHA256", "sha256"),
+    ];
     for (id, slot, mech, digest) in cases {
         let sig = p.path(&format!("{slot}-{}.sig", module.len()));
         ok(&mut p.rig.pkcs11_tool(
             module,
             &[
-                "--login", "--pin", "123456", "--sign", "--id", id, "-m", mech, "--signature-format", "openssl",
-                "-i", data.to_str().unwrap(), "-o", sig.to_str().unwrap(),
+                "--login",
+                "--pin",
+                "123456",
+                "--sign",
+                "--id",
+                id,
+                "-m",
+                mech,
+                "--signature-format",
+                "openssl",
+                "-i",
+                data.to_str().unwrap(),
+                "-o",
+                sig.to_str().unwrap(),
             ],
         ));
         verify_with_cert(p.cert(slot), digest, &data, &sig);
@@ -70,7 +116,11 @@ fn opensc_lists_and_signs() {
     assert!(out.contains("Yubico Firma Virtual 00 00"), "{out}");
     assert!(out.contains("token initialized, PIN initialized"), "{out}");
     let out = ok(&mut p.rig.pkcs11_tool(OPENSC_PKCS11, &["-O"]));
-    for name in ["Certificate for PIV Authentication", "Certificate for Digital Signature", "Certificate for Key Management"] {
+    for name in [
+        "Certificate for PIV Authentication",
+        "Certificate for Digital Signature",
+        "Certificate for Key Management",
+    ] {
         assert!(out.contains(name), "{name}: {out}");
     }
     assert!(out.contains("RSA 2048 bits"), "{out}");
@@ -94,8 +144,18 @@ fn opensc_decrypts_with_key_management_key() {
     ok(&mut p.rig.pkcs11_tool(
         OPENSC_PKCS11,
         &[
-            "--login", "--pin", "123456", "--decrypt", "--id", ID_9D, "-m", "RSA-PKCS",
-            "-i", cipher.to_str().unwrap(), "-o", back.to_str().unwrap(),
+            "--login",
+            "--pin",
+            "123456",
+            "--decrypt",
+            "--id",
+            ID_9D,
+            "-m",
+            "RSA-PKCS",
+            "-i",
+            cipher.to_str().unwrap(),
+            "-o",
+            back.to_str().unwrap(),
         ],
     ));
     assert_eq!(std::fs::read(&back).unwrap(), b"clave de sesion");
@@ -106,7 +166,18 @@ fn opensc_wrong_pin_is_refused_and_counted() {
     let p = personalized();
     let out = firma_tests::fails(&mut p.rig.pkcs11_tool(
         OPENSC_PKCS11,
-        &["--login", "--pin", "654321", "--sign", "--id", ID_9A, "-m", "SHA256-RSA-PKCS", "-i", "/dev/null"],
+        &[
+            "--login",
+            "--pin",
+            "654321",
+            "--sign",
+            "--id",
+            ID_9A,
+            "-m",
+            "SHA256-RSA-PKCS",
+            "-i",
+            "/dev/null",
+        ],
     ));
     assert!(out.contains("CKR_PIN_INCORRECT"), "{out}");
     let out = ok(&mut p.rig.yubico(0, &["-a", "status"]));

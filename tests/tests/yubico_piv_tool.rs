@@ -7,7 +7,15 @@ use firma_tests::{fails, issue_cert, ok, CardOptions, Pcscd};
 
 fn rig_with_card() -> (Pcscd, firma_tests::Card) {
     let rig = Pcscd::start().expect("rig");
-    let card = rig.insert(0, &CardOptions { serial: Some(12345678), ..Default::default() }).expect("card");
+    let card = rig
+        .insert(
+            0,
+            &CardOptions {
+                serial: Some(12345678),
+                ..Default::default()
+            },
+        )
+        .expect("card");
     (rig, card)
 }
 
@@ -63,7 +71,22 @@ fn management_key_change_and_objects() {
     assert!(!out.contains("CHUID:\tNo data available"), "{out}");
     assert!(!out.contains("CCC:\tNo data available"), "{out}");
     // PIN retries (needs the management key and the PIN) reset PIN and PUK to defaults.
-    ok(&mut rig.yubico(0, &[&with_key, "-P", "123456", "-a", "verify-pin", "-a", "pin-retries", "--pin-retries", "5", "--puk-retries", "4"]));
+    ok(&mut rig.yubico(
+        0,
+        &[
+            &with_key,
+            "-P",
+            "123456",
+            "-a",
+            "verify-pin",
+            "-a",
+            "pin-retries",
+            "--pin-retries",
+            "5",
+            "--puk-retries",
+            "4",
+        ],
+    ));
     let out = ok(&mut rig.yubico(0, &["-a", "status"]));
     assert!(out.contains("PIN tries left:\t5"), "{out}");
 }
@@ -73,9 +96,31 @@ fn management_key_change_and_objects() {
 fn enroll(rig: &Pcscd, dir: &std::path::Path, slot: &str, alg: &str) -> std::path::PathBuf {
     let pubkey = dir.join(format!("{slot}.pub.pem"));
     let cert = dir.join(format!("{slot}.crt.pem"));
-    ok(&mut rig.yubico(0, &["-a", "generate", "-s", slot, "-A", alg, "-o", pubkey.to_str().unwrap()]));
+    ok(&mut rig.yubico(
+        0,
+        &[
+            "-a",
+            "generate",
+            "-s",
+            slot,
+            "-A",
+            alg,
+            "-o",
+            pubkey.to_str().unwrap(),
+        ],
+    ));
     issue_cert(&pubkey, &format!("/C=ES/CN=TEST HOLDER {slot}"), &cert);
-    ok(&mut rig.yubico(0, &["-a", "import-certificate", "-s", slot, "-i", cert.to_str().unwrap()]));
+    ok(&mut rig.yubico(
+        0,
+        &[
+            "-a",
+            "import-certificate",
+            "-s",
+            slot,
+            "-i",
+            cert.to_str().unwrap(),
+        ],
+    ));
     cert
 }
 
@@ -102,22 +147,75 @@ fn generate_import_read_and_sign() {
     // the certificate; for 9c (PIN policy "always") it verifies right before.
     for (slot, cert) in [("9a", &c9a), ("9c", &c9c)] {
         let cert = cert.to_str().unwrap();
-        let out = ok(&mut rig.yubico(0, &["-P", "123456", "-a", "verify-pin", "-a", "test-signature", "-s", slot, "-i", cert]));
-        assert!(out.contains("Successful RSA verification") || out.contains("Successful ECDSA verification"), "{slot}: {out}");
+        let out = ok(&mut rig.yubico(
+            0,
+            &[
+                "-P",
+                "123456",
+                "-a",
+                "verify-pin",
+                "-a",
+                "test-signature",
+                "-s",
+                slot,
+                "-i",
+                cert,
+            ],
+        ));
+        assert!(
+            out.contains("Successful RSA verification")
+                || out.contains("Successful ECDSA verification"),
+            "{slot}: {out}"
+        );
     }
     // Without the PIN the 9c key refuses to sign.
-    fails(&mut rig.yubico(0, &["-a", "test-signature", "-s", "9c", "-i", c9c.to_str().unwrap()]));
+    fails(&mut rig.yubico(
+        0,
+        &[
+            "-a",
+            "test-signature",
+            "-s",
+            "9c",
+            "-i",
+            c9c.to_str().unwrap(),
+        ],
+    ));
     // ECDH on 9d: yubico-piv-tool's decipher test derives with the card and checks in software.
-    let out = ok(&mut rig.yubico(0, &["-P", "123456", "-a", "verify-pin", "-a", "test-decipher", "-s", "9d", "-i", c9d.to_str().unwrap()]));
+    let out = ok(&mut rig.yubico(
+        0,
+        &[
+            "-P",
+            "123456",
+            "-a",
+            "verify-pin",
+            "-a",
+            "test-decipher",
+            "-s",
+            "9d",
+            "-i",
+            c9d.to_str().unwrap(),
+        ],
+    ));
     assert!(out.contains("Successfully performed ECDH"), "{out}");
     // Attestation: the F9 certificate vouches for the 9a key.
     let att = dir.path().join("att.pem");
     let f9 = dir.path().join("f9.pem");
     std::fs::write(&att, ok(&mut rig.yubico(0, &["-a", "attest", "-s", "9a"]))).unwrap();
-    std::fs::write(&f9, ok(&mut rig.yubico(0, &["-a", "read-certificate", "-s", "f9"]))).unwrap();
-    ok(Command::new("openssl").args(["verify", "-CAfile"]).arg(&f9).arg(&att));
-    let att_key = ok(Command::new("openssl").args(["x509", "-noout", "-pubkey", "-in"]).arg(&att));
-    let cert_key = ok(Command::new("openssl").args(["x509", "-noout", "-pubkey", "-in"]).arg(&c9a));
+    std::fs::write(
+        &f9,
+        ok(&mut rig.yubico(0, &["-a", "read-certificate", "-s", "f9"])),
+    )
+    .unwrap();
+    ok(Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(&f9)
+        .arg(&att));
+    let att_key = ok(Command::new("openssl")
+        .args(["x509", "-noout", "-pubkey", "-in"])
+        .arg(&att));
+    let cert_key = ok(Command::new("openssl")
+        .args(["x509", "-noout", "-pubkey", "-in"])
+        .arg(&c9a));
     assert_eq!(att_key, cert_key);
 }
 

@@ -14,7 +14,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["wait-card", reader, state, timeout] => {
-            let Ok(ms) = timeout.parse::<u64>() else { return usage() };
+            let Ok(ms) = timeout.parse::<u64>() else {
+                return usage();
+            };
             wait_card(reader, state == "present", Duration::from_millis(ms))
         }
         ["demo"] => demo(false),
@@ -28,7 +30,10 @@ fn wait_card(reader: &str, present: bool, timeout: Duration) -> ExitCode {
     while start.elapsed() < timeout {
         if let Ok(ctx) = firma_apdu::transport::pcsc_context() {
             if let Ok(readers) = firma_apdu::transport::list_readers(&ctx) {
-                if readers.iter().any(|r| r.name == reader && r.atr.is_some() == present) {
+                if readers
+                    .iter()
+                    .any(|r| r.name == reader && r.atr.is_some() == present)
+                {
                     return ExitCode::SUCCESS;
                 }
             }
@@ -66,7 +71,10 @@ fn demo(once: bool) -> ExitCode {
             }
         }
     }
-    let status = rig.command(firma_tests::bin("firma-station")).arg("readers").status();
+    let status = rig
+        .command(firma_tests::bin("firma-station"))
+        .arg("readers")
+        .status();
     if !matches!(status, Ok(s) if s.success()) {
         return ExitCode::FAILURE;
     }

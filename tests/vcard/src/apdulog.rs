@@ -12,8 +12,13 @@ pub struct ApduLog {
 
 impl ApduLog {
     pub fn create(path: &Path) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { out: BufWriter::new(file) })
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Self {
+            out: BufWriter::new(file),
+        })
     }
 
     /// Logs one exchange: header bytes, data length and Le of the command,

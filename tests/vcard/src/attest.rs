@@ -36,15 +36,25 @@ pub struct Attested<'a> {
 pub fn self_signed(key: &p256::SecretKey, serial: u32) -> Vec<u8> {
     let name = format!("CN=Firma Virtual PIV Attestation {serial}");
     let spki = key.public_key().to_public_key_der_vec();
-    let ca = x509_cert::ext::pkix::BasicConstraints { ca: true, path_len_constraint: None };
-    let mut basic = ext(OID_BASIC_CONSTRAINTS, ca.to_der().expect("basic constraints"));
+    let ca = x509_cert::ext::pkix::BasicConstraints {
+        ca: true,
+        path_len_constraint: None,
+    };
+    let mut basic = ext(
+        OID_BASIC_CONSTRAINTS,
+        ca.to_der().expect("basic constraints"),
+    );
     basic.critical = true;
     build(key, &name, &name, &spki, vec![basic])
 }
 
 /// A certificate for the key in `what.slot`, issued by the attestation key.
 pub fn attest(key: &p256::SecretKey, issuer_cert: &[u8], what: &Attested) -> Option<Vec<u8>> {
-    let issuer = Certificate::from_der(issuer_cert).ok()?.tbs_certificate.subject.to_string();
+    let issuer = Certificate::from_der(issuer_cert)
+        .ok()?
+        .tbs_certificate
+        .subject
+        .to_string();
     let subject = format!("CN=YubiKey PIV Attestation {:02x}", what.slot);
     let exts = vec![
         ext(OID_FIRMWARE, what.version.to_vec()),
@@ -76,8 +86,16 @@ impl SpkiVec for p256::PublicKey {
 
 /// Builds and signs a certificate. All inputs are made by the card itself,
 /// so encoding failures are programming errors.
-fn build(key: &p256::SecretKey, issuer: &str, subject: &str, spki: &[u8], exts: Vec<Extension>) -> Vec<u8> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+fn build(
+    key: &p256::SecretKey,
+    issuer: &str,
+    subject: &str,
+    spki: &[u8],
+    exts: Vec<Extension>,
+) -> Vec<u8> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let now = Duration::from_secs(now.as_secs());
     let not_after = GeneralizedTime::from_date_time(
         der::DateTime::new(9999, 12, 31, 23, 59, 59).expect("valid date"),
@@ -86,7 +104,10 @@ fn build(key: &p256::SecretKey, issuer: &str, subject: &str, spki: &[u8], exts: 
     rand::Rng::fill(&mut rand::rngs::OsRng, &mut serial[..]);
     serial[0] &= 0x7F;
     serial[0] |= 0x01;
-    let alg = AlgorithmIdentifierOwned { oid: ECDSA_WITH_SHA256, parameters: None };
+    let alg = AlgorithmIdentifierOwned {
+        oid: ECDSA_WITH_SHA256,
+        parameters: None,
+    };
     let tbs = TbsCertificate {
         version: Version::V3,
         serial_number: SerialNumber::new(&serial).expect("serial"),

@@ -14,7 +14,9 @@ use crate::mgmt::{self, MgmKey};
 use crate::state::{CardState, SlotKey, ORIGIN_GENERATED, ORIGIN_IMPORTED};
 
 /// PIV application identifier, with version 01 00.
-pub const PIV_AID: [u8; 11] = [0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00];
+pub const PIV_AID: [u8; 11] = [
+    0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00,
+];
 /// Yubico's management application: selecting it deselects PIV, as on a
 /// YubiKey, so hosts can be tested for re-selecting after another application.
 pub const YUBICO_MGMT_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17];
@@ -23,7 +25,8 @@ pub const YUBICO_MGMT_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 
 /// Lc/Le (card capabilities `73 C0 21 C0`) and the issuer "FirmaVP".
 pub const ATR: [u8; 18] = {
     let body: [u8; 17] = [
-        0x3B, 0x8D, 0x80, 0x01, 0x80, 0x73, 0xC0, 0x21, 0xC0, 0x57, b'F', b'i', b'r', b'm', b'a', b'V', b'P',
+        0x3B, 0x8D, 0x80, 0x01, 0x80, 0x73, 0xC0, 0x21, 0xC0, 0x57, b'F', b'i', b'r', b'm', b'a',
+        b'V', b'P',
     ];
     let mut atr = [0u8; 18];
     let mut tck = 0u8;
@@ -136,7 +139,10 @@ pub struct VirtualCard {
 
 impl std::fmt::Debug for VirtualCard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VirtualCard").field("serial", &self.state.serial).field("store", &self.store).finish()
+        f.debug_struct("VirtualCard")
+            .field("serial", &self.state.serial)
+            .field("store", &self.store)
+            .finish()
     }
 }
 
@@ -153,14 +159,20 @@ impl VirtualCard {
             CardState::load(&path)?
         } else {
             let s = CardState::blank(serial);
-            s.save(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            s.save(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             s
         };
         Ok(Self::with_state(state, Some(path)))
     }
 
     fn with_state(state: CardState, store: Option<PathBuf>) -> Self {
-        Self { state, store, session: Session::new(), options: Options::default() }
+        Self {
+            state,
+            store,
+            session: Session::new(),
+            options: Options::default(),
+        }
     }
 
     pub fn set_options(&mut self, options: Options) {
@@ -238,8 +250,10 @@ impl VirtualCard {
             }
         }
         if cmd.is_chained() {
-            let (_, _, _, buf) =
-                self.session.chain.get_or_insert_with(|| (cmd.ins, cmd.p1, cmd.p2, Zeroizing::new(Vec::new())));
+            let (_, _, _, buf) = self
+                .session
+                .chain
+                .get_or_insert_with(|| (cmd.ins, cmd.p1, cmd.p2, Zeroizing::new(Vec::new())));
             if buf.len() + cmd.data.len() > MAX_CHAIN {
                 self.session.chain = None;
                 return Err(StatusWord::WRONG_LENGTH);
@@ -321,7 +335,10 @@ impl VirtualCard {
         if t.tag != 0x5C || t.value.is_empty() || t.value.len() > 3 {
             return Err(StatusWord::INCORRECT_DATA);
         }
-        let tag = t.value.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+        let tag = t
+            .value
+            .iter()
+            .fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
         Ok((tag, rest))
     }
 
@@ -395,21 +412,37 @@ impl VirtualCard {
 
     /// Checks a PIN or PUK against its reference, counting down on failure.
     fn check_reference(&mut self, reference: u8, given: &[u8]) -> Result<(), StatusWord> {
-        let r = if reference == PIN_REF { &mut self.state.pin } else { &mut self.state.puk };
+        let r = if reference == PIN_REF {
+            &mut self.state.pin
+        } else {
+            &mut self.state.puk
+        };
         if r.blocked() {
             return Err(StatusWord::AUTH_METHOD_BLOCKED);
         }
         let equal = given.len() == r.value.len()
-            && given.iter().zip(r.value.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            && given
+                .iter()
+                .zip(r.value.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
         if equal {
-            r.tries_left = r.tries_total;
-            self.persist()?;
+            // Write only when the counter changes: a successful VERIFY is
+            // the most frequent command and needs no fsync.
+            if r.tries_left != r.tries_total {
+                r.tries_left = r.tries_total;
+                self.persist()?;
+            }
             Ok(())
         } else {
             r.tries_left -= 1;
             let left = r.tries_left;
             self.persist()?;
-            Err(if left == 0 { StatusWord::AUTH_METHOD_BLOCKED } else { StatusWord::with_tries_left(left) })
+            Err(if left == 0 {
+                StatusWord::AUTH_METHOD_BLOCKED
+            } else {
+                StatusWord::with_tries_left(left)
+            })
         }
     }
 
@@ -454,7 +487,11 @@ impl VirtualCard {
         let new = Self::unpad(&cmd.data[8..], 6)?;
         let (old, new) = (Zeroizing::new(old.to_vec()), Zeroizing::new(new.to_vec()));
         self.check_reference(cmd.p2, &old)?;
-        let r = if cmd.p2 == PIN_REF { &mut self.state.pin } else { &mut self.state.puk };
+        let r = if cmd.p2 == PIN_REF {
+            &mut self.state.pin
+        } else {
+            &mut self.state.puk
+        };
         r.value = new;
         if cmd.p2 == PIN_REF {
             self.session.pin_verified = true;
@@ -516,20 +553,26 @@ impl VirtualCard {
             // Step 1 of mutual authentication: we send an encrypted witness.
             [Some([]), None, None, ..] => {
                 let witness = random();
-                let sealed = key.crypt(&witness, true).ok_or(StatusWord::INCORRECT_DATA)?;
+                let sealed = key
+                    .crypt(&witness, true)
+                    .ok_or(StatusWord::INCORRECT_DATA)?;
                 self.session.mgm_pending = Some(MgmPending::Witness(witness));
                 reply(0x80, &sealed)
             }
             // Step 2: the host proves it decrypted the witness and challenges us.
             // (yubico-piv-tool omits the empty `82` that asks for the response.)
-            [Some(witness), Some(challenge), None | Some([]), ..] if !witness.is_empty() => match pending {
-                Some(MgmPending::Witness(expected)) if witness == &expected[..] => {
-                    let answer = key.crypt(challenge, true).ok_or(StatusWord::INCORRECT_DATA)?;
-                    self.session.mgm_authenticated = true;
-                    reply(0x82, &answer)
+            [Some(witness), Some(challenge), None | Some([]), ..] if !witness.is_empty() => {
+                match pending {
+                    Some(MgmPending::Witness(expected)) if witness == &expected[..] => {
+                        let answer = key
+                            .crypt(challenge, true)
+                            .ok_or(StatusWord::INCORRECT_DATA)?;
+                        self.session.mgm_authenticated = true;
+                        reply(0x82, &answer)
+                    }
+                    _ => Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED),
                 }
-                _ => Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED),
-            },
+            }
             // External authentication, step 1: a challenge in the clear.
             [None, Some([]), None, ..] => {
                 let challenge = random();
@@ -539,7 +582,9 @@ impl VirtualCard {
             // Step 2: the host's encryption of our challenge.
             [None, None, Some(response), ..] if !response.is_empty() => match pending {
                 Some(MgmPending::Challenge(challenge)) => {
-                    let expected = key.crypt(&challenge, true).ok_or(StatusWord::INCORRECT_DATA)?;
+                    let expected = key
+                        .crypt(&challenge, true)
+                        .ok_or(StatusWord::INCORRECT_DATA)?;
                     if response == &expected[..] {
                         self.session.mgm_authenticated = true;
                         ok_empty()
@@ -553,9 +598,19 @@ impl VirtualCard {
         }
     }
 
-    fn key_operation(&mut self, alg: u8, slot: u8, items: [Option<&[u8]>; 6], just_verified: bool) -> Reply {
+    fn key_operation(
+        &mut self,
+        alg: u8,
+        slot: u8,
+        items: [Option<&[u8]>; 6],
+        just_verified: bool,
+    ) -> Reply {
         let Some(k) = self.state.keys.get(&slot) else {
-            return Err(if is_key_slot(slot) { StatusWord::INCORRECT_DATA } else { StatusWord::INCORRECT_P1P2 });
+            return Err(if is_key_slot(slot) {
+                StatusWord::INCORRECT_DATA
+            } else {
+                StatusWord::INCORRECT_P1P2
+            });
         };
         if alg != k.key.algorithm() as u8 {
             return Err(StatusWord::INCORRECT_P1P2);
@@ -570,7 +625,9 @@ impl VirtualCard {
         }
         let result = match items {
             [None, Some(input), Some([]), None, None, None] => k.key.sign_or_decrypt(input),
-            [None, None, Some([]), None, None, Some(point)] => k.key.ecdh(point).map(|z| z.to_vec()),
+            [None, None, Some([]), None, None, Some(point)] => {
+                k.key.ecdh(point).map(|z| z.to_vec())
+            }
             _ => return Err(StatusWord::INCORRECT_DATA),
         };
         let out = Zeroizing::new(result.map_err(|_| StatusWord::INCORRECT_DATA)?);
@@ -596,7 +653,11 @@ impl VirtualCard {
             (POLICY_DEFAULT, _) => PIN_ONCE,
             (p, _) => p,
         };
-        let touch = if touch == POLICY_DEFAULT { TOUCH_NEVER } else { touch };
+        let touch = if touch == POLICY_DEFAULT {
+            TOUCH_NEVER
+        } else {
+            touch
+        };
         Ok((pin, touch))
     }
 
@@ -619,7 +680,15 @@ impl VirtualCard {
         std::thread::sleep(self.options.keygen_delay);
         let key = PrivateKey::generate(alg);
         let public = tlv::encode(0x7F49, &key.public_template_content());
-        self.state.keys.insert(cmd.p2, SlotKey { key, pin_policy, touch_policy, origin: ORIGIN_GENERATED });
+        self.state.keys.insert(
+            cmd.p2,
+            SlotKey {
+                key,
+                pin_policy,
+                touch_policy,
+                origin: ORIGIN_GENERATED,
+            },
+        );
         self.persist()?;
         ok(public)
     }
@@ -637,7 +706,15 @@ impl VirtualCard {
         }
         let key = PrivateKey::import(alg, &cmd.data).map_err(|_| StatusWord::INCORRECT_DATA)?;
         let (pin_policy, touch_policy) = Self::policies(cmd.p2, &cmd.data)?;
-        self.state.keys.insert(cmd.p2, SlotKey { key, pin_policy, touch_policy, origin: ORIGIN_IMPORTED });
+        self.state.keys.insert(
+            cmd.p2,
+            SlotKey {
+                key,
+                pin_policy,
+                touch_policy,
+                origin: ORIGIN_IMPORTED,
+            },
+        );
         self.persist()?;
         ok_empty()
     }
@@ -661,7 +738,11 @@ impl VirtualCard {
                 tlv::push(&mut out, 0x05, &[u8::from(self.state.mgm.is_default())]);
             }
             slot if is_key_slot(slot) => {
-                let k = self.state.keys.get(&slot).ok_or(StatusWord::REFERENCE_NOT_FOUND)?;
+                let k = self
+                    .state
+                    .keys
+                    .get(&slot)
+                    .ok_or(StatusWord::REFERENCE_NOT_FOUND)?;
                 tlv::push(&mut out, 0x01, &[k.key.algorithm() as u8]);
                 tlv::push(&mut out, 0x02, &[k.pin_policy, k.touch_policy]);
                 tlv::push(&mut out, 0x03, &[k.origin]);
@@ -683,7 +764,10 @@ impl VirtualCard {
             [alg, MGM_SLOT, len, key @ ..]
                 if mgmt::key_len(*alg) == Some(*len as usize) && key.len() == *len as usize =>
             {
-                self.state.mgm = MgmKey { alg: *alg, key: Zeroizing::new(key.to_vec()) };
+                self.state.mgm = MgmKey {
+                    alg: *alg,
+                    key: Zeroizing::new(key.to_vec()),
+                };
                 self.persist()?;
                 ok_empty()
             }
@@ -717,11 +801,19 @@ impl VirtualCard {
 
     fn attest(&mut self, cmd: &Command) -> Reply {
         let slot = cmd.p1;
-        let k = self.state.keys.get(&slot).ok_or(StatusWord::REFERENCE_NOT_FOUND)?;
+        let k = self
+            .state
+            .keys
+            .get(&slot)
+            .ok_or(StatusWord::REFERENCE_NOT_FOUND)?;
         if k.origin != ORIGIN_GENERATED {
             return Err(StatusWord::INCORRECT_DATA);
         }
-        let issuer_obj = self.state.objects.get(&crate::state::ATTESTATION_CERT_TAG).ok_or(StatusWord::FILE_NOT_FOUND)?;
+        let issuer_obj = self
+            .state
+            .objects
+            .get(&crate::state::ATTESTATION_CERT_TAG)
+            .ok_or(StatusWord::FILE_NOT_FOUND)?;
         let issuer = Tlv::parse(issuer_obj)
             .ok()
             .and_then(|(t, _)| Tlv::find(t.value, 0x70))
@@ -735,7 +827,8 @@ impl VirtualCard {
             pin_policy: k.pin_policy,
             touch_policy: k.touch_policy,
         };
-        let cert = crate::attest::attest(&self.state.attestation_key, issuer, &what).ok_or(StatusWord::UNKNOWN_ERROR)?;
+        let cert = crate::attest::attest(&self.state.attestation_key, issuer, &what)
+            .ok_or(StatusWord::UNKNOWN_ERROR)?;
         ok(cert)
     }
 }
@@ -746,7 +839,10 @@ pub fn is_key_slot(slot: u8) -> bool {
 }
 
 impl firma_apdu::transport::Transport for VirtualCard {
-    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, firma_apdu::transport::TransportError> {
+    fn transmit_raw(
+        &mut self,
+        apdu: &[u8],
+    ) -> Result<Vec<u8>, firma_apdu::transport::TransportError> {
         Ok(self.process(apdu))
     }
 }

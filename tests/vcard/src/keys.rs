@@ -45,7 +45,11 @@ impl PrivateKey {
     pub fn generate(alg: KeyAlgorithm) -> Self {
         match alg {
             KeyAlgorithm::Rsa1024 | KeyAlgorithm::Rsa2048 => {
-                let bits = if alg == KeyAlgorithm::Rsa1024 { 1024 } else { 2048 };
+                let bits = if alg == KeyAlgorithm::Rsa1024 {
+                    1024
+                } else {
+                    2048
+                };
                 // Generation with a fixed exponent 65537 cannot fail for these sizes.
                 let key = RsaPrivateKey::new(&mut OsRng, bits).expect("RSA key generation");
                 Self::Rsa(Box::new(key))
@@ -65,18 +69,22 @@ impl PrivateKey {
                 let q = BigUint::from_bytes_be(field(0x02)?);
                 let e = BigUint::from(65537u32);
                 let key = RsaPrivateKey::from_p_q(p, q, e).map_err(|_| BadInput)?;
-                let bits = if alg == KeyAlgorithm::Rsa1024 { 1024 } else { 2048 };
+                let bits = if alg == KeyAlgorithm::Rsa1024 {
+                    1024
+                } else {
+                    2048
+                };
                 if key.n().bits() != bits {
                     return Err(BadInput);
                 }
                 Ok(Self::Rsa(Box::new(key)))
             }
-            KeyAlgorithm::EccP256 => {
-                Ok(Self::P256(p256::SecretKey::from_slice(field(0x06)?).map_err(|_| BadInput)?))
-            }
-            KeyAlgorithm::EccP384 => {
-                Ok(Self::P384(p384::SecretKey::from_slice(field(0x06)?).map_err(|_| BadInput)?))
-            }
+            KeyAlgorithm::EccP256 => Ok(Self::P256(
+                p256::SecretKey::from_slice(field(0x06)?).map_err(|_| BadInput)?,
+            )),
+            KeyAlgorithm::EccP384 => Ok(Self::P384(
+                p384::SecretKey::from_slice(field(0x06)?).map_err(|_| BadInput)?,
+            )),
         }
     }
 
@@ -101,11 +109,15 @@ impl PrivateKey {
 
     pub fn from_pkcs8(alg: KeyAlgorithm, der: &[u8]) -> Result<Self, BadInput> {
         Ok(match alg {
-            KeyAlgorithm::Rsa1024 | KeyAlgorithm::Rsa2048 => {
-                Self::Rsa(Box::new(RsaPrivateKey::from_pkcs8_der(der).map_err(|_| BadInput)?))
+            KeyAlgorithm::Rsa1024 | KeyAlgorithm::Rsa2048 => Self::Rsa(Box::new(
+                RsaPrivateKey::from_pkcs8_der(der).map_err(|_| BadInput)?,
+            )),
+            KeyAlgorithm::EccP256 => {
+                Self::P256(p256::SecretKey::from_pkcs8_der(der).map_err(|_| BadInput)?)
             }
-            KeyAlgorithm::EccP256 => Self::P256(p256::SecretKey::from_pkcs8_der(der).map_err(|_| BadInput)?),
-            KeyAlgorithm::EccP384 => Self::P384(p384::SecretKey::from_pkcs8_der(der).map_err(|_| BadInput)?),
+            KeyAlgorithm::EccP384 => {
+                Self::P384(p384::SecretKey::from_pkcs8_der(der).map_err(|_| BadInput)?)
+            }
         })
     }
 
@@ -118,8 +130,16 @@ impl PrivateKey {
                 tlv::push(&mut out, 0x81, &k.n().to_bytes_be());
                 tlv::push(&mut out, 0x82, &k.e().to_bytes_be());
             }
-            Self::P256(k) => tlv::push(&mut out, 0x86, k.public_key().to_encoded_point(false).as_bytes()),
-            Self::P384(k) => tlv::push(&mut out, 0x86, k.public_key().to_encoded_point(false).as_bytes()),
+            Self::P256(k) => tlv::push(
+                &mut out,
+                0x86,
+                k.public_key().to_encoded_point(false).as_bytes(),
+            ),
+            Self::P384(k) => tlv::push(
+                &mut out,
+                0x86,
+                k.public_key().to_encoded_point(false).as_bytes(),
+            ),
         }
         out
     }
@@ -148,7 +168,8 @@ impl PrivateKey {
                 if &c >= k.n() {
                     return Err(BadInput);
                 }
-                let m = rsa::hazmat::rsa_decrypt_and_check(k.as_ref(), Some(&mut OsRng), &c).map_err(|_| BadInput)?;
+                let m = rsa::hazmat::rsa_decrypt_and_check(k.as_ref(), Some(&mut OsRng), &c)
+                    .map_err(|_| BadInput)?;
                 let bytes = m.to_bytes_be();
                 let mut out = vec![0u8; size - bytes.len()];
                 out.extend_from_slice(&bytes);
@@ -157,15 +178,17 @@ impl PrivateKey {
             Self::P256(k) => {
                 use p256::ecdsa::signature::hazmat::PrehashSigner;
                 let sk = p256::ecdsa::SigningKey::from(k);
-                let sig: p256::ecdsa::Signature =
-                    sk.sign_prehash(&fit_hash(input, 32)).map_err(|_| BadInput)?;
+                let sig: p256::ecdsa::Signature = sk
+                    .sign_prehash(&fit_hash(input, 32))
+                    .map_err(|_| BadInput)?;
                 Ok(sig.to_der().as_bytes().to_vec())
             }
             Self::P384(k) => {
                 use p384::ecdsa::signature::hazmat::PrehashSigner;
                 let sk = p384::ecdsa::SigningKey::from(k);
-                let sig: p384::ecdsa::Signature =
-                    sk.sign_prehash(&fit_hash(input, 48)).map_err(|_| BadInput)?;
+                let sig: p384::ecdsa::Signature = sk
+                    .sign_prehash(&fit_hash(input, 48))
+                    .map_err(|_| BadInput)?;
                 Ok(sig.to_der().as_bytes().to_vec())
             }
         }

@@ -46,7 +46,9 @@ fn main() -> ExitCode {
         },
         None => VirtualCard::blank(args.serial),
     };
-    card.set_options(Options { keygen_delay: Duration::from_millis(args.keygen_delay_ms) });
+    card.set_options(Options {
+        keygen_delay: Duration::from_millis(args.keygen_delay_ms),
+    });
     let log = match args.log_apdus.as_deref().map(ApduLog::create).transpose() {
         Ok(l) => l,
         Err(e) => {
@@ -54,7 +56,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut conn = Connection { card: &mut card, log, fail_after: args.fail_after, count: 0 };
+    let mut conn = Connection {
+        card: &mut card,
+        log,
+        fail_after: args.fail_after,
+        count: 0,
+    };
     loop {
         let stream = match vpcd::connect(&args.vpcd, Duration::from_secs(args.wait)) {
             Ok(s) => s,
@@ -63,13 +70,19 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        eprintln!("firma-vcard: card {} inserted in the reader at {}", conn.card.serial(), args.vpcd);
+        eprintln!(
+            "firma-vcard: card {} inserted in the reader at {}",
+            conn.card.serial(),
+            args.vpcd
+        );
         match conn.serve(stream) {
             Ok(Some(Ended::FailAfter(n))) => {
                 eprintln!("firma-vcard: card pulled out after {n} APDUs (--fail-after)");
                 return ExitCode::SUCCESS;
             }
-            Ok(None) => eprintln!("firma-vcard: the reader closed the connection; waiting for it to return"),
+            Ok(None) => {
+                eprintln!("firma-vcard: the reader closed the connection; waiting for it to return")
+            }
             Err(e) => eprintln!("firma-vcard: connection to the reader failed: {e}; reconnecting"),
         }
         conn.card.reset();

@@ -48,7 +48,10 @@ impl std::fmt::Debug for MgmKey {
 
 impl MgmKey {
     pub fn default_key() -> Self {
-        Self { alg: TDES, key: Zeroizing::new(DEFAULT_KEY.to_vec()) }
+        Self {
+            alg: TDES,
+            key: Zeroizing::new(DEFAULT_KEY.to_vec()),
+        }
     }
 
     pub fn is_default(&self) -> bool {
@@ -96,7 +99,10 @@ mod tests {
         assert_eq!(&k.crypt(&ct, false).unwrap()[..], &[0; 8]);
         assert!(k.crypt(&[0; 16], true).is_none());
         // `openssl enc -aes-128-ecb -K 000102..0f -nopad` of sixteen zero bytes.
-        let k = MgmKey { alg: AES128, key: Zeroizing::new((0..16).collect()) };
+        let k = MgmKey {
+            alg: AES128,
+            key: Zeroizing::new((0..16).collect()),
+        };
         let ct = k.crypt(&[0; 16], true).unwrap();
         assert_eq!(hex::encode(&ct[..]), "c6a13b37878f5b826f4f8162a1c8d879");
     }

@@ -31,7 +31,11 @@ pub struct Reference {
 
 impl Reference {
     fn new(value: &[u8]) -> Self {
-        Self { value: Zeroizing::new(value.to_vec()), tries_total: DEFAULT_TRIES, tries_left: DEFAULT_TRIES }
+        Self {
+            value: Zeroizing::new(value.to_vec()),
+            tries_total: DEFAULT_TRIES,
+            tries_left: DEFAULT_TRIES,
+        }
     }
 
     pub fn blocked(&self) -> bool {
@@ -65,7 +69,10 @@ impl CardState {
         let attestation_key = p256::SecretKey::random(&mut rand::rngs::OsRng);
         let mut objects = BTreeMap::new();
         let cert = crate::attest::self_signed(&attestation_key, serial);
-        objects.insert(ATTESTATION_CERT_TAG, firma_apdu::tlv::encode(0x53, &firma_apdu::tlv::encode(0x70, &cert)));
+        objects.insert(
+            ATTESTATION_CERT_TAG,
+            firma_apdu::tlv::encode(0x53, &firma_apdu::tlv::encode(0x70, &cert)),
+        );
         Self {
             serial,
             pin: Reference::new(DEFAULT_PIN),
@@ -82,7 +89,8 @@ impl CardState {
     pub fn reset(&mut self) {
         let attestation = self.objects.remove(&ATTESTATION_CERT_TAG);
         self.objects.clear();
-        self.objects.extend(attestation.map(|c| (ATTESTATION_CERT_TAG, c)));
+        self.objects
+            .extend(attestation.map(|c| (ATTESTATION_CERT_TAG, c)));
         self.keys.clear();
         self.pin = Reference::new(DEFAULT_PIN);
         self.puk = Reference::new(DEFAULT_PUK);
@@ -98,15 +106,22 @@ impl CardState {
 
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: StateFile =
-            serde_json::from_str(&text).map_err(|e| format!("{}: not a card state file: {e}", path.display()))?;
-        file.into_state().map_err(|e| format!("{}: {e}", path.display()))
+        let file: StateFile = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a card state file: {e}", path.display()))?;
+        file.into_state()
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let json = Zeroizing::new(serde_json::to_vec_pretty(&StateFile::from_state(self))?);
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
@@ -169,7 +184,9 @@ impl Drop for StateFile {
 }
 
 fn unhex(s: &str, what: &str) -> Result<Zeroizing<Vec<u8>>, String> {
-    hex::decode(s).map(Zeroizing::new).map_err(|_| format!("{what} is not hex"))
+    hex::decode(s)
+        .map(Zeroizing::new)
+        .map_err(|_| format!("{what} is not hex"))
 }
 
 impl StateFile {
@@ -186,7 +203,11 @@ impl StateFile {
             puk: r(&s.puk),
             mgm_alg: s.mgm.alg,
             mgm_key: hex::encode(&s.mgm.key[..]),
-            objects: s.objects.iter().map(|(t, v)| (format!("{t:X}"), hex::encode(v))).collect(),
+            objects: s
+                .objects
+                .iter()
+                .map(|(t, v)| (format!("{t:X}"), hex::encode(v)))
+                .collect(),
             keys: s
                 .keys
                 .iter()
@@ -210,27 +231,46 @@ impl StateFile {
             return Err(format!("state format {} not supported", self.format));
         }
         let r = |f: &RefFile, what| -> Result<Reference, String> {
-            Ok(Reference { value: unhex(&f.value, what)?, tries_total: f.tries_total, tries_left: f.tries_left })
+            Ok(Reference {
+                value: unhex(&f.value, what)?,
+                tries_total: f.tries_total,
+                tries_left: f.tries_left,
+            })
         };
-        let mgm = MgmKey { alg: self.mgm_alg, key: unhex(&self.mgm_key, "management key")? };
+        let mgm = MgmKey {
+            alg: self.mgm_alg,
+            key: unhex(&self.mgm_key, "management key")?,
+        };
         if crate::mgmt::key_len(mgm.alg) != Some(mgm.key.len()) {
             return Err("management key has the wrong length for its algorithm".into());
         }
         let mut objects = BTreeMap::new();
         for (tag, value) in &self.objects {
-            let tag = u32::from_str_radix(tag, 16).map_err(|_| format!("object tag {tag:?} is not hex"))?;
+            let tag = u32::from_str_radix(tag, 16)
+                .map_err(|_| format!("object tag {tag:?} is not hex"))?;
             objects.insert(tag, unhex(value, "object")?.to_vec());
         }
         let mut keys = BTreeMap::new();
         for (slot, k) in &self.keys {
-            let slot = u8::from_str_radix(slot, 16).map_err(|_| format!("slot {slot:?} is not hex"))?;
-            let alg = KeyAlgorithm::try_from(k.alg).map_err(|_| format!("slot {slot:02X}: bad algorithm"))?;
+            let slot =
+                u8::from_str_radix(slot, 16).map_err(|_| format!("slot {slot:?} is not hex"))?;
+            let alg = KeyAlgorithm::try_from(k.alg)
+                .map_err(|_| format!("slot {slot:02X}: bad algorithm"))?;
             let key = PrivateKey::from_pkcs8(alg, &unhex(&k.pkcs8, "key")?)
                 .map_err(|_| format!("slot {slot:02X}: bad key"))?;
-            keys.insert(slot, SlotKey { key, pin_policy: k.pin_policy, touch_policy: k.touch_policy, origin: k.origin });
+            keys.insert(
+                slot,
+                SlotKey {
+                    key,
+                    pin_policy: k.pin_policy,
+                    touch_policy: k.touch_policy,
+                    origin: k.origin,
+                },
+            );
         }
-        let attestation_key = p256::SecretKey::from_slice(&unhex(&self.attestation_key, "attestation key")?)
-            .map_err(|_| "bad attestation key".to_string())?;
+        let attestation_key =
+            p256::SecretKey::from_slice(&unhex(&self.attestation_key, "attestation key")?)
+                .map_err(|_| "bad attestation key".to_string())?;
         Ok(CardState {
             serial: self.serial,
             pin: r(&self.pin, "PIN")?,

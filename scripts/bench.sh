@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Benchmarks the virtual card through the full PC/SC path (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+cargo build --quiet --release --workspace --bins
+FIRMA_BIN_DIR="$PWD/target/release" cargo bench -p firma-tests --bench vcard_path "$@"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Firma builds and tests with, when missing.
+# Needs root (or sudo). Safe to run again: installs only what is absent.
+set -euo pipefail
+
+packages=(
+  pcscd vsmartcard-vpcd libpcsclite-dev pkg-config   # PC/SC daemon, virtual reader driver, headers
+  opensc opensc-pkcs11 yubico-piv-tool ykcs11         # independent PIV hosts used as test oracles
+  libnss3-tools gnutls-bin libengine-pkcs11-openssl   # NSS, GnuTLS and OpenSSL PKCS#11 clients
+  openssl util-linux                                  # test CA, unshare for the rig's private pcscd
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then sudo=(sudo); else
+    echo "setup: these Debian packages are missing and I am not root: ${missing[*]}" >&2
+    echo "setup: install them (apt-get install ${missing[*]}) and run me again." >&2
+    exit 1
+  fi
+fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
