@@ -86,7 +86,17 @@ fn demo(once: bool) -> ExitCode {
         data.display(),
         rig.socket().display()
     );
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
+    // Wait for Ctrl-C or SIGTERM, then stop the cards and pcscd and remove
+    // the rig's directory (the cards' state files in `data` stay).
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    }) {
+        eprintln!("firma-rig: cannot catch Ctrl-C ({e}); stop me with kill");
     }
+    let _ = rx.recv();
+    drop(cards);
+    drop(rig);
+    eprintln!("firma-rig: stopped");
+    ExitCode::SUCCESS
 }
