@@ -6,10 +6,13 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod error;
+pub mod piv;
 pub mod status;
 pub mod tlv;
 pub mod transport;
 
 pub use command::{Command, CommandError};
+pub use error::Error;
 pub use status::StatusWord;
 pub use tlv::{Tlv, TlvError};

@@ -1,12 +1,12 @@
-//! Transports carry command APDUs to a card and bring back its answers.
-//!
-//! This is the minimal layer the foundation needs (list readers, exchange raw
-//! APDUs through PC/SC, follow `61xx`); the full transport with transactions,
-//! reconnect after reset and reader-change waits is tracked separately.
+//! Transports carry command APDUs to a card and bring back its answers:
+//! PC/SC (real readers and vpcd), the in-process virtual card, and a wrapper
+//! that counts and logs APDUs with secrets redacted.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
+use std::time::Duration;
 
 use thiserror::Error;
+use zeroize::Zeroizing;
 
 use crate::{Command, StatusWord};
 
@@ -46,21 +46,37 @@ impl From<pcsc::Error> for TransportError {
 pub trait Transport {
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError>;
 
+    /// Runs `f` with the card to ourselves: a PC/SC transaction, so that no
+    /// other application's APDU comes between ours.
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error>;
+
+    /// The card's answer to reset, when the transport knows it.
+    fn atr(&self) -> Option<Vec<u8>> {
+        None
+    }
+
     /// Sends a command and collects the whole answer, following `61xx` with
-    /// GET RESPONSE and resending on `6Cxx`.
-    fn transmit(&mut self, cmd: &Command) -> Result<(Vec<u8>, StatusWord), TransportError> {
-        let mut raw = self.transmit_raw(&cmd.to_bytes()?)?;
-        let (mut data, mut sw) = split_response(&mut raw)?;
+    /// GET RESPONSE and resending on `6Cxx`. The answer is zeroized on drop:
+    /// it may be a shared secret or a decrypted key.
+    fn transmit(&mut self, cmd: &Command) -> Result<(Zeroizing<Vec<u8>>, StatusWord), TransportError> {
+        let (mut data, mut sw) = split_response(self.transmit_raw(&cmd.to_bytes()?)?)?;
         if let Some(le) = sw.correct_le() {
             let mut again = cmd.clone();
             again.le = Some(le);
-            raw = self.transmit_raw(&again.to_bytes()?)?;
-            (data, sw) = split_response(&mut raw)?;
+            (data, sw) = split_response(self.transmit_raw(&again.to_bytes()?)?)?;
         }
+        // Bounded: a card that keeps answering 61xx cannot keep us forever.
+        let mut rounds = 0;
         while let Some(n) = sw.bytes_remaining() {
+            rounds += 1;
+            if rounds > 512 {
+                return Err(TransportError::ShortResponse);
+            }
             let get_response = Command::new(0, 0xC0, 0, 0).with_le(n);
-            let mut raw = self.transmit_raw(&get_response.to_bytes()?)?;
-            let (more, next) = split_response(&mut raw)?;
+            let (more, next) = split_response(self.transmit_raw(&get_response.to_bytes()?)?)?;
             data.extend_from_slice(&more);
             sw = next;
         }
@@ -68,19 +84,36 @@ pub trait Transport {
     }
 }
 
-fn split_response(raw: &mut Vec<u8>) -> Result<(Vec<u8>, StatusWord), TransportError> {
-    let n = raw
-        .len()
-        .checked_sub(2)
-        .ok_or(TransportError::ShortResponse)?;
+impl Transport for &mut dyn Transport {
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        (**self).transmit_raw(apdu)
+    }
+
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error> {
+        // Already inside a transaction: nest without a second one.
+        f(&mut **self)
+    }
+
+    fn atr(&self) -> Option<Vec<u8>> {
+        (**self).atr()
+    }
+}
+
+fn split_response(raw: Vec<u8>) -> Result<(Zeroizing<Vec<u8>>, StatusWord), TransportError> {
+    let mut raw = Zeroizing::new(raw);
+    let n = raw.len().checked_sub(2).ok_or(TransportError::ShortResponse)?;
     let sw = StatusWord::from_bytes(raw[n], raw[n + 1]);
     raw.truncate(n);
-    Ok((std::mem::take(raw), sw))
+    Ok((raw, sw))
 }
 
 /// A card in a PC/SC reader, connected in shared mode.
 pub struct PcscTransport {
     card: pcsc::Card,
+    reader: CString,
     buf: Vec<u8>,
 }
 
@@ -97,28 +130,68 @@ pub fn pcsc_context() -> Result<pcsc::Context, TransportError> {
     Ok(pcsc::Context::establish(pcsc::Scope::User)?)
 }
 
-/// Lists the readers and whether each holds a card.
-pub fn list_readers(ctx: &pcsc::Context) -> Result<Vec<ReaderStatus>, TransportError> {
+fn reader_states(ctx: &pcsc::Context) -> Result<Vec<pcsc::ReaderState>, TransportError> {
     let names = match ctx.list_readers_owned() {
         Ok(n) => n,
-        Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
+        Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
-    let mut states: Vec<pcsc::ReaderState> = names
+    Ok(names.into_iter().map(|n| pcsc::ReaderState::new(n, pcsc::State::UNAWARE)).collect())
+}
+
+fn to_status(states: &[pcsc::ReaderState]) -> Vec<ReaderStatus> {
+    states
         .iter()
-        .map(|n| pcsc::ReaderState::new(n.clone(), pcsc::State::UNAWARE))
-        .collect();
-    ctx.get_status_change(std::time::Duration::from_millis(0), &mut states)?;
-    Ok(states
-        .iter()
+        .filter(|s| s.name() != pcsc::PNP_NOTIFICATION())
         .map(|s| ReaderStatus {
             name: s.name().to_string_lossy().into_owned(),
-            atr: s
-                .event_state()
-                .contains(pcsc::State::PRESENT)
-                .then(|| s.atr().to_vec()),
+            atr: s.event_state().contains(pcsc::State::PRESENT).then(|| s.atr().to_vec()),
         })
-        .collect())
+        .collect()
+}
+
+/// Lists the readers and whether each holds a card.
+pub fn list_readers(ctx: &pcsc::Context) -> Result<Vec<ReaderStatus>, TransportError> {
+    let mut states = reader_states(ctx)?;
+    if states.is_empty() {
+        return Ok(Vec::new());
+    }
+    ctx.get_status_change(Duration::from_millis(0), &mut states)?;
+    Ok(to_status(&states))
+}
+
+/// Blocks until a reader appears or goes, or a card is inserted or removed,
+/// compared with `known`; returns the new state, or `known` unchanged after
+/// `timeout`.
+pub fn wait_for_change(
+    ctx: &pcsc::Context,
+    known: &[ReaderStatus],
+    timeout: Duration,
+) -> Result<Vec<ReaderStatus>, TransportError> {
+    let mut states = reader_states(ctx)?;
+    for s in &mut states {
+        let name = s.name().to_string_lossy().into_owned();
+        let current = match known.iter().find(|k| k.name == name) {
+            Some(k) if k.atr.is_some() => pcsc::State::PRESENT,
+            Some(_) => pcsc::State::EMPTY,
+            None => pcsc::State::UNAWARE,
+        };
+        s.sync_current_state();
+        *s = pcsc::ReaderState::new(s.name().to_owned(), current);
+    }
+    // A reader that vanished is a change already.
+    if known.iter().any(|k| !states.iter().any(|s| s.name().to_string_lossy() == k.name)) {
+        return list_readers(ctx);
+    }
+    let mut pnp = pcsc::ReaderState::new(pcsc::PNP_NOTIFICATION(), pcsc::State::UNAWARE);
+    ctx.get_status_change(Duration::from_millis(0), std::slice::from_mut(&mut pnp)).ok();
+    pnp.sync_current_state();
+    states.push(pnp);
+    match ctx.get_status_change(timeout, &mut states) {
+        Ok(()) => list_readers(ctx),
+        Err(pcsc::Error::Timeout) => Ok(known.to_vec()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 impl PcscTransport {
@@ -127,24 +200,161 @@ impl PcscTransport {
         let name = CString::new(reader).map_err(|_| TransportError::NoReader(reader.to_owned()))?;
         let card = ctx
             .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
-            .map_err(|e| match e {
-                pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => {
-                    TransportError::NoReader(reader.to_owned())
-                }
-                pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => {
-                    TransportError::NoCard(reader.to_owned())
-                }
-                other => other.into(),
-            })?;
-        Ok(Self {
-            card,
-            buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
-        })
+            .map_err(|e| connect_error(e, reader))?;
+        Ok(Self { card, reader: name, buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED] })
+    }
+
+    pub fn reader(&self) -> &CStr {
+        &self.reader
+    }
+
+    /// After another application reset the card: reconnect, so the next
+    /// command goes through (the caller selects the application again).
+    fn recover_from_reset(&mut self) -> TransportError {
+        match self.card.reconnect(pcsc::ShareMode::Shared, pcsc::Protocols::ANY, pcsc::Disposition::LeaveCard) {
+            Ok(()) => TransportError::CardReset,
+            Err(e) => e.into(),
+        }
+    }
+}
+
+fn connect_error(e: pcsc::Error, reader: &str) -> TransportError {
+    match e {
+        pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => TransportError::NoReader(reader.to_owned()),
+        pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => TransportError::NoCard(reader.to_owned()),
+        other => other.into(),
     }
 }
 
 impl Transport for PcscTransport {
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        Ok(self.card.transmit(apdu, &mut self.buf)?.to_vec())
+        match self.card.transmit(apdu, &mut self.buf) {
+            Ok(r) => Ok(r.to_vec()),
+            Err(pcsc::Error::ResetCard) => Err(self.recover_from_reset()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error> {
+        let err = match self.card.transaction() {
+            Ok(tx) => {
+                let mut inner = InTransaction { tx: &tx, buf: &mut self.buf };
+                let result = f(&mut inner);
+                // Ending can fail only if the card went away, which `result` reports.
+                let _ = tx.end(pcsc::Disposition::LeaveCard);
+                return result;
+            }
+            Err(e) => e,
+        };
+        Err(match err {
+            pcsc::Error::ResetCard => self.recover_from_reset(),
+            e => e.into(),
+        }
+        .into())
+    }
+
+    fn atr(&self) -> Option<Vec<u8>> {
+        let mut names = [0u8; 2048];
+        let mut atr = [0u8; pcsc::MAX_ATR_SIZE];
+        self.card.status2(&mut names, &mut atr).ok().map(|s| s.atr().to_vec())
+    }
+}
+
+/// The transport seen from inside a PC/SC transaction.
+struct InTransaction<'a, 'b> {
+    tx: &'a pcsc::Transaction<'b>,
+    buf: &'a mut Vec<u8>,
+}
+
+impl Transport for InTransaction<'_, '_> {
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Ok(self.tx.transmit(apdu, self.buf)?.to_vec())
+    }
+
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error> {
+        f(self)
+    }
+}
+
+/// Counts APDUs and logs each with `tracing`, never with secret bytes: only
+/// SELECT and GET DATA commands show their data; every other command, and
+/// every answer, shows its length and status word.
+pub struct Traced<T> {
+    inner: T,
+    count: u64,
+}
+
+impl<T: Transport> Traced<T> {
+    pub fn new(inner: T) -> Self {
+        Self { inner, count: 0 }
+    }
+
+    /// APDUs sent so far (GET RESPONSE and chained parts included).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn reset_count(&mut self) {
+        self.count = 0;
+    }
+
+    pub fn inner(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+/// How one APDU is shown in a trace: header and length, and the data only
+/// for commands that never carry secrets.
+pub fn describe_apdu(apdu: &[u8]) -> String {
+    match apdu {
+        [cla, ins, p1, p2, rest @ ..] => {
+            let public = matches!(ins, 0xA4 | 0xCB | 0xC0 | 0xFD | 0xF8 | 0xF7);
+            let body = if public { hex::encode_upper(rest) } else { format!("<{} bytes redacted>", rest.len()) };
+            format!("{cla:02X} {ins:02X} {p1:02X} {p2:02X} {body}")
+        }
+        _ => format!("<malformed, {} bytes>", apdu.len()),
+    }
+}
+
+impl<T: Transport> Transport for Traced<T> {
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.count += 1;
+        let result = self.inner.transmit_raw(apdu);
+        match &result {
+            Ok(r) if r.len() >= 2 => tracing::debug!(
+                target: "firma_apdu",
+                "APDU {} -> {} bytes, SW {:02X}{:02X}",
+                describe_apdu(apdu),
+                r.len() - 2,
+                r[r.len() - 2],
+                r[r.len() - 1]
+            ),
+            Ok(r) => tracing::debug!(target: "firma_apdu", "APDU {} -> {} bytes", describe_apdu(apdu), r.len()),
+            Err(e) => tracing::debug!(target: "firma_apdu", "APDU {} -> error: {e}", describe_apdu(apdu)),
+        }
+        result
+    }
+
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error> {
+        let count = &mut self.count;
+        self.inner.exclusive(&mut |t| {
+            let mut counted = Traced { inner: t, count: 0 };
+            let r = f(&mut counted);
+            *count += counted.count;
+            r
+        })
+    }
+
+    fn atr(&self) -> Option<Vec<u8>> {
+        self.inner.atr()
     }
 }

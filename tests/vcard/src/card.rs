@@ -10,7 +10,7 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 use crate::keys::{KeyAlgorithm, PrivateKey};
-use crate::mgmt::{self, MgmKey};
+use crate::mgmt::{MgmAlgorithm, MgmKey};
 use crate::state::{CardState, SlotKey, ORIGIN_GENERATED, ORIGIN_IMPORTED};
 
 /// PIV application identifier, with version 01 00.
@@ -537,10 +537,10 @@ impl VirtualCard {
 
     fn mgm_authenticate(&mut self, alg: u8, items: [Option<&[u8]>; 6]) -> Reply {
         let key = self.state.mgm.clone();
-        if alg != key.alg {
+        if alg != key.algorithm().id() {
             return Err(StatusWord::INCORRECT_P1P2);
         }
-        let block = mgmt::block_len(alg);
+        let block = key.algorithm().block_len();
         let pending = self.session.mgm_pending.take();
         self.session.mgm_authenticated = false;
         let random = || {
@@ -733,7 +733,7 @@ impl VirtualCard {
                 tlv::push(&mut out, 0x06, &[r.tries_total, r.tries_left]);
             }
             MGM_SLOT => {
-                tlv::push(&mut out, 0x01, &[self.state.mgm.alg]);
+                tlv::push(&mut out, 0x01, &[self.state.mgm.algorithm().id()]);
                 tlv::push(&mut out, 0x02, &[0x00, TOUCH_NEVER]);
                 tlv::push(&mut out, 0x05, &[u8::from(self.state.mgm.is_default())]);
             }
@@ -761,13 +761,9 @@ impl VirtualCard {
             return Err(StatusWord::INCORRECT_P1P2);
         }
         match &cmd.data[..] {
-            [alg, MGM_SLOT, len, key @ ..]
-                if mgmt::key_len(*alg) == Some(*len as usize) && key.len() == *len as usize =>
-            {
-                self.state.mgm = MgmKey {
-                    alg: *alg,
-                    key: Zeroizing::new(key.to_vec()),
-                };
+            [alg, MGM_SLOT, len, key @ ..] if key.len() == usize::from(*len) => {
+                let alg = MgmAlgorithm::from_id(*alg).ok_or(StatusWord::INCORRECT_DATA)?;
+                self.state.mgm = MgmKey::new(alg, key).map_err(|_| StatusWord::INCORRECT_DATA)?;
                 self.persist()?;
                 ok_empty()
             }
@@ -839,10 +835,19 @@ pub fn is_key_slot(slot: u8) -> bool {
 }
 
 impl firma_apdu::transport::Transport for VirtualCard {
-    fn transmit_raw(
-        &mut self,
-        apdu: &[u8],
-    ) -> Result<Vec<u8>, firma_apdu::transport::TransportError> {
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, firma_apdu::transport::TransportError> {
         Ok(self.process(apdu))
+    }
+
+    /// In process, every exchange is already exclusive.
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn firma_apdu::transport::Transport) -> Result<(), firma_apdu::Error>,
+    ) -> Result<(), firma_apdu::Error> {
+        f(self)
+    }
+
+    fn atr(&self) -> Option<Vec<u8>> {
+        Some(ATR.to_vec())
     }
 }

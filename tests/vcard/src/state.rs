@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::keys::{KeyAlgorithm, PrivateKey};
-use crate::mgmt::MgmKey;
+use crate::mgmt::{MgmAlgorithm, MgmKey};
 
 pub const DEFAULT_PIN: &[u8] = b"123456";
 pub const DEFAULT_PUK: &[u8] = b"12345678";
@@ -201,8 +201,8 @@ impl StateFile {
             serial: s.serial,
             pin: r(&s.pin),
             puk: r(&s.puk),
-            mgm_alg: s.mgm.alg,
-            mgm_key: hex::encode(&s.mgm.key[..]),
+            mgm_alg: s.mgm.algorithm().id(),
+            mgm_key: hex::encode(s.mgm.key_bytes()),
             objects: s
                 .objects
                 .iter()
@@ -237,13 +237,9 @@ impl StateFile {
                 tries_left: f.tries_left,
             })
         };
-        let mgm = MgmKey {
-            alg: self.mgm_alg,
-            key: unhex(&self.mgm_key, "management key")?,
-        };
-        if crate::mgmt::key_len(mgm.alg) != Some(mgm.key.len()) {
-            return Err("management key has the wrong length for its algorithm".into());
-        }
+        let alg = MgmAlgorithm::from_id(self.mgm_alg).ok_or("unknown management key algorithm")?;
+        let mgm = MgmKey::new(alg, &unhex(&self.mgm_key, "management key")?)
+            .map_err(|_| "management key has the wrong length for its algorithm".to_string())?;
         let mut objects = BTreeMap::new();
         for (tag, value) in &self.objects {
             let tag = u32::from_str_radix(tag, 16)

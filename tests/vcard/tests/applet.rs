@@ -4,12 +4,13 @@
 use firma_apdu::tlv::{self, Tlv};
 use firma_apdu::transport::Transport;
 use firma_apdu::{Command, StatusWord};
-use firma_vcard::mgmt::{MgmKey, DEFAULT_KEY};
+use firma_vcard::mgmt::{MgmAlgorithm, MgmKey};
 use firma_vcard::VirtualCard;
 use proptest::prelude::*;
 
 fn send(card: &mut VirtualCard, cmd: Command) -> (Vec<u8>, StatusWord) {
-    card.transmit(&cmd).expect("in-process transport")
+    let (data, sw) = card.transmit(&cmd).expect("in-process transport");
+    (data.to_vec(), sw)
 }
 
 fn sw(card: &mut VirtualCard, cmd: Command) -> StatusWord {
@@ -31,8 +32,9 @@ fn verify(card: &mut VirtualCard, pin: &[u8]) -> StatusWord {
 
 /// Mutual authentication with the management key, as a host does it.
 fn authenticate(card: &mut VirtualCard, key: &MgmKey) -> StatusWord {
-    let block = if key.alg == 0x03 { 8 } else { 16 };
-    let step1 = Command::new(0, 0x87, key.alg, 0x9B).with_data(vec![0x7C, 0x02, 0x80, 0x00]);
+    let block = key.algorithm().block_len();
+    let alg = key.algorithm().id();
+    let step1 = Command::new(0, 0x87, alg, 0x9B).with_data(vec![0x7C, 0x02, 0x80, 0x00]);
     let (resp, status) = send(card, step1);
     if !status.is_success() {
         return status;
@@ -46,7 +48,7 @@ fn authenticate(card: &mut VirtualCard, key: &MgmKey) -> StatusWord {
     tlv::push(&mut t, 0x82, &[]);
     let (resp, status) = send(
         card,
-        Command::new(0, 0x87, key.alg, 0x9B).with_data(tlv::encode(0x7C, &t)),
+        Command::new(0, 0x87, alg, 0x9B).with_data(tlv::encode(0x7C, &t)),
     );
     if status.is_success() {
         let answer = Tlv::find(Tlv::find(&resp, 0x7C).unwrap(), 0x82).unwrap();
@@ -60,10 +62,7 @@ fn authenticate(card: &mut VirtualCard, key: &MgmKey) -> StatusWord {
 }
 
 fn default_key() -> MgmKey {
-    MgmKey {
-        alg: 0x03,
-        key: zeroize::Zeroizing::new(DEFAULT_KEY.to_vec()),
-    }
+    MgmKey::default_key()
 }
 
 fn generate(card: &mut VirtualCard, slot: u8, alg: u8) -> (Vec<u8>, StatusWord) {
@@ -166,18 +165,12 @@ fn management_key_guards_writes() {
         generate(&mut card, 0x9A, 0x11).1,
         StatusWord::SECURITY_STATUS_NOT_SATISFIED
     );
-    let wrong = MgmKey {
-        alg: 0x03,
-        key: zeroize::Zeroizing::new(vec![9; 24]),
-    };
+    let wrong = MgmKey::new(MgmAlgorithm::TripleDes, &[9; 24]).unwrap();
     assert_eq!(
         authenticate(&mut card, &wrong),
         StatusWord::SECURITY_STATUS_NOT_SATISFIED
     );
-    let aes = MgmKey {
-        alg: 0x08,
-        key: zeroize::Zeroizing::new(vec![7; 16]),
-    };
+    let aes = MgmKey::new(MgmAlgorithm::Aes128, &[7; 16]).unwrap();
     assert_eq!(
         authenticate(&mut card, &aes),
         StatusWord::INCORRECT_P1P2,
@@ -200,10 +193,7 @@ fn management_key_guards_writes() {
         authenticate(&mut card, &default_key()),
         StatusWord::INCORRECT_P1P2
     );
-    let aes192 = MgmKey {
-        alg: 0x0A,
-        key: zeroize::Zeroizing::new(vec![0x42; 24]),
-    };
+    let aes192 = MgmKey::new(MgmAlgorithm::Aes192, &[0x42; 24]).unwrap();
     assert_eq!(authenticate(&mut card, &aes192), StatusWord::SUCCESS);
     let meta = send(&mut card, Command::new(0, 0xF7, 0, 0x9B)).0;
     assert_eq!(Tlv::find(&meta, 0x01), Some(&[0x0A][..]));

@@ -1,0 +1,118 @@
+//! Public keys as the card returns them (template 7F49) and key metadata
+//! (Yubico's GET METADATA).
+
+use crate::piv::{Algorithm, PinPolicy, TouchPolicy};
+use crate::tlv::Tlv;
+use crate::Error;
+
+/// A public key from GENERATE ASYMMETRIC KEY PAIR or GET METADATA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    Rsa { modulus: Vec<u8>, exponent: Vec<u8> },
+    /// An uncompressed point `04 || x || y`.
+    Ec { algorithm: Algorithm, point: Vec<u8> },
+}
+
+impl PublicKey {
+    /// Parses the contents of template 7F49 (tags 81/82 or 86) for `alg`.
+    pub fn parse(alg: Algorithm, content: &[u8]) -> Result<Self, Error> {
+        if alg.is_rsa() {
+            let modulus = Tlv::find(content, 0x81).ok_or(Error::Malformed("public key (no modulus)"))?;
+            let exponent = Tlv::find(content, 0x82).ok_or(Error::Malformed("public key (no exponent)"))?;
+            let modulus = strip_zeros(modulus);
+            if modulus.len() != alg.size() || exponent.is_empty() || exponent.len() > 8 {
+                return Err(Error::Malformed("public key (RSA sizes)"));
+            }
+            Ok(PublicKey::Rsa { modulus: modulus.to_vec(), exponent: strip_zeros(exponent).to_vec() })
+        } else {
+            let point = Tlv::find(content, 0x86).ok_or(Error::Malformed("public key (no EC point)"))?;
+            if point.len() != 1 + 2 * alg.size() || point[0] != 0x04 {
+                return Err(Error::Malformed("public key (EC point)"));
+            }
+            Ok(PublicKey::Ec { algorithm: alg, point: point.to_vec() })
+        }
+    }
+
+    /// Parses a GENERATE answer: `7F49 { ... }`.
+    pub fn parse_generated(alg: Algorithm, answer: &[u8]) -> Result<Self, Error> {
+        let content = Tlv::find(answer, 0x7F49).ok_or(Error::Malformed("key generation (no 7F49)"))?;
+        Self::parse(alg, content)
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            PublicKey::Rsa { modulus, .. } if modulus.len() <= 128 => Algorithm::Rsa1024,
+            PublicKey::Rsa { .. } => Algorithm::Rsa2048,
+            PublicKey::Ec { algorithm, .. } => *algorithm,
+        }
+    }
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|&&x| x == 0).count();
+    &b[n..]
+}
+
+/// Where a key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Generated,
+    Imported,
+}
+
+/// What GET METADATA tells about a slot, a PIN, the PUK or the management key.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Metadata {
+    pub algorithm: Option<u8>,
+    pub pin_policy: Option<PinPolicy>,
+    pub touch_policy: Option<TouchPolicy>,
+    pub origin: Option<Origin>,
+    pub public_key: Option<PublicKey>,
+    /// PIN, PUK, management key: whether it still has its factory value.
+    pub is_default: Option<bool>,
+    /// PIN, PUK: (total, remaining) tries.
+    pub retries: Option<(u8, u8)>,
+}
+
+impl Metadata {
+    pub fn parse(answer: &[u8]) -> Result<Self, Error> {
+        let mut m = Metadata::default();
+        for item in Tlv::iter(answer) {
+            let item = item.map_err(|_| Error::Malformed("metadata"))?;
+            match (item.tag, item.value) {
+                (0x01, [alg]) => m.algorithm = Some(*alg),
+                (0x02, [pin, touch]) => {
+                    m.pin_policy = PinPolicy::from_id(*pin);
+                    m.touch_policy = TouchPolicy::from_id(*touch);
+                }
+                (0x03, [1]) => m.origin = Some(Origin::Generated),
+                (0x03, [2]) => m.origin = Some(Origin::Imported),
+                (0x05, [d]) => m.is_default = Some(*d != 0),
+                (0x06, [total, left]) => m.retries = Some((*total, *left)),
+                (0x04, content) => {
+                    let alg = m.algorithm.and_then(|a| Algorithm::try_from(a).ok());
+                    m.public_key = alg.map(|a| PublicKey::parse(a, content)).transpose()?;
+                }
+                _ => {}
+            }
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            for alg in [Algorithm::Rsa2048, Algorithm::EccP256, Algorithm::EccP384] {
+                let _ = PublicKey::parse_generated(alg, &data);
+                let _ = PublicKey::parse(alg, &data);
+            }
+            let _ = Metadata::parse(&data);
+        }
+    }
+}
