@@ -31,7 +31,10 @@ pub enum Error {
     #[error("the card refused {0}: its PIN and PUK must both be blocked first")]
     ConditionsNotSatisfied(&'static str),
     #[error("{what} is not valid: {why}")]
-    InvalidInput { what: &'static str, why: &'static str },
+    InvalidInput {
+        what: &'static str,
+        why: &'static str,
+    },
     #[error("the card's answer to {0} is malformed")]
     Malformed(&'static str),
     #[error("the card refused {op}: {sw}")]
@@ -42,7 +45,10 @@ impl Error {
     /// Whether the card went away (removed, or reset by someone else and not
     /// recovered): the caller should ask for the card again.
     pub fn is_card_gone(&self) -> bool {
-        matches!(self, Error::Transport(TransportError::CardRemoved | TransportError::NoCard(_)))
+        matches!(
+            self,
+            Error::Transport(TransportError::CardRemoved | TransportError::NoCard(_))
+        )
     }
 }
 

@@ -61,7 +61,10 @@ pub trait Transport {
     /// Sends a command and collects the whole answer, following `61xx` with
     /// GET RESPONSE and resending on `6Cxx`. The answer is zeroized on drop:
     /// it may be a shared secret or a decrypted key.
-    fn transmit(&mut self, cmd: &Command) -> Result<(Zeroizing<Vec<u8>>, StatusWord), TransportError> {
+    fn transmit(
+        &mut self,
+        cmd: &Command,
+    ) -> Result<(Zeroizing<Vec<u8>>, StatusWord), TransportError> {
         let (mut data, mut sw) = split_response(self.transmit_raw(&cmd.to_bytes()?)?)?;
         if let Some(le) = sw.correct_le() {
             let mut again = cmd.clone();
@@ -104,7 +107,10 @@ impl Transport for &mut dyn Transport {
 
 fn split_response(raw: Vec<u8>) -> Result<(Zeroizing<Vec<u8>>, StatusWord), TransportError> {
     let mut raw = Zeroizing::new(raw);
-    let n = raw.len().checked_sub(2).ok_or(TransportError::ShortResponse)?;
+    let n = raw
+        .len()
+        .checked_sub(2)
+        .ok_or(TransportError::ShortResponse)?;
     let sw = StatusWord::from_bytes(raw[n], raw[n + 1]);
     raw.truncate(n);
     Ok((raw, sw))
@@ -136,7 +142,10 @@ fn reader_states(ctx: &pcsc::Context) -> Result<Vec<pcsc::ReaderState>, Transpor
         Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
-    Ok(names.into_iter().map(|n| pcsc::ReaderState::new(n, pcsc::State::UNAWARE)).collect())
+    Ok(names
+        .into_iter()
+        .map(|n| pcsc::ReaderState::new(n, pcsc::State::UNAWARE))
+        .collect())
 }
 
 fn to_status(states: &[pcsc::ReaderState]) -> Vec<ReaderStatus> {
@@ -145,7 +154,10 @@ fn to_status(states: &[pcsc::ReaderState]) -> Vec<ReaderStatus> {
         .filter(|s| s.name() != pcsc::PNP_NOTIFICATION())
         .map(|s| ReaderStatus {
             name: s.name().to_string_lossy().into_owned(),
-            atr: s.event_state().contains(pcsc::State::PRESENT).then(|| s.atr().to_vec()),
+            atr: s
+                .event_state()
+                .contains(pcsc::State::PRESENT)
+                .then(|| s.atr().to_vec()),
         })
         .collect()
 }
@@ -180,11 +192,15 @@ pub fn wait_for_change(
         *s = pcsc::ReaderState::new(s.name().to_owned(), current);
     }
     // A reader that vanished is a change already.
-    if known.iter().any(|k| !states.iter().any(|s| s.name().to_string_lossy() == k.name)) {
+    if known
+        .iter()
+        .any(|k| !states.iter().any(|s| s.name().to_string_lossy() == k.name))
+    {
         return list_readers(ctx);
     }
     let mut pnp = pcsc::ReaderState::new(pcsc::PNP_NOTIFICATION(), pcsc::State::UNAWARE);
-    ctx.get_status_change(Duration::from_millis(0), std::slice::from_mut(&mut pnp)).ok();
+    ctx.get_status_change(Duration::from_millis(0), std::slice::from_mut(&mut pnp))
+        .ok();
     pnp.sync_current_state();
     states.push(pnp);
     match ctx.get_status_change(timeout, &mut states) {
@@ -201,7 +217,11 @@ impl PcscTransport {
         let card = ctx
             .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
             .map_err(|e| connect_error(e, reader))?;
-        Ok(Self { card, reader: name, buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED] })
+        Ok(Self {
+            card,
+            reader: name,
+            buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
+        })
     }
 
     pub fn reader(&self) -> &CStr {
@@ -211,7 +231,11 @@ impl PcscTransport {
     /// After another application reset the card: reconnect, so the next
     /// command goes through (the caller selects the application again).
     fn recover_from_reset(&mut self) -> TransportError {
-        match self.card.reconnect(pcsc::ShareMode::Shared, pcsc::Protocols::ANY, pcsc::Disposition::LeaveCard) {
+        match self.card.reconnect(
+            pcsc::ShareMode::Shared,
+            pcsc::Protocols::ANY,
+            pcsc::Disposition::LeaveCard,
+        ) {
             Ok(()) => TransportError::CardReset,
             Err(e) => e.into(),
         }
@@ -220,8 +244,12 @@ impl PcscTransport {
 
 fn connect_error(e: pcsc::Error, reader: &str) -> TransportError {
     match e {
-        pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => TransportError::NoReader(reader.to_owned()),
-        pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => TransportError::NoCard(reader.to_owned()),
+        pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => {
+            TransportError::NoReader(reader.to_owned())
+        }
+        pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => {
+            TransportError::NoCard(reader.to_owned())
+        }
         other => other.into(),
     }
 }
@@ -241,7 +269,10 @@ impl Transport for PcscTransport {
     ) -> Result<(), crate::Error> {
         let err = match self.card.transaction() {
             Ok(tx) => {
-                let mut inner = InTransaction { tx: &tx, buf: &mut self.buf };
+                let mut inner = InTransaction {
+                    tx: &tx,
+                    buf: &mut self.buf,
+                };
                 let result = f(&mut inner);
                 // Ending can fail only if the card went away, which `result` reports.
                 let _ = tx.end(pcsc::Disposition::LeaveCard);
@@ -259,7 +290,10 @@ impl Transport for PcscTransport {
     fn atr(&self) -> Option<Vec<u8>> {
         let mut names = [0u8; 2048];
         let mut atr = [0u8; pcsc::MAX_ATR_SIZE];
-        self.card.status2(&mut names, &mut atr).ok().map(|s| s.atr().to_vec())
+        self.card
+            .status2(&mut names, &mut atr)
+            .ok()
+            .map(|s| s.atr().to_vec())
     }
 }
 
@@ -315,7 +349,11 @@ pub fn describe_apdu(apdu: &[u8]) -> String {
     match apdu {
         [cla, ins, p1, p2, rest @ ..] => {
             let public = matches!(ins, 0xA4 | 0xCB | 0xC0 | 0xFD | 0xF8 | 0xF7);
-            let body = if public { hex::encode_upper(rest) } else { format!("<{} bytes redacted>", rest.len()) };
+            let body = if public {
+                hex::encode_upper(rest)
+            } else {
+                format!("<{} bytes redacted>", rest.len())
+            };
             format!("{cla:02X} {ins:02X} {p1:02X} {p2:02X} {body}")
         }
         _ => format!("<malformed, {} bytes>", apdu.len()),
@@ -335,8 +373,12 @@ impl<T: Transport> Transport for Traced<T> {
                 r[r.len() - 2],
                 r[r.len() - 1]
             ),
-            Ok(r) => tracing::debug!(target: "firma_apdu", "APDU {} -> {} bytes", describe_apdu(apdu), r.len()),
-            Err(e) => tracing::debug!(target: "firma_apdu", "APDU {} -> error: {e}", describe_apdu(apdu)),
+            Ok(r) => {
+                tracing::debug!(target: "firma_apdu", "APDU {} -> {} bytes", describe_apdu(apdu), r.len())
+            }
+            Err(e) => {
+                tracing::debug!(target: "firma_apdu", "APDU {} -> error: {e}", describe_apdu(apdu))
+            }
         }
         result
     }

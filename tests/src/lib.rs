@@ -36,6 +36,8 @@ pub struct CardOptions {
     pub serial: Option<u32>,
     pub fail_after: Option<u64>,
     pub keygen_delay_ms: Option<u64>,
+    /// No Yubico extensions (`--plain-piv`).
+    pub plain_piv: bool,
     pub log_apdus: Option<PathBuf>,
 }
 
@@ -254,6 +256,9 @@ impl Pcscd {
         }
         if let Some(n) = opts.fail_after {
             cmd.arg("--fail-after").arg(n.to_string());
+        }
+        if opts.plain_piv {
+            cmd.arg("--plain-piv");
         }
         if let Some(ms) = opts.keygen_delay_ms {
             cmd.arg("--keygen-delay-ms").arg(ms.to_string());

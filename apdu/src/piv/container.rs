@@ -39,7 +39,9 @@ pub fn parse_certificate_object(value: &[u8]) -> Result<Vec<u8>, Error> {
         .read_to_end(&mut out)
         .map_err(|_| Error::Malformed("certificate object (bad gzip)"))?;
     if out.len() > MAX_CERTIFICATE {
-        return Err(Error::Malformed("certificate object (too large once decompressed)"));
+        return Err(Error::Malformed(
+            "certificate object (too large once decompressed)",
+        ));
     }
     Ok(out)
 }
@@ -49,8 +51,8 @@ pub fn parse_certificate_object(value: &[u8]) -> Result<Vec<u8>, Error> {
 /// expiration date and an empty signature.
 pub fn chuid(guid: &[u8; 16], expires_yyyymmdd: &str) -> Vec<u8> {
     const FASCN: [u8; 25] = [
-        0xD4, 0xE7, 0x39, 0xDA, 0x73, 0x9C, 0xED, 0x39, 0xCE, 0x73, 0x9D, 0x83, 0x68, 0x58, 0x21, 0x08, 0x42, 0x10,
-        0x84, 0x21, 0xC8, 0x42, 0x10, 0xC3, 0xEB,
+        0xD4, 0xE7, 0x39, 0xDA, 0x73, 0x9C, 0xED, 0x39, 0xCE, 0x73, 0x9D, 0x83, 0x68, 0x58, 0x21,
+        0x08, 0x42, 0x10, 0x84, 0x21, 0xC8, 0x42, 0x10, 0xC3, 0xEB,
     ];
     let mut out = tlv::encode(0x30, &FASCN);
     tlv::push(&mut out, 0x34, guid);
@@ -101,7 +103,10 @@ pub fn parse_discovery(answer: &[u8]) -> Result<Discovery, Error> {
     let inner = Tlv::find(answer, 0x7E).ok_or(Error::Malformed("discovery object"))?;
     let aid = Tlv::find(inner, 0x4F).ok_or(Error::Malformed("discovery object (no AID)"))?;
     let pin_policy = Tlv::find(inner, 0x5F2F).and_then(|p| p.try_into().ok());
-    Ok(Discovery { aid: aid.to_vec(), pin_policy })
+    Ok(Discovery {
+        aid: aid.to_vec(),
+        pin_policy,
+    })
 }
 
 #[cfg(test)]
@@ -116,14 +121,20 @@ mod tests {
             let obj = certificate_object(&der, compress);
             assert_eq!(parse_certificate_object(&obj).unwrap(), der);
         }
-        assert!(certificate_object(&der, true).len() < 200, "compression works");
+        assert!(
+            certificate_object(&der, true).len() < 200,
+            "compression works"
+        );
     }
 
     #[test]
     fn gzip_bomb_is_refused() {
         let big = vec![0u8; MAX_CERTIFICATE * 4];
         let obj = certificate_object(&big, true);
-        assert!(matches!(parse_certificate_object(&obj), Err(Error::Malformed(_))));
+        assert!(matches!(
+            parse_certificate_object(&obj),
+            Err(Error::Malformed(_))
+        ));
     }
 
     #[test]

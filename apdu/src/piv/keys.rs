@@ -8,34 +8,50 @@ use crate::Error;
 /// A public key from GENERATE ASYMMETRIC KEY PAIR or GET METADATA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublicKey {
-    Rsa { modulus: Vec<u8>, exponent: Vec<u8> },
+    Rsa {
+        modulus: Vec<u8>,
+        exponent: Vec<u8>,
+    },
     /// An uncompressed point `04 || x || y`.
-    Ec { algorithm: Algorithm, point: Vec<u8> },
+    Ec {
+        algorithm: Algorithm,
+        point: Vec<u8>,
+    },
 }
 
 impl PublicKey {
     /// Parses the contents of template 7F49 (tags 81/82 or 86) for `alg`.
     pub fn parse(alg: Algorithm, content: &[u8]) -> Result<Self, Error> {
         if alg.is_rsa() {
-            let modulus = Tlv::find(content, 0x81).ok_or(Error::Malformed("public key (no modulus)"))?;
-            let exponent = Tlv::find(content, 0x82).ok_or(Error::Malformed("public key (no exponent)"))?;
+            let modulus =
+                Tlv::find(content, 0x81).ok_or(Error::Malformed("public key (no modulus)"))?;
+            let exponent =
+                Tlv::find(content, 0x82).ok_or(Error::Malformed("public key (no exponent)"))?;
             let modulus = strip_zeros(modulus);
             if modulus.len() != alg.size() || exponent.is_empty() || exponent.len() > 8 {
                 return Err(Error::Malformed("public key (RSA sizes)"));
             }
-            Ok(PublicKey::Rsa { modulus: modulus.to_vec(), exponent: strip_zeros(exponent).to_vec() })
+            Ok(PublicKey::Rsa {
+                modulus: modulus.to_vec(),
+                exponent: strip_zeros(exponent).to_vec(),
+            })
         } else {
-            let point = Tlv::find(content, 0x86).ok_or(Error::Malformed("public key (no EC point)"))?;
+            let point =
+                Tlv::find(content, 0x86).ok_or(Error::Malformed("public key (no EC point)"))?;
             if point.len() != 1 + 2 * alg.size() || point[0] != 0x04 {
                 return Err(Error::Malformed("public key (EC point)"));
             }
-            Ok(PublicKey::Ec { algorithm: alg, point: point.to_vec() })
+            Ok(PublicKey::Ec {
+                algorithm: alg,
+                point: point.to_vec(),
+            })
         }
     }
 
     /// Parses a GENERATE answer: `7F49 { ... }`.
     pub fn parse_generated(alg: Algorithm, answer: &[u8]) -> Result<Self, Error> {
-        let content = Tlv::find(answer, 0x7F49).ok_or(Error::Malformed("key generation (no 7F49)"))?;
+        let content =
+            Tlv::find(answer, 0x7F49).ok_or(Error::Malformed("key generation (no 7F49)"))?;
         Self::parse(alg, content)
     }
 

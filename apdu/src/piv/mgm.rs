@@ -74,22 +74,33 @@ impl fmt::Debug for ManagementKey {
 impl ManagementKey {
     pub fn new(alg: MgmAlgorithm, key: &[u8]) -> Result<Self, Error> {
         if key.len() != alg.key_len() {
-            return Err(Error::InvalidInput { what: "management key", why: "wrong length for its algorithm" });
+            return Err(Error::InvalidInput {
+                what: "management key",
+                why: "wrong length for its algorithm",
+            });
         }
-        Ok(Self { alg, key: Zeroizing::new(key.to_vec()) })
+        Ok(Self {
+            alg,
+            key: Zeroizing::new(key.to_vec()),
+        })
     }
 
     /// Parses hex (as yubico-piv-tool prints keys).
     pub fn from_hex(alg: MgmAlgorithm, hex_key: &str) -> Result<Self, Error> {
         let key = Zeroizing::new(
-            hex::decode(hex_key.trim())
-                .map_err(|_| Error::InvalidInput { what: "management key", why: "not hexadecimal" })?,
+            hex::decode(hex_key.trim()).map_err(|_| Error::InvalidInput {
+                what: "management key",
+                why: "not hexadecimal",
+            })?,
         );
         Self::new(alg, &key)
     }
 
     pub fn default_key() -> Self {
-        Self { alg: MgmAlgorithm::TripleDes, key: Zeroizing::new(DEFAULT_MGM_KEY.to_vec()) }
+        Self {
+            alg: MgmAlgorithm::TripleDes,
+            key: Zeroizing::new(DEFAULT_MGM_KEY.to_vec()),
+        }
     }
 
     /// A fresh random key.

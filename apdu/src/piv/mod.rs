@@ -26,7 +26,9 @@ use crate::transport::{Transport, TransportError};
 use crate::{Command, Error, StatusWord};
 
 /// The PIV application identifier (with version 01 00).
-pub const PIV_AID: [u8; 11] = [0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00];
+pub const PIV_AID: [u8; 11] = [
+    0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00,
+];
 
 /// How long commands and answers may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +71,13 @@ impl std::fmt::Display for Version {
 /// A key to import (Yubico IMPORT KEY).
 pub enum ImportKey<'a> {
     /// RSA by its primes and CRT values (big-endian, each half the modulus long).
-    Rsa { p: &'a [u8], q: &'a [u8], dp: &'a [u8], dq: &'a [u8], qinv: &'a [u8] },
+    Rsa {
+        p: &'a [u8],
+        q: &'a [u8],
+        dp: &'a [u8],
+        dq: &'a [u8],
+        qinv: &'a [u8],
+    },
     /// EC by its private scalar.
     Ec { scalar: &'a [u8] },
 }
@@ -97,7 +105,11 @@ impl<T: Transport> Piv<T> {
             Some(atr) if atr_announces_extended_length(&atr) => ApduMode::Extended,
             _ => ApduMode::Short,
         };
-        Self { transport, mode, resets: 0 }
+        Self {
+            transport,
+            mode,
+            resets: 0,
+        }
     }
 
     /// Wraps a transport and selects the PIV application.
@@ -130,12 +142,19 @@ impl<T: Transport> Piv<T> {
     }
 
     /// Runs `f` with the card to ourselves (one PC/SC transaction).
-    pub fn transaction<R>(&mut self, f: impl FnOnce(&mut Piv<&mut dyn Transport>) -> Result<R, Error>) -> Result<R, Error> {
+    pub fn transaction<R>(
+        &mut self,
+        f: impl FnOnce(&mut Piv<&mut dyn Transport>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let (mode, mut resets) = (self.mode, self.resets);
         let mut f = Some(f);
         let mut out = None;
         self.transport.exclusive(&mut |t| {
-            let mut inner = Piv { transport: t, mode, resets };
+            let mut inner = Piv {
+                transport: t,
+                mode,
+                resets,
+            };
             let f = f.take().expect("the transaction body runs once");
             out = Some(f(&mut inner)?);
             resets = inner.resets;
@@ -192,7 +211,12 @@ impl<T: Transport> Piv<T> {
     }
 
     /// Sends and maps every status but success to an error for `op`.
-    fn call(&mut self, op: &'static str, needs: Needs, cmd: &Command) -> Result<Zeroizing<Vec<u8>>, Error> {
+    fn call(
+        &mut self,
+        op: &'static str,
+        needs: Needs,
+        cmd: &Command,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let (data, sw) = self.send(cmd)?;
         check(op, needs, sw)?;
         Ok(data)
@@ -200,7 +224,9 @@ impl<T: Transport> Piv<T> {
 
     /// Selects the PIV application and reads its property template.
     pub fn select(&mut self) -> Result<ApplicationInfo, Error> {
-        let cmd = Command::new(0, 0xA4, 0x04, 0x00).with_data(PIV_AID[..9].to_vec()).with_le(256);
+        let cmd = Command::new(0, 0xA4, 0x04, 0x00)
+            .with_data(PIV_AID[..9].to_vec())
+            .with_le(256);
         let (data, sw) = self.send_once(&cmd)?;
         if sw == StatusWord::FILE_NOT_FOUND {
             return Err(Error::NotFound("the PIV application"));
@@ -211,7 +237,9 @@ impl<T: Transport> Piv<T> {
 
     /// Reads a data object; `None` when the card does not hold it.
     pub fn read_object(&mut self, id: ObjectId) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
-        let cmd = Command::new(0, 0xCB, 0x3F, 0xFF).with_data(tlv::encode(0x5C, &id.tag_bytes())).with_le(65536);
+        let cmd = Command::new(0, 0xCB, 0x3F, 0xFF)
+            .with_data(tlv::encode(0x5C, &id.tag_bytes()))
+            .with_le(65536);
         let (data, sw) = self.send(&cmd)?;
         if sw == StatusWord::FILE_NOT_FOUND {
             return Ok(None);
@@ -231,7 +259,11 @@ impl<T: Transport> Piv<T> {
     pub fn write_object(&mut self, id: ObjectId, value: &[u8]) -> Result<(), Error> {
         let mut data = tlv::encode(0x5C, &id.tag_bytes());
         tlv::push(&mut data, 0x53, value);
-        self.call("PUT DATA", Needs::ManagementKey, &Command::new(0, 0xDB, 0x3F, 0xFF).with_data(data))?;
+        self.call(
+            "PUT DATA",
+            Needs::ManagementKey,
+            &Command::new(0, 0xDB, 0x3F, 0xFF).with_data(data),
+        )?;
         Ok(())
     }
 
@@ -244,8 +276,16 @@ impl<T: Transport> Piv<T> {
         }
     }
 
-    pub fn write_certificate(&mut self, slot: Slot, der: &[u8], compress: bool) -> Result<(), Error> {
-        self.write_object(slot.certificate_object(), &container::certificate_object(der, compress))
+    pub fn write_certificate(
+        &mut self,
+        slot: Slot,
+        der: &[u8],
+        compress: bool,
+    ) -> Result<(), Error> {
+        self.write_object(
+            slot.certificate_object(),
+            &container::certificate_object(der, compress),
+        )
     }
 
     pub fn delete_certificate(&mut self, slot: Slot) -> Result<(), Error> {
@@ -253,7 +293,9 @@ impl<T: Transport> Piv<T> {
     }
 
     pub fn discovery(&mut self) -> Result<Option<container::Discovery>, Error> {
-        self.read_object(ObjectId::DISCOVERY)?.map(|d| container::parse_discovery(&d)).transpose()
+        self.read_object(ObjectId::DISCOVERY)?
+            .map(|d| container::parse_discovery(&d))
+            .transpose()
     }
 
     /// The PIN's state, without spending a try.
@@ -290,7 +332,8 @@ impl<T: Transport> Piv<T> {
     fn change_reference(&mut self, reference: u8, old: &Secret, new: &Secret) -> Result<(), Error> {
         let mut data = Zeroizing::new(old.padded().to_vec());
         data.extend_from_slice(new.padded());
-        let (_, sw) = self.send(&Command::new(0, 0x24, 0x00, reference).with_data(data.to_vec()))?;
+        let (_, sw) =
+            self.send(&Command::new(0, 0x24, 0x00, reference).with_data(data.to_vec()))?;
         reference_result(sw, reference, "CHANGE REFERENCE DATA")
     }
 
@@ -311,7 +354,9 @@ impl<T: Transport> Piv<T> {
     fn authenticate_now(&mut self, key: &ManagementKey) -> Result<(), Error> {
         let alg = key.algorithm();
         let op = "management key authentication";
-        let step1 = Command::new(0, 0x87, alg.id(), 0x9B).with_data(vec![0x7C, 0x02, 0x80, 0x00]).with_le(256);
+        let step1 = Command::new(0, 0x87, alg.id(), 0x9B)
+            .with_data(vec![0x7C, 0x02, 0x80, 0x00])
+            .with_le(256);
         let (answer, sw) = self.send(&step1)?;
         match sw {
             StatusWord::SUCCESS => {}
@@ -327,7 +372,9 @@ impl<T: Transport> Piv<T> {
         let mut t = tlv::encode(0x80, &witness);
         tlv::push(&mut t, 0x81, &challenge);
         tlv::push(&mut t, 0x82, &[]);
-        let step2 = Command::new(0, 0x87, alg.id(), 0x9B).with_data(tlv::encode(0x7C, &t)).with_le(256);
+        let step2 = Command::new(0, 0x87, alg.id(), 0x9B)
+            .with_data(tlv::encode(0x7C, &t))
+            .with_le(256);
         let (answer, sw) = self.send(&step2)?;
         if sw == StatusWord::SECURITY_STATUS_NOT_SATISFIED || sw == StatusWord::INCORRECT_DATA {
             return Err(Error::WrongManagementKey);
@@ -343,7 +390,13 @@ impl<T: Transport> Piv<T> {
 
     /// Generates a key pair in `slot` (needs the management key) and returns
     /// its public key.
-    pub fn generate(&mut self, slot: Slot, alg: Algorithm, pin: PinPolicy, touch: TouchPolicy) -> Result<PublicKey, Error> {
+    pub fn generate(
+        &mut self,
+        slot: Slot,
+        alg: Algorithm,
+        pin: PinPolicy,
+        touch: TouchPolicy,
+    ) -> Result<PublicKey, Error> {
         let mut t = tlv::encode(0x80, &[alg.id()]);
         if pin != PinPolicy::Default {
             tlv::push(&mut t, 0xAA, &[pin.id()]);
@@ -351,7 +404,9 @@ impl<T: Transport> Piv<T> {
         if touch != TouchPolicy::Default {
             tlv::push(&mut t, 0xAB, &[touch.id()]);
         }
-        let cmd = Command::new(0, 0x47, 0x00, slot.key_reference()).with_data(tlv::encode(0xAC, &t)).with_le(65536);
+        let cmd = Command::new(0, 0x47, 0x00, slot.key_reference())
+            .with_data(tlv::encode(0xAC, &t))
+            .with_le(65536);
         let answer = self.call("key generation", Needs::ManagementKey, &cmd)?;
         PublicKey::parse_generated(alg, &answer)
     }
@@ -359,9 +414,17 @@ impl<T: Transport> Piv<T> {
     /// The private-key operation of `slot`: for RSA the raw operation on a
     /// block as long as the modulus (a padded hash to sign, or a ciphertext
     /// to decrypt); for EC an ECDSA signature (DER) of a hash.
-    pub fn private_operation(&mut self, slot: Slot, alg: Algorithm, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    pub fn private_operation(
+        &mut self,
+        slot: Slot,
+        alg: Algorithm,
+        input: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
         if alg.is_rsa() && input.len() != alg.size() {
-            return Err(Error::InvalidInput { what: "RSA input", why: "it must be as long as the modulus" });
+            return Err(Error::InvalidInput {
+                what: "RSA input",
+                why: "it must be as long as the modulus",
+            });
         }
         let mut t = tlv::encode(0x82, &[]);
         tlv::push(&mut t, 0x81, input);
@@ -370,21 +433,38 @@ impl<T: Transport> Piv<T> {
 
     /// ECDH with the key in `slot`: the shared secret (x coordinate) with a
     /// peer's uncompressed public point.
-    pub fn ecdh(&mut self, slot: Slot, alg: Algorithm, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    pub fn ecdh(
+        &mut self,
+        slot: Slot,
+        alg: Algorithm,
+        peer_point: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
         if alg.is_rsa() || peer_point.len() != 1 + 2 * alg.size() {
-            return Err(Error::InvalidInput { what: "ECDH peer key", why: "not an uncompressed point of the key's curve" });
+            return Err(Error::InvalidInput {
+                what: "ECDH peer key",
+                why: "not an uncompressed point of the key's curve",
+            });
         }
         let mut t = tlv::encode(0x82, &[]);
         tlv::push(&mut t, 0x85, peer_point);
         self.general_authenticate(slot, alg, &t, "key agreement")
     }
 
-    fn general_authenticate(&mut self, slot: Slot, alg: Algorithm, template: &[u8], op: &'static str) -> Result<Zeroizing<Vec<u8>>, Error> {
+    fn general_authenticate(
+        &mut self,
+        slot: Slot,
+        alg: Algorithm,
+        template: &[u8],
+        op: &'static str,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let cmd = Command::new(0, 0x87, alg.id(), slot.key_reference())
             .with_data(tlv::encode(0x7C, template))
             .with_le(65536);
         let (answer, sw) = self.send(&cmd)?;
-        if sw == StatusWord::INCORRECT_DATA || sw == StatusWord::INCORRECT_P1P2 || sw == StatusWord::REFERENCE_NOT_FOUND {
+        if sw == StatusWord::INCORRECT_DATA
+            || sw == StatusWord::INCORRECT_P1P2
+            || sw == StatusWord::REFERENCE_NOT_FOUND
+        {
             return Err(Error::NotFound("a key of that algorithm in that slot"));
         }
         check(op, Needs::Pin, sw)?;
@@ -394,7 +474,11 @@ impl<T: Transport> Piv<T> {
 
     /// Yubico GET VERSION.
     pub fn version(&mut self) -> Result<Version, Error> {
-        let v = self.call("GET VERSION (a Yubico extension)", Needs::Nothing, &Command::new(0, 0xFD, 0, 0).with_le(256))?;
+        let v = self.call(
+            "GET VERSION (a Yubico extension)",
+            Needs::Nothing,
+            &Command::new(0, 0xFD, 0, 0).with_le(256),
+        )?;
         match v[..] {
             [a, b, c] => Ok(Version(a, b, c)),
             _ => Err(Error::Malformed("GET VERSION")),
@@ -403,8 +487,14 @@ impl<T: Transport> Piv<T> {
 
     /// Yubico GET SERIAL.
     pub fn serial(&mut self) -> Result<u32, Error> {
-        let s = self.call("GET SERIAL (a Yubico extension)", Needs::Nothing, &Command::new(0, 0xF8, 0, 0).with_le(256))?;
-        <[u8; 4]>::try_from(&s[..]).map(u32::from_be_bytes).map_err(|_| Error::Malformed("GET SERIAL"))
+        let s = self.call(
+            "GET SERIAL (a Yubico extension)",
+            Needs::Nothing,
+            &Command::new(0, 0xF8, 0, 0).with_le(256),
+        )?;
+        <[u8; 4]>::try_from(&s[..])
+            .map(u32::from_be_bytes)
+            .map_err(|_| Error::Malformed("GET SERIAL"))
     }
 
     /// Yubico GET METADATA for a key reference: a slot, 80 (PIN), 81 (PUK) or 9B.
@@ -419,11 +509,24 @@ impl<T: Transport> Piv<T> {
     }
 
     /// Yubico SET MANAGEMENT KEY (needs the current management key).
-    pub fn set_management_key(&mut self, new: &ManagementKey, require_touch: bool) -> Result<(), Error> {
-        let mut data = Zeroizing::new(vec![new.algorithm().id(), 0x9B, new.key_bytes().len() as u8]);
+    pub fn set_management_key(
+        &mut self,
+        new: &ManagementKey,
+        require_touch: bool,
+    ) -> Result<(), Error> {
+        let mut data = Zeroizing::new(vec![
+            new.algorithm().id(),
+            0x9B,
+            new.key_bytes().len() as u8,
+        ]);
         data.extend_from_slice(new.key_bytes());
-        let cmd = Command::new(0, 0xFF, 0xFF, if require_touch { 0xFE } else { 0xFF }).with_data(data.to_vec());
-        self.call("SET MANAGEMENT KEY (a Yubico extension)", Needs::ManagementKey, &cmd)?;
+        let cmd = Command::new(0, 0xFF, 0xFF, if require_touch { 0xFE } else { 0xFF })
+            .with_data(data.to_vec());
+        self.call(
+            "SET MANAGEMENT KEY (a Yubico extension)",
+            Needs::ManagementKey,
+            &cmd,
+        )?;
         Ok(())
     }
 
@@ -431,12 +534,17 @@ impl<T: Transport> Piv<T> {
     /// PIN and PUK back to their defaults: change them afterwards.
     pub fn set_pin_retries(&mut self, pin_tries: u8, puk_tries: u8) -> Result<(), Error> {
         if pin_tries == 0 || puk_tries == 0 {
-            return Err(Error::InvalidInput { what: "retry count", why: "it must be at least 1" });
+            return Err(Error::InvalidInput {
+                what: "retry count",
+                why: "it must be at least 1",
+            });
         }
         let cmd = Command::new(0, 0xFA, pin_tries, puk_tries);
         let (_, sw) = self.send(&cmd)?;
         if sw == StatusWord::SECURITY_STATUS_NOT_SATISFIED {
-            return Err(Error::ManagementKeyRequired("SET PIN RETRIES (and the PIN)"));
+            return Err(Error::ManagementKeyRequired(
+                "SET PIN RETRIES (and the PIN)",
+            ));
         }
         check("SET PIN RETRIES (a Yubico extension)", Needs::Nothing, sw)
     }
@@ -444,12 +552,23 @@ impl<T: Transport> Piv<T> {
     /// Yubico RESET: back to a blank card. The card only accepts it when PIN
     /// and PUK are both blocked.
     pub fn reset(&mut self) -> Result<(), Error> {
-        self.call("RESET (a Yubico extension)", Needs::Nothing, &Command::new(0, 0xFB, 0, 0))?;
+        self.call(
+            "RESET (a Yubico extension)",
+            Needs::Nothing,
+            &Command::new(0, 0xFB, 0, 0),
+        )?;
         Ok(())
     }
 
     /// Yubico IMPORT KEY (needs the management key).
-    pub fn import_key(&mut self, slot: Slot, alg: Algorithm, key: ImportKey, pin: PinPolicy, touch: TouchPolicy) -> Result<(), Error> {
+    pub fn import_key(
+        &mut self,
+        slot: Slot,
+        alg: Algorithm,
+        key: ImportKey,
+        pin: PinPolicy,
+        touch: TouchPolicy,
+    ) -> Result<(), Error> {
         let mut data = Zeroizing::new(Vec::new());
         match key {
             ImportKey::Rsa { p, q, dp, dq, qinv } => {
@@ -466,7 +585,11 @@ impl<T: Transport> Piv<T> {
             tlv::push(&mut data, 0xAB, &[touch.id()]);
         }
         let cmd = Command::new(0, 0xFE, alg.id(), slot.key_reference()).with_data(data.to_vec());
-        self.call("IMPORT KEY (a Yubico extension)", Needs::ManagementKey, &cmd)?;
+        self.call(
+            "IMPORT KEY (a Yubico extension)",
+            Needs::ManagementKey,
+            &cmd,
+        )?;
         Ok(())
     }
 
@@ -505,10 +628,17 @@ fn reference_result(sw: StatusWord, reference: u8, op: &'static str) -> Result<(
     let puk = reference == 0x81;
     match (sw, sw.tries_left()) {
         (StatusWord::SUCCESS, _) => Ok(()),
-        (_, Some(0)) | (StatusWord::AUTH_METHOD_BLOCKED, _) => Err(if puk { Error::PukBlocked } else { Error::PinBlocked }),
+        (_, Some(0)) | (StatusWord::AUTH_METHOD_BLOCKED, _) => Err(if puk {
+            Error::PukBlocked
+        } else {
+            Error::PinBlocked
+        }),
         (_, Some(n)) if puk => Err(Error::WrongPuk { tries_left: n }),
         (_, Some(n)) => Err(Error::WrongPin { tries_left: n }),
-        (StatusWord::INCORRECT_DATA, _) => Err(Error::InvalidInput { what: "PIN or PUK", why: "the card refused its format" }),
+        (StatusWord::INCORRECT_DATA, _) => Err(Error::InvalidInput {
+            what: "PIN or PUK",
+            why: "the card refused its format",
+        }),
         _ => check(op, Needs::Nothing, sw),
     }
 }
@@ -570,7 +700,11 @@ fn historical_bytes(atr: &[u8]) -> Option<&[u8]> {
     let mut y = t0 >> 4;
     loop {
         let present = (y & 1) + ((y >> 1) & 1) + ((y >> 2) & 1) + ((y >> 3) & 1);
-        let td = if y & 0x08 != 0 { Some(i + usize::from(present)) } else { None };
+        let td = if y & 0x08 != 0 {
+            Some(i + usize::from(present))
+        } else {
+            None
+        };
         i += usize::from(present);
         match td {
             Some(pos) => y = *atr.get(pos)? >> 4,
@@ -597,7 +731,10 @@ mod tests {
 
     #[test]
     fn template_parses() {
-        let apt = hex::decode("611B4F0600001000010079074F05A0000003085003414243AC03800107".replace(' ', "")).unwrap();
+        let apt = hex::decode(
+            "611B4F0600001000010079074F05A0000003085003414243AC03800107".replace(' ', ""),
+        )
+        .unwrap();
         let info = parse_application_template(&apt);
         assert_eq!(info.pix, vec![0, 0, 0x10, 0, 1, 0]);
         assert_eq!(info.label.as_deref(), Some("ABC"));

@@ -6,13 +6,17 @@ use crate::Error;
 
 /// DigestInfo prefixes (RFC 8017 §9.2 note 1).
 pub const SHA256_PREFIX: [u8; 19] = [
-    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
 ];
 
 /// `00 01 FF..FF 00 DigestInfo` of `len` bytes.
 pub fn pkcs1_sign_block(digest_info: &[u8], len: usize) -> Result<Vec<u8>, Error> {
     if digest_info.len() + 11 > len {
-        return Err(Error::InvalidInput { what: "data to sign", why: "too long for the key" });
+        return Err(Error::InvalidInput {
+            what: "data to sign",
+            why: "too long for the key",
+        });
     }
     let mut block = vec![0x00, 0x01];
     block.resize(len - digest_info.len() - 1, 0xFF);
@@ -23,12 +27,18 @@ pub fn pkcs1_sign_block(digest_info: &[u8], len: usize) -> Result<Vec<u8>, Error
 
 /// The message inside a decrypted `00 02 PS 00 M` block.
 pub fn pkcs1_decrypt_unpad(block: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let bad = Error::InvalidInput { what: "decrypted block", why: "not PKCS#1 v1.5 encryption padding" };
+    let bad = Error::InvalidInput {
+        what: "decrypted block",
+        why: "not PKCS#1 v1.5 encryption padding",
+    };
     match block {
         [0x00, 0x02, rest @ ..] => {
             let zero = rest.iter().position(|&b| b == 0).ok_or(bad)?;
             if zero < 8 {
-                return Err(Error::InvalidInput { what: "decrypted block", why: "padding shorter than 8 bytes" });
+                return Err(Error::InvalidInput {
+                    what: "decrypted block",
+                    why: "padding shorter than 8 bytes",
+                });
             }
             Ok(Zeroizing::new(rest[zero + 1..].to_vec()))
         }
@@ -43,7 +53,10 @@ mod tests {
     #[test]
     fn blocks() {
         let b = pkcs1_sign_block(&[1, 2, 3], 16).unwrap();
-        assert_eq!(b, vec![0, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1, 2, 3]);
+        assert_eq!(
+            b,
+            vec![0, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1, 2, 3]
+        );
         assert!(pkcs1_sign_block(&[0; 10], 16).is_err());
         let mut d = vec![0, 2];
         d.extend([9; 8]);

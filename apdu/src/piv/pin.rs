@@ -27,10 +27,16 @@ impl Secret {
     pub fn new(value: impl AsRef<[u8]>) -> Result<Self, Error> {
         let value = value.as_ref();
         if !(6..=8).contains(&value.len()) {
-            return Err(Error::InvalidInput { what: "PIN or PUK", why: "it must have 6 to 8 characters" });
+            return Err(Error::InvalidInput {
+                what: "PIN or PUK",
+                why: "it must have 6 to 8 characters",
+            });
         }
         if !value.iter().all(|b| (0x20..0x7F).contains(b)) {
-            return Err(Error::InvalidInput { what: "PIN or PUK", why: "it may only hold printable ASCII characters" });
+            return Err(Error::InvalidInput {
+                what: "PIN or PUK",
+                why: "it may only hold printable ASCII characters",
+            });
         }
         let mut padded = Zeroizing::new([0xFF; 8]);
         padded[..value.len()].copy_from_slice(value);
@@ -58,7 +64,11 @@ impl fmt::Debug for Secret {
 impl PartialEq for Secret {
     fn eq(&self, other: &Self) -> bool {
         // Constant time: no early exit on the first differing byte.
-        self.padded.iter().zip(other.padded.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        self.padded
+            .iter()
+            .zip(other.padded.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
     }
 }
 

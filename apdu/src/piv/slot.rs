@@ -25,9 +25,14 @@ pub enum Slot {
 impl Slot {
     /// The four standard slots and the twenty retired ones.
     pub fn all() -> impl Iterator<Item = Slot> {
-        [Slot::Authentication, Slot::Signature, Slot::KeyManagement, Slot::CardAuthentication]
-            .into_iter()
-            .chain((0x82..=0x95).map(Slot::Retired))
+        [
+            Slot::Authentication,
+            Slot::Signature,
+            Slot::KeyManagement,
+            Slot::CardAuthentication,
+        ]
+        .into_iter()
+        .chain((0x82..=0x95).map(Slot::Retired))
     }
 
     pub fn key_reference(self) -> u8 {
@@ -64,7 +69,12 @@ impl TryFrom<u8> for Slot {
             0x9E => Slot::CardAuthentication,
             0x82..=0x95 => Slot::Retired(b),
             0xF9 => Slot::Attestation,
-            _ => return Err(Error::InvalidInput { what: "key slot", why: "not 9A, 9C, 9D, 9E, 82-95 or F9" }),
+            _ => {
+                return Err(Error::InvalidInput {
+                    what: "key slot",
+                    why: "not 9A, 9C, 9D, 9E, 82-95 or F9",
+                })
+            }
         })
     }
 }
@@ -72,8 +82,12 @@ impl TryFrom<u8> for Slot {
 impl std::str::FromStr for Slot {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        let b = u8::from_str_radix(s.trim_start_matches("0x"), 16)
-            .map_err(|_| Error::InvalidInput { what: "key slot", why: "not a hexadecimal byte such as 9a" })?;
+        let b = u8::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|_| {
+            Error::InvalidInput {
+                what: "key slot",
+                why: "not a hexadecimal byte such as 9a",
+            }
+        })?;
         Slot::try_from(b)
     }
 }
@@ -134,7 +148,12 @@ impl TryFrom<u8> for Algorithm {
             0x07 => Algorithm::Rsa2048,
             0x11 => Algorithm::EccP256,
             0x14 => Algorithm::EccP384,
-            _ => return Err(Error::InvalidInput { what: "key algorithm", why: "not RSA-1024/2048 or ECC P-256/P-384" }),
+            _ => {
+                return Err(Error::InvalidInput {
+                    what: "key algorithm",
+                    why: "not RSA-1024/2048 or ECC P-256/P-384",
+                })
+            }
         })
     }
 }
@@ -171,7 +190,14 @@ impl PinPolicy {
     }
 
     pub fn from_id(b: u8) -> Option<Self> {
-        [PinPolicy::Default, PinPolicy::Never, PinPolicy::Once, PinPolicy::Always].get(usize::from(b)).copied()
+        [
+            PinPolicy::Default,
+            PinPolicy::Never,
+            PinPolicy::Once,
+            PinPolicy::Always,
+        ]
+        .get(usize::from(b))
+        .copied()
     }
 }
 
@@ -195,9 +221,14 @@ impl TouchPolicy {
     }
 
     pub fn from_id(b: u8) -> Option<Self> {
-        [TouchPolicy::Default, TouchPolicy::Never, TouchPolicy::Always, TouchPolicy::Cached]
-            .get(usize::from(b))
-            .copied()
+        [
+            TouchPolicy::Default,
+            TouchPolicy::Never,
+            TouchPolicy::Always,
+            TouchPolicy::Cached,
+        ]
+        .get(usize::from(b))
+        .copied()
     }
 }
 

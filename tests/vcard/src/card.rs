@@ -66,6 +66,9 @@ const MAX_CHAIN: usize = 16 * 1024;
 pub struct Options {
     /// Extra time spent in GENERATE ASYMMETRIC KEY PAIR.
     pub keygen_delay: Duration,
+    /// Behave like a plain PIV applet without Yubico's extensions: they
+    /// answer `6D00`, and keys can only be generated.
+    pub plain_piv: bool,
 }
 
 /// Which application the last successful SELECT chose.
@@ -272,6 +275,9 @@ impl VirtualCard {
         }
         let just_verified = std::mem::take(&mut self.session.pin_just_verified);
         if self.session.selected != Selected::Piv {
+            return Err(StatusWord::INS_NOT_SUPPORTED);
+        }
+        if self.options.plain_piv && matches!(cmd.ins, 0xF7..=0xFF) {
             return Err(StatusWord::INS_NOT_SUPPORTED);
         }
         match cmd.ins {
@@ -835,14 +841,19 @@ pub fn is_key_slot(slot: u8) -> bool {
 }
 
 impl firma_apdu::transport::Transport for VirtualCard {
-    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, firma_apdu::transport::TransportError> {
+    fn transmit_raw(
+        &mut self,
+        apdu: &[u8],
+    ) -> Result<Vec<u8>, firma_apdu::transport::TransportError> {
         Ok(self.process(apdu))
     }
 
     /// In process, every exchange is already exclusive.
     fn exclusive(
         &mut self,
-        f: &mut dyn FnMut(&mut dyn firma_apdu::transport::Transport) -> Result<(), firma_apdu::Error>,
+        f: &mut dyn FnMut(
+            &mut dyn firma_apdu::transport::Transport,
+        ) -> Result<(), firma_apdu::Error>,
     ) -> Result<(), firma_apdu::Error> {
         f(self)
     }

@@ -29,6 +29,10 @@ struct Args {
     /// Append one line per APDU (time, header, lengths, status word; never data).
     #[arg(long)]
     log_apdus: Option<PathBuf>,
+    /// A plain PIV applet: no Yubico extensions (version, serial, metadata,
+    /// management key change, PIN retries, reset, import, attestation).
+    #[arg(long)]
+    plain_piv: bool,
     /// Seconds to wait for vpcd to listen, at start and after it goes away.
     #[arg(long, default_value_t = 30)]
     wait: u64,
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
     };
     card.set_options(Options {
         keygen_delay: Duration::from_millis(args.keygen_delay_ms),
+        plain_piv: args.plain_piv,
     });
     let log = match args.log_apdus.as_deref().map(ApduLog::create).transpose() {
         Ok(l) => l,

@@ -2,4 +2,6 @@
 //! host and card share one implementation of 3DES/AES single-block ECB
 //! (checked against openssl's known answers there).
 
-pub use firma_apdu::piv::mgm::{ManagementKey as MgmKey, MgmAlgorithm, DEFAULT_MGM_KEY as DEFAULT_KEY};
+pub use firma_apdu::piv::mgm::{
+    ManagementKey as MgmKey, MgmAlgorithm, DEFAULT_MGM_KEY as DEFAULT_KEY,
+};
