@@ -118,6 +118,7 @@ fn split_response(raw: Vec<u8>) -> Result<(Zeroizing<Vec<u8>>, StatusWord), Tran
 
 /// A card in a PC/SC reader, connected in shared mode.
 pub struct PcscTransport {
+    ctx: pcsc::Context,
     card: pcsc::Card,
     reader: CString,
     buf: Vec<u8>,
@@ -172,41 +173,39 @@ pub fn list_readers(ctx: &pcsc::Context) -> Result<Vec<ReaderStatus>, TransportE
     Ok(to_status(&states))
 }
 
-/// Blocks until a reader appears or goes, or a card is inserted or removed,
-/// compared with `known`; returns the new state, or `known` unchanged after
-/// `timeout`.
+/// Blocks until the readers or their cards differ from `known` (a reader
+/// appeared or went, a card was inserted or removed), and returns the new
+/// state; returns the current state, equal to `known`, after `timeout`.
 pub fn wait_for_change(
     ctx: &pcsc::Context,
     known: &[ReaderStatus],
     timeout: Duration,
 ) -> Result<Vec<ReaderStatus>, TransportError> {
-    let mut states = reader_states(ctx)?;
-    for s in &mut states {
-        let name = s.name().to_string_lossy().into_owned();
-        let current = match known.iter().find(|k| k.name == name) {
-            Some(k) if k.atr.is_some() => pcsc::State::PRESENT,
-            Some(_) => pcsc::State::EMPTY,
-            None => pcsc::State::UNAWARE,
-        };
-        s.sync_current_state();
-        *s = pcsc::ReaderState::new(s.name().to_owned(), current);
-    }
-    // A reader that vanished is a change already.
-    if known
-        .iter()
-        .any(|k| !states.iter().any(|s| s.name().to_string_lossy() == k.name))
-    {
-        return list_readers(ctx);
-    }
-    let mut pnp = pcsc::ReaderState::new(pcsc::PNP_NOTIFICATION(), pcsc::State::UNAWARE);
-    ctx.get_status_change(Duration::from_millis(0), std::slice::from_mut(&mut pnp))
-        .ok();
-    pnp.sync_current_state();
-    states.push(pnp);
-    match ctx.get_status_change(timeout, &mut states) {
-        Ok(()) => list_readers(ctx),
-        Err(pcsc::Error::Timeout) => Ok(known.to_vec()),
-        Err(e) => Err(e.into()),
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let mut states = reader_states(ctx)?;
+        states.push(pcsc::ReaderState::new(
+            pcsc::PNP_NOTIFICATION(),
+            pcsc::State::UNAWARE,
+        ));
+        match ctx.get_status_change(Duration::ZERO, &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let now = to_status(&states);
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if now != known || left.is_zero() {
+            return Ok(now);
+        }
+        for s in &mut states {
+            s.sync_current_state();
+        }
+        // Wakes on any event, some of which change nothing we report
+        // (a reader's event counter settling): the loop compares again.
+        match ctx.get_status_change(left, &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
@@ -218,6 +217,7 @@ impl PcscTransport {
             .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
             .map_err(|e| connect_error(e, reader))?;
         Ok(Self {
+            ctx: ctx.clone(),
             card,
             reader: name,
             buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
@@ -254,12 +254,49 @@ fn connect_error(e: pcsc::Error, reader: &str) -> TransportError {
     }
 }
 
+/// A transmit failed: if the card is no longer in the reader, say so. A card
+/// pulled out mid-command shows first as a failed transmission with some
+/// readers (vpcd among them) and as an empty reader a moment later, so look
+/// for up to a second before calling it a communication error.
+fn classify_failure(ctx: &pcsc::Context, reader: &CStr, e: pcsc::Error) -> TransportError {
+    if !matches!(
+        e,
+        pcsc::Error::NotTransacted
+            | pcsc::Error::CommError
+            | pcsc::Error::UnresponsiveCard
+            | pcsc::Error::UnpoweredCard
+            | pcsc::Error::UnknownError
+            | pcsc::Error::RemovedCard
+            | pcsc::Error::NoSmartcard
+    ) {
+        return e.into();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    let mut state = [pcsc::ReaderState::new(
+        reader.to_owned(),
+        pcsc::State::UNAWARE,
+    )];
+    let mut wait = Duration::ZERO;
+    while std::time::Instant::now() < deadline {
+        match ctx.get_status_change(wait, &mut state) {
+            Ok(()) if !state[0].event_state().contains(pcsc::State::PRESENT) => {
+                return TransportError::CardRemoved
+            }
+            Ok(()) => state[0].sync_current_state(),
+            Err(pcsc::Error::Timeout) => {}
+            Err(_) => break,
+        }
+        wait = Duration::from_millis(100);
+    }
+    e.into()
+}
+
 impl Transport for PcscTransport {
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         match self.card.transmit(apdu, &mut self.buf) {
             Ok(r) => Ok(r.to_vec()),
             Err(pcsc::Error::ResetCard) => Err(self.recover_from_reset()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(classify_failure(&self.ctx, &self.reader, e)),
         }
     }
 
@@ -267,24 +304,38 @@ impl Transport for PcscTransport {
         &mut self,
         f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), crate::Error>,
     ) -> Result<(), crate::Error> {
-        let err = match self.card.transaction() {
-            Ok(tx) => {
-                let mut inner = InTransaction {
-                    tx: &tx,
-                    buf: &mut self.buf,
-                };
-                let result = f(&mut inner);
-                // Ending can fail only if the card went away, which `result` reports.
-                let _ = tx.end(pcsc::Disposition::LeaveCard);
-                return result;
+        // Another application may have reset the card: reconnect and run
+        // `f` once more (it starts again from the beginning, so it selects
+        // the application and verifies the PIN again if it needs them).
+        for attempt in 0..2 {
+            let outcome = match self.card.transaction() {
+                Ok(tx) => {
+                    let mut inner = InTransaction {
+                        tx: &tx,
+                        buf: &mut self.buf,
+                        ctx: &self.ctx,
+                        reader: &self.reader,
+                    };
+                    let result = f(&mut inner);
+                    // Ending can fail only if the card went away, which `result` reports.
+                    let _ = tx.end(pcsc::Disposition::LeaveCard);
+                    Ok(result)
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(Err(crate::Error::Transport(TransportError::CardReset)))
+                | Err(pcsc::Error::ResetCard)
+                    if attempt == 0 =>
+                {
+                    self.recover_from_reset();
+                }
+                Ok(result) => return result,
+                Err(pcsc::Error::ResetCard) => return Err(self.recover_from_reset().into()),
+                Err(e) => return Err(TransportError::from(e).into()),
             }
-            Err(e) => e,
-        };
-        Err(match err {
-            pcsc::Error::ResetCard => self.recover_from_reset(),
-            e => e.into(),
         }
-        .into())
+        Err(TransportError::CardReset.into())
     }
 
     fn atr(&self) -> Option<Vec<u8>> {
@@ -301,11 +352,18 @@ impl Transport for PcscTransport {
 struct InTransaction<'a, 'b> {
     tx: &'a pcsc::Transaction<'b>,
     buf: &'a mut Vec<u8>,
+    ctx: &'a pcsc::Context,
+    reader: &'a CStr,
 }
 
 impl Transport for InTransaction<'_, '_> {
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        Ok(self.tx.transmit(apdu, self.buf)?.to_vec())
+        match self.tx.transmit(apdu, self.buf) {
+            Ok(r) => Ok(r.to_vec()),
+            // Reconnecting needs the card itself: `exclusive` does it.
+            Err(pcsc::Error::ResetCard) => Err(TransportError::CardReset),
+            Err(e) => Err(classify_failure(self.ctx, self.reader, e)),
+        }
     }
 
     fn exclusive(

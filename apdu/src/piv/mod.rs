@@ -141,27 +141,36 @@ impl<T: Transport> Piv<T> {
         self.resets
     }
 
-    /// Runs `f` with the card to ourselves (one PC/SC transaction).
+    /// Runs `f` with the card to ourselves (one PC/SC transaction). If another
+    /// application reset the card, `f` runs once more from the start after
+    /// SELECT, so it must begin with whatever it needs (VERIFY, authentication).
     pub fn transaction<R>(
         &mut self,
-        f: impl FnOnce(&mut Piv<&mut dyn Transport>) -> Result<R, Error>,
+        mut f: impl FnMut(&mut Piv<&mut dyn Transport>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let (mode, mut resets) = (self.mode, self.resets);
-        let mut f = Some(f);
         let mut out = None;
+        let mut runs = 0;
         self.transport.exclusive(&mut |t| {
+            runs += 1;
             let mut inner = Piv {
                 transport: t,
                 mode,
                 resets,
             };
-            let f = f.take().expect("the transaction body runs once");
-            out = Some(f(&mut inner)?);
+            if runs > 1 {
+                // The transport reconnected after another application reset
+                // the card: start over from SELECT.
+                inner.resets += 1;
+                inner.select()?;
+            }
+            let result = f(&mut inner);
             resets = inner.resets;
+            out = Some(result?);
             Ok(())
         })?;
         self.resets = resets;
-        Ok(out.expect("the transaction body ran"))
+        out.ok_or(Error::Transport(TransportError::CardReset))
     }
 
     /// Sends one command (chained when it is too long for a short APDU) and
