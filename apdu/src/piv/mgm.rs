@@ -54,6 +54,17 @@ impl MgmAlgorithm {
     }
 }
 
+impl fmt::Display for MgmAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MgmAlgorithm::TripleDes => "3DES",
+            MgmAlgorithm::Aes128 => "AES-128",
+            MgmAlgorithm::Aes192 => "AES-192",
+            MgmAlgorithm::Aes256 => "AES-256",
+        })
+    }
+}
+
 /// The blank-card default: 3DES 0102030405060708 three times.
 pub const DEFAULT_MGM_KEY: [u8; 24] = [
     1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8,

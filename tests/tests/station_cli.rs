@@ -1,0 +1,120 @@
+//! `firma-station readers` and `firma-station card` on cards that
+//! yubico-piv-tool prepared, through pcscd and vpcd.
+
+use firma_tests::{bin, issue_cert, ok, CardOptions, Pcscd};
+
+#[test]
+fn readers_and_card_show_what_is_there() {
+    let rig = Pcscd::start().expect("rig");
+    let _card = rig
+        .insert(
+            0,
+            &CardOptions {
+                serial: Some(31337),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pubkey = dir.path().join("pub.pem");
+    let cert = dir.path().join("crt.pem");
+    ok(&mut rig.yubico(
+        0,
+        &[
+            "-a",
+            "generate",
+            "-s",
+            "9c",
+            "-A",
+            "ECCP256",
+            "-o",
+            pubkey.to_str().unwrap(),
+        ],
+    ));
+    issue_cert(&pubkey, "/C=ES/CN=GARCIA LOPEZ ANA - 12345678Z", &cert);
+    ok(&mut rig.yubico(
+        0,
+        &[
+            "-a",
+            "import-certificate",
+            "-s",
+            "9c",
+            "-i",
+            cert.to_str().unwrap(),
+        ],
+    ));
+    ok(&mut rig.yubico(0, &["-a", "change-pin", "-P", "123456", "-N", "192837"]));
+
+    let out = ok(rig.command(bin("firma-station")).arg("readers"));
+    assert!(
+        out.contains("Yubico Firma Virtual 00 00: card present"),
+        "{out}"
+    );
+    assert!(
+        out.contains("PIV card, version 5.4.3, serial 31337, PIN tries left 3"),
+        "{out}"
+    );
+    assert!(out.contains("Yubico Firma Virtual 00 01: empty"), "{out}");
+
+    let out = ok(rig
+        .command(bin("firma-station"))
+        .args(["card", "--reader", "00 00"]));
+    assert!(out.contains("serial: 31337"), "{out}");
+    assert!(
+        out.contains("PIN: 3 tries left\n"),
+        "changed PIN is not the default: {out}"
+    );
+    assert!(
+        out.contains("PUK: 3 tries left (still the factory default)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("management key: 3DES (still the factory default)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "slot 9C Digital Signature:\n    key ECC P-256, generated on the card, PIN Always"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("subject: CN=GARCIA LOPEZ ANA - 12345678Z,C=ES"),
+        "{out}"
+    );
+    assert!(
+        out.contains("issuer: CN=Firma Test CA (not for production),O=Firma Test,C=ES"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("slot 9A"),
+        "empty slots are not listed: {out}"
+    );
+
+    let out = firma_tests::fails(
+        rig.command(bin("firma-station"))
+            .args(["card", "--reader", "nope"]),
+    );
+    assert!(out.contains("no reader matches \"nope\""), "{out}");
+}
+
+#[test]
+fn a_plain_piv_card_shows_less_but_works() {
+    let rig = Pcscd::start().expect("rig");
+    let _card = rig
+        .insert(
+            1,
+            &CardOptions {
+                plain_piv: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let out = ok(rig.command(bin("firma-station")).args(["card"]));
+    assert!(
+        out.contains("version: not reported (no Yubico extensions)"),
+        "{out}"
+    );
+    assert!(out.contains("PIN: 3 tries left"), "{out}");
+    assert!(!out.contains("serial"), "{out}");
+}
