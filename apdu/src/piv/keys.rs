@@ -93,6 +93,7 @@ pub struct Metadata {
 impl Metadata {
     pub fn parse(answer: &[u8]) -> Result<Self, Error> {
         let mut m = Metadata::default();
+        let mut key = None;
         for item in Tlv::iter(answer) {
             let item = item.map_err(|_| Error::Malformed("metadata"))?;
             match (item.tag, item.value) {
@@ -105,12 +106,15 @@ impl Metadata {
                 (0x03, [2]) => m.origin = Some(Origin::Imported),
                 (0x05, [d]) => m.is_default = Some(*d != 0),
                 (0x06, [total, left]) => m.retries = Some((*total, *left)),
-                (0x04, content) => {
-                    let alg = m.algorithm.and_then(|a| Algorithm::try_from(a).ok());
-                    m.public_key = alg.map(|a| PublicKey::parse(a, content)).transpose()?;
-                }
+                (0x04, content) => key = Some(content),
                 _ => {}
             }
+        }
+        // The key is read with the algorithm the answer states, wherever the
+        // two items stand (a later 01 must not relabel an earlier key).
+        if let Some(content) = key {
+            let alg = m.algorithm.and_then(|a| Algorithm::try_from(a).ok());
+            m.public_key = alg.map(|a| PublicKey::parse(a, content)).transpose()?;
         }
         Ok(m)
     }
@@ -120,6 +124,19 @@ impl Metadata {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_key_is_read_with_the_stated_algorithm() {
+        // P-256 algorithm, a P-256 point, then a second algorithm item (RSA):
+        // the point must not be taken as an RSA key or kept under the wrong label.
+        let mut answer = vec![0x01, 0x01, 0x11, 0x04, 0x43, 0x86, 0x41, 0x04];
+        answer.extend(0..64u8);
+        answer.extend([0x01, 0x01, 0x07]);
+        assert!(Metadata::parse(&answer).is_err());
+        answer.truncate(answer.len() - 3);
+        let m = Metadata::parse(&answer).unwrap();
+        assert_eq!(m.public_key.map(|k| k.algorithm()), Some(Algorithm::EccP256));
+    }
 
     proptest! {
         #[test]

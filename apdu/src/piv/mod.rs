@@ -732,7 +732,7 @@ mod tests {
     fn extended_length_is_read_from_the_atr() {
         let firma = hex::decode("3B8D80018073C021C0574669726D615650DE").unwrap();
         assert!(atr_announces_extended_length(&firma));
-        // A YubiKey 5 NFC's ATR announces no card capabilities.
+        // A YubiKey 5 NFC's ATR announces extended length too (73 C0 21 C0).
         let yubikey = hex::decode("3BFD1300008131FE158073C021C057597562694B657940").unwrap();
         assert!(atr_announces_extended_length(&yubikey));
         assert!(!atr_announces_extended_length(&[0x3B, 0x02, 0x14, 0x50]));
