@@ -1,7 +1,15 @@
-//! Firma's PKCS#11 module, `libfirma_pkcs11.so`.
+//! Firma's PKCS#11 module, `libfirma_pkcs11.so`: PIV cards for Firefox and
+//! Chrome (through NSS), OpenSSL, GnuTLS, ssh and every PKCS#11 application.
 //!
-//! NOT IMPLEMENTED YET: this crate only reserves the module's place in the
-//! workspace and exports no PKCS#11 function, so no application can mistake it
-//! for a working module. The module is built on top of `firma-apdu`'s PIV
-//! client (see the project's open issues).
-#![forbid(unsafe_code)]
+//! `ffi` is the only place with `unsafe`: the C ABI skin. Everything it calls
+//! is safe Rust: `module` (state and operations), `token` (a card read once
+//! per insertion), `object` (certificates and keys as PKCS#11 objects),
+//! `mechanism` (hashing and padding; the card only does raw RSA and ECDSA).
+#![deny(unsafe_code)]
+
+mod error;
+pub mod ffi;
+pub mod mechanism;
+mod module;
+mod object;
+mod token;

@@ -488,3 +488,79 @@ pub fn verify_with_cert(
         .arg(data));
     assert!(out.contains("Verified OK"), "{out}");
 }
+
+/// Certificates of a card personalized by yubico-piv-tool, by slot name.
+pub struct Personalized {
+    pub dir: tempfile::TempDir,
+    pub certs: Vec<(&'static str, PathBuf)>,
+}
+
+impl Personalized {
+    pub fn cert(&self, slot: &str) -> &Path {
+        &self
+            .certs
+            .iter()
+            .find(|(s, _)| *s == slot)
+            .expect("a slot that was personalized")
+            .1
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Has yubico-piv-tool (independent of Firma) generate keys on the card in
+/// reader `reader`, the test CA certify them, and the certificates go on the
+/// card: `keys` are (slot, algorithm) such as ("9a", "RSA2048").
+pub fn personalize(
+    rig: &Pcscd,
+    reader: u8,
+    keys: &[(&'static str, &str)],
+    holder: &str,
+) -> Personalized {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut certs = Vec::new();
+    for (slot, alg) in keys {
+        let pubkey = dir.path().join(format!("{slot}.pub.pem"));
+        let cert = dir.path().join(format!("{slot}.crt.pem"));
+        ok(&mut rig.yubico(
+            reader,
+            &[
+                "-a",
+                "generate",
+                "-s",
+                slot,
+                "-A",
+                alg,
+                "-o",
+                pubkey.to_str().unwrap(),
+            ],
+        ));
+        issue_cert(&pubkey, &format!("/C=ES/CN={holder}"), &cert);
+        ok(&mut rig.yubico(
+            reader,
+            &[
+                "-a",
+                "import-certificate",
+                "-s",
+                slot,
+                "-i",
+                cert.to_str().unwrap(),
+            ],
+        ));
+        certs.push((*slot, cert));
+    }
+    Personalized { dir, certs }
+}
+
+/// Firma's PKCS#11 module as built in this workspace.
+pub fn firma_module() -> String {
+    let path = bin_dir().join("libfirma_pkcs11.so");
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}

@@ -135,7 +135,10 @@ mod tests {
         assert!(Metadata::parse(&answer).is_err());
         answer.truncate(answer.len() - 3);
         let m = Metadata::parse(&answer).unwrap();
-        assert_eq!(m.public_key.map(|k| k.algorithm()), Some(Algorithm::EccP256));
+        assert_eq!(
+            m.public_key.map(|k| k.algorithm()),
+            Some(Algorithm::EccP256)
+        );
     }
 
     proptest! {

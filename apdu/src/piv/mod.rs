@@ -481,6 +481,31 @@ impl<T: Transport> Piv<T> {
         Ok(Zeroizing::new(result.to_vec()))
     }
 
+    /// Random bytes from the card: the challenges of management-key external
+    /// authentication (GENERAL AUTHENTICATE 9B, `81` requested empty), as
+    /// OpenSC does; no key is needed and the card's state does not change.
+    pub fn random(&mut self, len: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let alg = match self.metadata(0x9B) {
+            Ok(Some(Metadata {
+                algorithm: Some(a), ..
+            })) => a,
+            _ => MgmAlgorithm::TripleDes.id(),
+        };
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
+        while out.len() < len {
+            let cmd = Command::new(0, 0x87, alg, 0x9B)
+                .with_data(vec![0x7C, 0x02, 0x81, 0x00])
+                .with_le(256);
+            let answer = self.call("GENERAL AUTHENTICATE (challenge)", Needs::Nothing, &cmd)?;
+            let challenge = template_item(&answer, 0x81)
+                .filter(|c| !c.is_empty())
+                .ok_or(Error::Malformed("challenge"))?;
+            out.extend_from_slice(challenge);
+        }
+        out.truncate(len);
+        Ok(out)
+    }
+
     /// Yubico GET VERSION.
     pub fn version(&mut self) -> Result<Version, Error> {
         let v = self.call(

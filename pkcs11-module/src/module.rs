@@ -1,0 +1,760 @@
+//! The module's state and every PKCS#11 operation, in safe Rust. `ffi.rs`
+//! turns C arguments into these calls and results into `CK_RV`.
+
+use std::collections::BTreeMap;
+
+use cryptoki_sys as ck;
+use firma_apdu::piv::{Algorithm, Pin, Piv, Puk};
+use firma_apdu::transport::PcscTransport;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::mechanism::{self, Hash};
+use crate::object::Object;
+use crate::token::Token;
+
+/// What is in a reader.
+pub enum TokenState {
+    /// A card that does not answer the PIV application: reported quickly,
+    /// never probed again until it is removed.
+    NotPiv,
+    Piv(Box<Token>),
+}
+
+pub struct SlotState {
+    pub reader: String,
+    pub present: bool,
+    /// pcscd's event counter for the reader: it changes on every insertion
+    /// and removal, so a card swapped between two calls is noticed.
+    pub event_count: u32,
+    pub token: Option<TokenState>,
+    /// (present, event_count) last reported by C_WaitForSlotEvent.
+    pub reported: (bool, u32),
+}
+
+/// A signature mechanism with what it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignMech {
+    RsaPkcs,
+    RsaX509,
+    RsaPss { hash: Hash, mgf: Hash, salt: usize },
+    HashRsaPkcs(Hash),
+    HashRsaPss { hash: Hash, mgf: Hash, salt: usize },
+    Ecdsa,
+    HashEcdsa(Hash),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecryptMech {
+    RsaPkcs,
+    RsaX509,
+    RsaOaep {
+        hash: Hash,
+        mgf: Hash,
+        label: Vec<u8>,
+    },
+}
+
+pub struct SignOp {
+    pub key: ck::CK_OBJECT_HANDLE,
+    pub mech: SignMech,
+    pub hasher: Option<mechanism::Hasher>,
+    pub data: Zeroizing<Vec<u8>>,
+}
+
+pub struct DecryptOp {
+    pub key: ck::CK_OBJECT_HANDLE,
+    pub mech: DecryptMech,
+}
+
+pub struct Session {
+    pub slot: ck::CK_SLOT_ID,
+    pub rw: bool,
+    pub find: Option<Vec<ck::CK_OBJECT_HANDLE>>,
+    pub sign: Option<SignOp>,
+    pub decrypt: Option<DecryptOp>,
+}
+
+pub struct Module {
+    pub pid: u32,
+    ctx: Option<pcsc::Context>,
+    pub slots: Vec<SlotState>,
+    pub sessions: BTreeMap<ck::CK_SESSION_HANDLE, Session>,
+    next_session: ck::CK_SESSION_HANDLE,
+    next_object: ck::CK_OBJECT_HANDLE,
+}
+
+/// Our user types.
+pub const CKU_SO: ck::CK_USER_TYPE = ck::CKU_SO;
+pub const CKU_USER: ck::CK_USER_TYPE = ck::CKU_USER;
+pub const CKU_CONTEXT_SPECIFIC: ck::CK_USER_TYPE = ck::CKU_CONTEXT_SPECIFIC;
+
+impl Module {
+    pub fn new() -> Self {
+        Self {
+            pid: std::process::id(),
+            ctx: None,
+            slots: Vec::new(),
+            sessions: BTreeMap::new(),
+            next_session: 0,
+            next_object: 0,
+        }
+    }
+
+    /// The PC/SC context, established again after pcscd restarted.
+    fn context(&mut self) -> Result<pcsc::Context> {
+        if let Some(ctx) = &self.ctx {
+            if ctx.is_valid().is_ok() {
+                return Ok(ctx.clone());
+            }
+        }
+        let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|_| Error::DEVICE_ERROR)?;
+        self.ctx = Some(ctx.clone());
+        Ok(ctx)
+    }
+
+    /// Brings the slot list and card presence up to date. Sends no APDU.
+    pub fn refresh(&mut self) -> Result<()> {
+        let ctx = match self.context() {
+            Ok(c) => c,
+            // No pcscd: the slots we know show empty.
+            Err(_) => {
+                for i in 0..self.slots.len() {
+                    self.mark_absent(i);
+                }
+                return Ok(());
+            }
+        };
+        let names = match ctx.list_readers_owned() {
+            Ok(n) => n,
+            Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
+            Err(
+                pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle,
+            ) => {
+                self.ctx = None;
+                Vec::new()
+            }
+            Err(_) => return Err(Error::DEVICE_ERROR),
+        };
+        for name in &names {
+            let n = name.to_string_lossy().into_owned();
+            if !self.slots.iter().any(|s| s.reader == n) {
+                self.slots.push(SlotState {
+                    reader: n,
+                    present: false,
+                    event_count: 0,
+                    token: None,
+                    reported: (false, 0),
+                });
+            }
+        }
+        let mut states: Vec<pcsc::ReaderState> = names
+            .into_iter()
+            .map(|n| pcsc::ReaderState::new(n, pcsc::State::UNAWARE))
+            .collect();
+        if !states.is_empty()
+            && ctx
+                .get_status_change(std::time::Duration::ZERO, &mut states)
+                .is_err()
+        {
+            return Err(Error::DEVICE_ERROR);
+        }
+        for i in 0..self.slots.len() {
+            let found = states
+                .iter()
+                .find(|s| s.name().to_string_lossy() == self.slots[i].reader);
+            let (present, count) = match found {
+                Some(s) => (
+                    s.event_state().contains(pcsc::State::PRESENT),
+                    s.event_count(),
+                ),
+                None => (false, 0),
+            };
+            let slot = &self.slots[i];
+            if !present || (slot.token.is_some() && count != slot.event_count) {
+                self.mark_absent(i);
+            }
+            self.slots[i].present = present;
+            self.slots[i].event_count = count;
+        }
+        Ok(())
+    }
+
+    /// Forgets the token of slot `i` and closes its sessions.
+    fn mark_absent(&mut self, i: usize) {
+        self.slots[i].present = false;
+        if self.slots[i].token.take().is_some() {
+            self.sessions.retain(|_, s| s.slot != i as ck::CK_SLOT_ID);
+        }
+    }
+
+    pub fn slot(&self, id: ck::CK_SLOT_ID) -> Result<&SlotState> {
+        self.slots.get(id as usize).ok_or(Error::SLOT_ID_INVALID)
+    }
+
+    /// The token of a slot, read from the card on first use after insertion.
+    pub fn token(&mut self, id: ck::CK_SLOT_ID) -> Result<&mut Token> {
+        let i = id as usize;
+        let ctx = self.context()?;
+        let slot = self.slots.get_mut(i).ok_or(Error::SLOT_ID_INVALID)?;
+        if !slot.present {
+            return Err(Error::TOKEN_NOT_PRESENT);
+        }
+        if slot.token.is_none() {
+            let transport =
+                PcscTransport::connect(&ctx, &slot.reader).map_err(|_| Error::TOKEN_NOT_PRESENT)?;
+            let piv = Piv::new(transport);
+            slot.token = Some(match Token::open(piv, &mut self.next_object)? {
+                Some(t) => TokenState::Piv(Box::new(t)),
+                None => TokenState::NotPiv,
+            });
+        }
+        match slot.token.as_mut() {
+            Some(TokenState::Piv(t)) => Ok(t),
+            _ => Err(Error::TOKEN_NOT_RECOGNIZED),
+        }
+    }
+
+    /// The session and its token; a token that went away since the last call
+    /// gives CKR_DEVICE_REMOVED once, then the session no longer exists.
+    pub fn session_token(
+        &mut self,
+        h: ck::CK_SESSION_HANDLE,
+    ) -> Result<(&mut Session, &mut Token)> {
+        let slot = self
+            .sessions
+            .get(&h)
+            .ok_or(Error::SESSION_HANDLE_INVALID)?
+            .slot;
+        self.refresh()?;
+        if !self.sessions.contains_key(&h) {
+            return Err(Error::DEVICE_REMOVED);
+        }
+        let token = match self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(|s| s.token.as_mut())
+        {
+            Some(TokenState::Piv(t)) => t,
+            _ => return Err(Error::DEVICE_REMOVED),
+        };
+        let session = self
+            .sessions
+            .get_mut(&h)
+            .ok_or(Error::SESSION_HANDLE_INVALID)?;
+        Ok((session, token))
+    }
+
+    /// Maps a card error; a card that went away takes its sessions with it.
+    pub fn card_failed(&mut self, h: ck::CK_SESSION_HANDLE, e: Error) -> Error {
+        if e == Error::DEVICE_REMOVED {
+            if let Some(slot) = self.sessions.get(&h).map(|s| s.slot as usize) {
+                self.mark_absent(slot);
+            }
+        }
+        e
+    }
+
+    pub fn open_session(
+        &mut self,
+        slot: ck::CK_SLOT_ID,
+        flags: ck::CK_FLAGS,
+    ) -> Result<ck::CK_SESSION_HANDLE> {
+        if flags & ck::CKF_SERIAL_SESSION == 0 {
+            return Err(Error::SESSION_PARALLEL_NOT_SUPPORTED);
+        }
+        self.refresh()?;
+        let token = self.token(slot)?;
+        let rw = flags & ck::CKF_RW_SESSION != 0;
+        if !rw && token.so_puk.is_some() {
+            return Err(Error::SESSION_READ_ONLY_EXISTS);
+        }
+        self.next_session += 1;
+        let h = self.next_session;
+        self.sessions.insert(
+            h,
+            Session {
+                slot,
+                rw,
+                find: None,
+                sign: None,
+                decrypt: None,
+            },
+        );
+        Ok(h)
+    }
+
+    pub fn close_session(&mut self, h: ck::CK_SESSION_HANDLE) -> Result<()> {
+        let s = self
+            .sessions
+            .remove(&h)
+            .ok_or(Error::SESSION_HANDLE_INVALID)?;
+        if !self.sessions.values().any(|o| o.slot == s.slot) {
+            self.logout_slot(s.slot);
+        }
+        Ok(())
+    }
+
+    pub fn close_all_sessions(&mut self, slot: ck::CK_SLOT_ID) -> Result<()> {
+        self.slot(slot)?;
+        self.sessions.retain(|_, s| s.slot != slot);
+        self.logout_slot(slot);
+        Ok(())
+    }
+
+    /// The last session closed: the token is logged out.
+    fn logout_slot(&mut self, slot: ck::CK_SLOT_ID) {
+        if let Some(SlotState {
+            token: Some(TokenState::Piv(t)),
+            ..
+        }) = self.slots.get_mut(slot as usize)
+        {
+            if t.user_pin.take().is_some() || t.so_puk.take().is_some() {
+                let _ = t.piv.unverify_pin();
+            }
+            t.context_pin = None;
+        }
+    }
+
+    pub fn login(
+        &mut self,
+        h: ck::CK_SESSION_HANDLE,
+        user: ck::CK_USER_TYPE,
+        pin: &[u8],
+    ) -> Result<()> {
+        let (session, token) = self.session_token(h)?;
+        let op_active = session.sign.is_some() || session.decrypt.is_some();
+        let rw = session.rw;
+        let slot = session.slot;
+        let secret = Pin::new(pin).map_err(|_| Error::PIN_LEN_RANGE)?;
+        let result = match user {
+            CKU_USER => {
+                if token.user_pin.is_some() {
+                    return Err(Error::USER_ALREADY_LOGGED_IN);
+                }
+                if token.so_puk.is_some() {
+                    return Err(Error::USER_ANOTHER_ALREADY_LOGGED_IN);
+                }
+                token
+                    .verify_user(&secret)
+                    .map(|()| token.user_pin = Some(secret))
+            }
+            CKU_CONTEXT_SPECIFIC => {
+                if !op_active {
+                    return Err(Error::OPERATION_NOT_INITIALIZED);
+                }
+                token
+                    .verify_user(&secret)
+                    .map(|()| token.context_pin = Some(secret))
+            }
+            CKU_SO => {
+                if token.so_puk.is_some() {
+                    return Err(Error::USER_ALREADY_LOGGED_IN);
+                }
+                if token.user_pin.is_some() {
+                    return Err(Error::USER_ANOTHER_ALREADY_LOGGED_IN);
+                }
+                if !rw || self.sessions.values().any(|s| s.slot == slot && !s.rw) {
+                    return Err(Error::SESSION_READ_ONLY_EXISTS);
+                }
+                let (_, token) = self.session_token(h)?;
+                let puk: Puk = secret;
+                token.verify_so(&puk).map(|()| token.so_puk = Some(puk))
+            }
+            _ => return Err(Error::USER_TYPE_INVALID),
+        };
+        result.map_err(|e| self.card_failed(h, e))
+    }
+
+    pub fn logout(&mut self, h: ck::CK_SESSION_HANDLE) -> Result<()> {
+        let (session, token) = self.session_token(h)?;
+        let _ = session;
+        if token.user_pin.is_none() && token.so_puk.is_none() {
+            return Err(Error::USER_NOT_LOGGED_IN);
+        }
+        token.user_pin = None;
+        token.so_puk = None;
+        token.context_pin = None;
+        let _ = token.piv.unverify_pin();
+        Ok(())
+    }
+
+    /// C_InitPIN: the SO (PUK) sets a new PIN, unblocking it.
+    pub fn init_pin(&mut self, h: ck::CK_SESSION_HANDLE, new_pin: &[u8]) -> Result<()> {
+        let (session, token) = self.session_token(h)?;
+        if !session.rw {
+            return Err(Error::SESSION_READ_ONLY);
+        }
+        let puk = token.so_puk.clone().ok_or(Error::USER_NOT_LOGGED_IN)?;
+        let new = Pin::new(new_pin).map_err(|_| Error::PIN_LEN_RANGE)?;
+        let r = token.piv.unblock_pin(&puk, &new);
+        if r.is_ok() {
+            token.pin_tries_left = token.pin_tries_total;
+        }
+        r.map_err(|e| self.card_failed(h, e.into()))
+    }
+
+    /// C_SetPIN: the SO changes the PUK, anyone else the PIN.
+    pub fn set_pin(&mut self, h: ck::CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
+        let (session, token) = self.session_token(h)?;
+        if !session.rw {
+            return Err(Error::SESSION_READ_ONLY);
+        }
+        let old = Pin::new(old).map_err(|_| Error::PIN_LEN_RANGE)?;
+        let new = Pin::new(new).map_err(|_| Error::PIN_LEN_RANGE)?;
+        let r = if token.so_puk.is_some() {
+            let r = token.piv.change_puk(&old, &new);
+            if r.is_ok() {
+                token.so_puk = Some(new);
+            }
+            r
+        } else {
+            let r = token.piv.change_pin(&old, &new);
+            token.note_pin_result(&r);
+            if r.is_ok() && token.user_pin.is_some() {
+                token.user_pin = Some(new);
+            }
+            r
+        };
+        r.map_err(|e| self.card_failed(h, e.into()))
+    }
+
+    /// Objects visible in a session: private ones only after login.
+    fn visible<'a>(token: &'a Token) -> impl Iterator<Item = &'a Object> + 'a {
+        let logged_in = token.user_pin.is_some();
+        token
+            .objects
+            .iter()
+            .filter(move |o| logged_in || o.class != ck::CKO_PRIVATE_KEY)
+    }
+
+    pub fn find_init(
+        &mut self,
+        h: ck::CK_SESSION_HANDLE,
+        template: &[(ck::CK_ATTRIBUTE_TYPE, Vec<u8>)],
+    ) -> Result<()> {
+        let (session, token) = self.session_token(h)?;
+        if session.find.is_some() {
+            return Err(Error::OPERATION_ACTIVE);
+        }
+        let mut found: Vec<_> = Self::visible(token)
+            .filter(|o| o.matches(template))
+            .map(|o| o.handle)
+            .collect();
+        found.reverse();
+        session.find = Some(found);
+        Ok(())
+    }
+
+    pub fn find_next(
+        &mut self,
+        h: ck::CK_SESSION_HANDLE,
+        max: usize,
+    ) -> Result<Vec<ck::CK_OBJECT_HANDLE>> {
+        let session = self
+            .sessions
+            .get_mut(&h)
+            .ok_or(Error::SESSION_HANDLE_INVALID)?;
+        let found = session
+            .find
+            .as_mut()
+            .ok_or(Error::OPERATION_NOT_INITIALIZED)?;
+        let take = max.min(found.len());
+        Ok((0..take).filter_map(|_| found.pop()).collect())
+    }
+
+    pub fn find_final(&mut self, h: ck::CK_SESSION_HANDLE) -> Result<()> {
+        let session = self
+            .sessions
+            .get_mut(&h)
+            .ok_or(Error::SESSION_HANDLE_INVALID)?;
+        session
+            .find
+            .take()
+            .map(|_| ())
+            .ok_or(Error::OPERATION_NOT_INITIALIZED)
+    }
+
+    /// The object `o` of session `h`, if the session may see it.
+    pub fn object(&mut self, h: ck::CK_SESSION_HANDLE, o: ck::CK_OBJECT_HANDLE) -> Result<Object> {
+        let (_, token) = self.session_token(h)?;
+        Self::visible(token)
+            .find(|x| x.handle == o)
+            .cloned()
+            .ok_or(Error::OBJECT_HANDLE_INVALID)
+    }
+
+    pub fn sign_init(
+        &mut self,
+        h: ck::CK_SESSION_HANDLE,
+        mech: SignMech,
+        key: ck::CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        let (session, token) = self.session_token(h)?;
+        if session.sign.is_some() {
+            return Err(Error::OPERATION_ACTIVE);
+        }
+        let obj = token
+            .object(key)
+            .filter(|o| o.class == ck::CKO_PRIVATE_KEY)
+            .ok_or(Error::KEY_HANDLE_INVALID)?;
+        let rsa = matches!(
+            mech,
+            SignMech::RsaPkcs
+                | SignMech::RsaX509
+                | SignMech::RsaPss { .. }
+                | SignMech::HashRsaPkcs(_)
+                | SignMech::HashRsaPss { .. }
+        );
+        if rsa != obj.cert.key.is_rsa() {
+            return Err(Error::KEY_TYPE_INCONSISTENT);
+        }
+        let hasher = match mech {
+            SignMech::HashRsaPkcs(hash)
+            | SignMech::HashRsaPss { hash, .. }
+            | SignMech::HashEcdsa(hash) => Some(hash.hasher()),
+            _ => None,
+        };
+        session.sign = Some(SignOp {
+            key,
+            mech,
+            hasher,
+            data: Zeroizing::new(Vec::new()),
+        });
+        Ok(())
+    }
+
+    /// The length of the signature the pending operation will make.
+    pub fn sign_len(&mut self, h: ck::CK_SESSION_HANDLE) -> Result<usize> {
+        let (session, token) = self.session_token(h)?;
+        let op = session
+            .sign
+            .as_ref()
+            .ok_or(Error::OPERATION_NOT_INITIALIZED)?;
+        let obj = token.object(op.key).ok_or(Error::KEY_HANDLE_INVALID)?;
+        let size = obj.cert.key.algorithm().size();
+        Ok(if obj.cert.key.is_rsa() {
+            size
+        } else {
+            2 * size
+        })
+    }
+
+    pub fn sign_update(&mut self, h: ck::CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        let session = self
+            .sessions
+            .get_mut(&h)
+            .ok_or(Error::SESSION_HANDLE_INVALID)?;
+        let op = session
+            .sign
+            .as_mut()
+            .ok_or(Error::OPERATION_NOT_INITIALIZED)?;
+        match &mut op.hasher {
+            Some(hasher) => hasher.update(data),
+            None if op.data.len() + data.len() > 1024 => {
+                session.sign = None;
+                return Err(Error::DATA_LEN_RANGE);
+            }
+            None => op.data.extend_from_slice(data),
+        }
+        Ok(())
+    }
+
+    /// Finishes the signature (the operation ends whatever the outcome).
+    pub fn sign_final(&mut self, h: ck::CK_SESSION_HANDLE) -> Result<Vec<u8>> {
+        let result = self.sign_final_inner(h);
+        if let Some(s) = self.sessions.get_mut(&h) {
+            s.sign = None;
+        }
+        result.map_err(|e| self.card_failed(h, e))
+    }
+
+    fn sign_final_inner(&mut self, h: ck::CK_SESSION_HANDLE) -> Result<Vec<u8>> {
+        let (session, token) = self.session_token(h)?;
+        let op = session
+            .sign
+            .take()
+            .ok_or(Error::OPERATION_NOT_INITIALIZED)?;
+        let obj = token
+            .object(op.key)
+            .ok_or(Error::KEY_HANDLE_INVALID)?
+            .clone();
+        let alg = obj.cert.key.algorithm();
+        let k = alg.size();
+        let digest = op.hasher.map(|hs| hs.finish());
+        let input: Zeroizing<Vec<u8>> = Zeroizing::new(match op.mech {
+            SignMech::RsaPkcs => {
+                mechanism::pkcs1_v15_sign_block(&op.data, k).map_err(|_| Error::DATA_LEN_RANGE)?
+            }
+            SignMech::RsaX509 => {
+                if op.data.len() > k {
+                    return Err(Error::DATA_LEN_RANGE);
+                }
+                let mut block = vec![0u8; k - op.data.len()];
+                block.extend_from_slice(&op.data);
+                block
+            }
+            SignMech::HashRsaPkcs(hash) => {
+                let mut t = hash.digest_info_prefix().to_vec();
+                t.extend_from_slice(digest.as_deref().unwrap_or_default());
+                mechanism::pkcs1_v15_sign_block(&t, k).map_err(|_| Error::DATA_LEN_RANGE)?
+            }
+            SignMech::RsaPss { hash, mgf, salt } | SignMech::HashRsaPss { hash, mgf, salt } => {
+                let m_hash = digest.clone().unwrap_or_else(|| op.data.to_vec());
+                if m_hash.len() != hash.output_len() {
+                    return Err(Error::DATA_LEN_RANGE);
+                }
+                let mut salt_bytes = vec![0u8; salt];
+                getrandom(&mut salt_bytes)?;
+                mechanism::pss_block(&m_hash, hash, mgf, &salt_bytes, k, obj.cert.key.bits())
+                    .map_err(|_| Error::DATA_LEN_RANGE)?
+            }
+            SignMech::Ecdsa => mechanism::ecdsa_input(&op.data, k),
+            SignMech::HashEcdsa(_) => {
+                mechanism::ecdsa_input(digest.as_deref().unwrap_or_default(), k)
+            }
+        });
+        let out = card_private_operation(token, &obj, alg, &input)?;
+        if obj.cert.key.is_rsa() {
+            Ok(out.to_vec())
+        } else {
+            mechanism::ecdsa_der_to_raw(&out, k).map_err(|_| Error::DEVICE_ERROR)
+        }
+    }
+
+    pub fn random(&mut self, h: ck::CK_SESSION_HANDLE, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+        if len > 1 << 20 {
+            return Err(Error::ARGUMENTS_BAD);
+        }
+        let (_, token) = self.session_token(h)?;
+        let r = token.piv.random(len).map_err(Error::from);
+        r.map_err(|e| self.card_failed(h, e))
+    }
+
+    pub fn decrypt_init(
+        &mut self,
+        h: ck::CK_SESSION_HANDLE,
+        mech: DecryptMech,
+        key: ck::CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        let (session, token) = self.session_token(h)?;
+        if session.decrypt.is_some() {
+            return Err(Error::OPERATION_ACTIVE);
+        }
+        let obj = token
+            .object(key)
+            .filter(|o| o.class == ck::CKO_PRIVATE_KEY)
+            .ok_or(Error::KEY_HANDLE_INVALID)?;
+        if !obj.cert.key.is_rsa() {
+            return Err(Error::KEY_TYPE_INCONSISTENT);
+        }
+        session.decrypt = Some(DecryptOp { key, mech });
+        Ok(())
+    }
+
+    pub fn decrypt_len(&mut self, h: ck::CK_SESSION_HANDLE) -> Result<usize> {
+        let (session, token) = self.session_token(h)?;
+        let op = session
+            .decrypt
+            .as_ref()
+            .ok_or(Error::OPERATION_NOT_INITIALIZED)?;
+        Ok(token
+            .object(op.key)
+            .ok_or(Error::KEY_HANDLE_INVALID)?
+            .cert
+            .key
+            .algorithm()
+            .size())
+    }
+
+    pub fn decrypt(
+        &mut self,
+        h: ck::CK_SESSION_HANDLE,
+        cipher: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let result = self.decrypt_inner(h, cipher);
+        if let Some(s) = self.sessions.get_mut(&h) {
+            s.decrypt = None;
+        }
+        result.map_err(|e| self.card_failed(h, e))
+    }
+
+    fn decrypt_inner(
+        &mut self,
+        h: ck::CK_SESSION_HANDLE,
+        cipher: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let (session, token) = self.session_token(h)?;
+        let op = session
+            .decrypt
+            .take()
+            .ok_or(Error::OPERATION_NOT_INITIALIZED)?;
+        let obj = token
+            .object(op.key)
+            .ok_or(Error::KEY_HANDLE_INVALID)?
+            .clone();
+        let alg = obj.cert.key.algorithm();
+        if cipher.len() != alg.size() {
+            return Err(Error::ENCRYPTED_DATA_LEN_RANGE);
+        }
+        let block = card_private_operation(token, &obj, alg, cipher)?;
+        match &op.mech {
+            DecryptMech::RsaX509 => Ok(block),
+            DecryptMech::RsaPkcs => mechanism::pkcs1_v15_decrypt_unpad(&block)
+                .map_err(|_| Error::ENCRYPTED_DATA_INVALID),
+            DecryptMech::RsaOaep { hash, mgf, label } => {
+                mechanism::oaep_decode(&block, *hash, *mgf, label)
+                    .map_err(|_| Error::ENCRYPTED_DATA_INVALID)
+            }
+        }
+    }
+}
+
+impl Default for Module {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn getrandom(buf: &mut [u8]) -> Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .map_err(|_| Error::GENERAL)
+}
+
+/// The private-key operation, with the PIN checks PKCS#11 promises: the
+/// user must be logged in; a key with PIN policy "always" needs the
+/// context-specific PIN, which is verified again in the same transaction
+/// right before the operation (nothing can come between them); and if the
+/// card lost its PIN state (another application reset it), the user's PIN is
+/// verified again once.
+fn card_private_operation(
+    token: &mut Token,
+    obj: &Object,
+    alg: Algorithm,
+    input: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let user_pin = token.user_pin.clone().ok_or(Error::USER_NOT_LOGGED_IN)?;
+    let context_pin = if obj.always_authenticate() {
+        Some(token.context_pin.take().ok_or(Error::USER_NOT_LOGGED_IN)?)
+    } else {
+        None
+    };
+    let slot = obj.slot;
+    token
+        .piv
+        .transaction(|p| {
+            if let Some(pin) = &context_pin {
+                p.verify_pin(pin)?;
+            }
+            match p.private_operation(slot, alg, input) {
+                Err(firma_apdu::Error::PinRequired(_)) if context_pin.is_none() => {
+                    p.verify_pin(&user_pin)?;
+                    p.private_operation(slot, alg, input)
+                }
+                other => other,
+            }
+        })
+        .map_err(Error::from)
+}
