@@ -1,0 +1,612 @@
+//! Firma's PKCS#11 module the way applications load it: the built
+//! `libfirma_pkcs11.so` through the `cryptoki` crate, and the C ABI called
+//! directly with bad arguments, from threads and from a forked child.
+//!
+//! libpcsclite reads the pcscd socket path once per process, so this binary
+//! has its own `main`: one private pcscd for all its tests, run in turn.
+
+use std::panic::AssertUnwindSafe;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use cryptoki::context::{CInitializeArgs, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::AuthPin;
+use cryptoki_sys as ck;
+use firma_pkcs11::ffi;
+use firma_tests::{firma_module, personalize, CardOptions, Pcscd};
+use sha2::Digest;
+
+fn pin(s: &str) -> AuthPin {
+    AuthPin::new(s.into())
+}
+
+fn rv(e: CkError) -> RvError {
+    match e {
+        CkError::Pkcs11(rv, _) => rv,
+        other => panic!("not a PKCS#11 error: {other:?}"),
+    }
+}
+
+fn load() -> Pkcs11 {
+    let p = Pkcs11::new(firma_module()).expect("load libfirma_pkcs11.so");
+    p.initialize(CInitializeArgs::OsThreads)
+        .expect("C_Initialize");
+    p
+}
+
+fn key(session: &Session, class: ObjectClass, id: u8) -> ObjectHandle {
+    let found = session
+        .find_objects(&[Attribute::Class(class), Attribute::Id(vec![id])])
+        .unwrap();
+    assert_eq!(found.len(), 1, "one {class:?} with id {id}");
+    found[0]
+}
+
+fn rsa_public(session: &Session, id: u8) -> rsa::RsaPublicKey {
+    let h = key(session, ObjectClass::PUBLIC_KEY, id);
+    let attrs = session
+        .get_attributes(h, &[AttributeType::Modulus, AttributeType::PublicExponent])
+        .unwrap();
+    match &attrs[..] {
+        [Attribute::Modulus(n), Attribute::PublicExponent(e)] => rsa::RsaPublicKey::new(
+            rsa::BigUint::from_bytes_be(n),
+            rsa::BigUint::from_bytes_be(e),
+        )
+        .unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A child forked after C_Initialize must not use the parent's PC/SC state.
+fn forked_child_is_not_initialized(_rig: &Pcscd) {
+    unsafe {
+        assert_eq!(ffi::C_Initialize(std::ptr::null_mut()), ck::CKR_OK);
+        let mut info = std::mem::zeroed::<ck::CK_INFO>();
+        assert_eq!(ffi::C_GetInfo(&mut info), ck::CKR_OK);
+        // SAFETY (test): the child only calls the module and exits.
+        let pid = libc::fork();
+        if pid == 0 {
+            let in_child = ffi::C_GetInfo(&mut info);
+            let again = ffi::C_Initialize(std::ptr::null_mut());
+            let after = ffi::C_GetInfo(&mut info);
+            let ok = in_child == ck::CKR_CRYPTOKI_NOT_INITIALIZED
+                && again == ck::CKR_OK
+                && after == ck::CKR_OK;
+            libc::_exit(if ok { 0 } else { 1 });
+        }
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child saw {status}"
+        );
+        assert_eq!(
+            ffi::C_GetInfo(&mut info),
+            ck::CKR_OK,
+            "the parent is unaffected"
+        );
+        assert_eq!(ffi::C_Finalize(std::ptr::null_mut()), ck::CKR_OK);
+    }
+}
+
+fn bad_arguments_are_refused(rig: &Pcscd) {
+    let _card = rig.insert(0, &CardOptions::default()).unwrap();
+    unsafe {
+        let mut info = std::mem::zeroed::<ck::CK_INFO>();
+        assert_eq!(ffi::C_GetInfo(&mut info), ck::CKR_CRYPTOKI_NOT_INITIALIZED);
+        let mut reserved = 1u8;
+        let mut args = ck::CK_C_INITIALIZE_ARGS {
+            CreateMutex: None,
+            DestroyMutex: None,
+            LockMutex: None,
+            UnlockMutex: None,
+            flags: ck::CKF_OS_LOCKING_OK,
+            pReserved: &mut reserved as *mut u8 as *mut _,
+        };
+        assert_eq!(
+            ffi::C_Initialize(&mut args as *mut _ as *mut _),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        args.pReserved = std::ptr::null_mut();
+        assert_eq!(ffi::C_Initialize(&mut args as *mut _ as *mut _), ck::CKR_OK);
+        assert_eq!(
+            ffi::C_Initialize(std::ptr::null_mut()),
+            ck::CKR_CRYPTOKI_ALREADY_INITIALIZED
+        );
+        assert_eq!(ffi::C_GetInfo(std::ptr::null_mut()), ck::CKR_ARGUMENTS_BAD);
+        assert_eq!(
+            ffi::C_GetSlotList(0, std::ptr::null_mut(), std::ptr::null_mut()),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        let mut count: ck::CK_ULONG = 0;
+        assert_eq!(
+            ffi::C_GetSlotList(0, std::ptr::null_mut(), &mut count),
+            ck::CKR_OK
+        );
+        assert_eq!(count, 2);
+        let mut one = [0 as ck::CK_SLOT_ID; 1];
+        let mut room: ck::CK_ULONG = 1;
+        assert_eq!(
+            ffi::C_GetSlotList(0, one.as_mut_ptr(), &mut room),
+            ck::CKR_BUFFER_TOO_SMALL
+        );
+        assert_eq!(room, 2, "the needed size is reported");
+        assert_eq!(
+            ffi::C_GetSlotInfo(99, &mut std::mem::zeroed()),
+            ck::CKR_SLOT_ID_INVALID
+        );
+        assert_eq!(
+            ffi::C_GetTokenInfo(0, std::ptr::null_mut()),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_GetTokenInfo(1, &mut std::mem::zeroed()),
+            ck::CKR_TOKEN_NOT_PRESENT
+        );
+        assert_eq!(
+            ffi::C_OpenSession(
+                0,
+                ck::CKF_SERIAL_SESSION,
+                std::ptr::null_mut(),
+                None,
+                std::ptr::null_mut()
+            ),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_OpenSession(0, 0, std::ptr::null_mut(), None, &mut 0),
+            ck::CKR_SESSION_PARALLEL_NOT_SUPPORTED
+        );
+        let mut h: ck::CK_SESSION_HANDLE = 0;
+        assert_eq!(
+            ffi::C_OpenSession(
+                0,
+                ck::CKF_SERIAL_SESSION,
+                std::ptr::null_mut(),
+                None,
+                &mut h
+            ),
+            ck::CKR_OK
+        );
+        assert_eq!(
+            ffi::C_Login(h + 100, ck::CKU_USER, b"123456".as_ptr() as *mut _, 6),
+            ck::CKR_SESSION_HANDLE_INVALID
+        );
+        assert_eq!(
+            ffi::C_Login(h, ck::CKU_USER, std::ptr::null_mut(), 6),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_Login(h, ck::CKU_USER, b"123".as_ptr() as *mut _, 3),
+            ck::CKR_PIN_LEN_RANGE
+        );
+        assert_eq!(
+            ffi::C_Login(h, 7, b"123456".as_ptr() as *mut _, 6),
+            ck::CKR_USER_TYPE_INVALID
+        );
+        assert_eq!(
+            ffi::C_FindObjects(h, std::ptr::null_mut(), 1, &mut count),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_FindObjects(h, [0; 1].as_mut_ptr(), 1, &mut count),
+            ck::CKR_OPERATION_NOT_INITIALIZED
+        );
+        let mut sig = [0u8; 4];
+        let mut sig_len: ck::CK_ULONG = 4;
+        assert_eq!(
+            ffi::C_Sign(
+                h,
+                b"x".as_ptr() as *mut _,
+                1,
+                sig.as_mut_ptr(),
+                &mut sig_len
+            ),
+            ck::CKR_OPERATION_NOT_INITIALIZED
+        );
+        let mut mech = ck::CK_MECHANISM {
+            mechanism: 0x7FFF_FFFF,
+            pParameter: std::ptr::null_mut(),
+            ulParameterLen: 0,
+        };
+        assert_eq!(ffi::C_SignInit(h, &mut mech, 1), ck::CKR_MECHANISM_INVALID);
+        assert_eq!(
+            ffi::C_SignInit(h, std::ptr::null_mut(), 1),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        mech.mechanism = ck::CKM_RSA_PKCS_PSS;
+        assert_eq!(
+            ffi::C_SignInit(h, &mut mech, 1),
+            ck::CKR_MECHANISM_PARAM_INVALID
+        );
+        mech.mechanism = ck::CKM_SHA256_RSA_PKCS;
+        assert_eq!(
+            ffi::C_SignInit(h, &mut mech, 0xDEAD),
+            ck::CKR_KEY_HANDLE_INVALID
+        );
+        assert_eq!(
+            ffi::C_GetAttributeValue(h, 0xDEAD, std::ptr::null_mut(), 0),
+            ck::CKR_OBJECT_HANDLE_INVALID
+        );
+        assert_eq!(
+            ffi::C_EncryptInit(h, &mut mech, 1),
+            ck::CKR_FUNCTION_NOT_SUPPORTED
+        );
+        assert_eq!(ffi::C_GetFunctionStatus(h), ck::CKR_FUNCTION_NOT_PARALLEL);
+        let mut list: *mut ck::CK_FUNCTION_LIST = std::ptr::null_mut();
+        assert_eq!(ffi::C_GetFunctionList(&mut list), ck::CKR_OK);
+        assert_eq!((*list).version.major, 2);
+        let mut n: ck::CK_ULONG = 0;
+        assert_eq!(
+            ffi::C_GetInterfaceList(std::ptr::null_mut(), &mut n),
+            ck::CKR_OK
+        );
+        assert_eq!(n, 2);
+        let mut itf: *mut ck::CK_INTERFACE = std::ptr::null_mut();
+        assert_eq!(
+            ffi::C_GetInterface(
+                c"PKCS 11".as_ptr() as *mut _,
+                std::ptr::null_mut(),
+                &mut itf,
+                0
+            ),
+            ck::CKR_OK
+        );
+        let list3 = (*itf).pFunctionList as *const ck::CK_FUNCTION_LIST_3_0;
+        assert_eq!(((*list3).version.major, (*list3).version.minor), (3, 0));
+        assert_eq!(
+            ffi::C_GetInterface(
+                c"Vendor X".as_ptr() as *mut _,
+                std::ptr::null_mut(),
+                &mut itf,
+                0
+            ),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(ffi::C_CloseSession(h), ck::CKR_OK);
+        assert_eq!(ffi::C_CloseSession(h), ck::CKR_SESSION_HANDLE_INVALID);
+        assert_eq!(
+            ffi::C_Finalize(&mut reserved as *mut u8 as *mut _),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(ffi::C_Finalize(std::ptr::null_mut()), ck::CKR_OK);
+        assert_eq!(
+            ffi::C_Finalize(std::ptr::null_mut()),
+            ck::CKR_CRYPTOKI_NOT_INITIALIZED
+        );
+    }
+}
+
+fn signs_and_verifies_outside(rig: &Pcscd) {
+    let _card = rig
+        .insert(
+            0,
+            &CardOptions {
+                serial: Some(777001),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let _p = personalize(
+        rig,
+        0,
+        &[("9a", "RSA2048"), ("9c", "ECCP256")],
+        "PEREZ RUIZ LUIS - X1234567L",
+    );
+    let p11 = load();
+    let info = p11.get_library_info().unwrap();
+    assert_eq!(info.manufacturer_id(), "Firma");
+    let slots = p11.get_slots_with_token().unwrap();
+    assert_eq!(slots.len(), 1);
+    let token = p11.get_token_info(slots[0]).unwrap();
+    assert_eq!(token.label(), "PEREZ RUIZ LUIS - X1234567L");
+    assert_eq!(token.serial_number(), "777001");
+    assert!(token.user_pin_initialized() && !token.user_pin_count_low());
+    let session = p11.open_ro_session(slots[0]).unwrap();
+    assert!(
+        session
+            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+            .unwrap()
+            .is_empty(),
+        "hidden before login"
+    );
+    let err = session
+        .login(UserType::User, Some(&pin("000000")))
+        .unwrap_err();
+    assert_eq!(rv(err), RvError::PinIncorrect);
+    assert!(p11.get_token_info(slots[0]).unwrap().user_pin_count_low());
+    session.login(UserType::User, Some(&pin("123456"))).unwrap();
+    assert!(
+        !p11.get_token_info(slots[0]).unwrap().user_pin_count_low(),
+        "count restored"
+    );
+
+    let data = b"declaracion";
+    let sig = session
+        .sign(
+            &Mechanism::Sha256RsaPkcs,
+            key(&session, ObjectClass::PRIVATE_KEY, 1),
+            data,
+        )
+        .unwrap();
+    rsa_public(&session, 1)
+        .verify(
+            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+            &sha2::Sha256::digest(data),
+            &sig,
+        )
+        .expect("RSA signature verifies");
+    // Multi-part signing gives a verifiable signature too.
+    session
+        .sign_init(
+            &Mechanism::Sha256RsaPkcs,
+            key(&session, ObjectClass::PRIVATE_KEY, 1),
+        )
+        .unwrap();
+    session.sign_update(b"decla").unwrap();
+    session.sign_update(b"racion").unwrap();
+    let sig = session.sign_final().unwrap();
+    rsa_public(&session, 1)
+        .verify(
+            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+            &sha2::Sha256::digest(data),
+            &sig,
+        )
+        .expect("multi-part signature verifies");
+
+    // 9C: PIN always. Without the context-specific login the card is not asked.
+    let sign_key = key(&session, ObjectClass::PRIVATE_KEY, 2);
+    let attrs = session
+        .get_attributes(sign_key, &[AttributeType::AlwaysAuthenticate])
+        .unwrap();
+    assert_eq!(attrs, vec![Attribute::AlwaysAuthenticate(true)]);
+    let err = session
+        .sign(&Mechanism::EcdsaSha256, sign_key, data)
+        .unwrap_err();
+    assert_eq!(rv(err), RvError::UserNotLoggedIn);
+    session
+        .sign_init(&Mechanism::EcdsaSha256, sign_key)
+        .unwrap();
+    session
+        .login(UserType::ContextSpecific, Some(&pin("123456")))
+        .unwrap();
+    // NSS and Thunderbird ask for token info in between: it must not spoil the signature.
+    p11.get_token_info(slots[0]).unwrap();
+    let sig = session.sign_final_after_update(data);
+    let point = match &session
+        .get_attributes(
+            key(&session, ObjectClass::PUBLIC_KEY, 2),
+            &[AttributeType::EcPoint],
+        )
+        .unwrap()[..]
+    {
+        [Attribute::EcPoint(p)] => p[2..].to_vec(),
+        other => panic!("{other:?}"),
+    };
+    use p256::ecdsa::signature::Verifier;
+    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
+    vk.verify(data, &p256::ecdsa::Signature::from_slice(&sig).unwrap())
+        .expect("ECDSA signature verifies");
+    let random = session.generate_random_vec(40).unwrap();
+    assert_eq!(random.len(), 40);
+    assert_ne!(random, vec![0; 40]);
+}
+
+trait SignAfterUpdate {
+    fn sign_final_after_update(&self, data: &[u8]) -> Vec<u8>;
+}
+
+impl SignAfterUpdate for Session {
+    fn sign_final_after_update(&self, data: &[u8]) -> Vec<u8> {
+        self.sign_update(data).unwrap();
+        self.sign_final().unwrap()
+    }
+}
+
+fn concurrent_signing_from_eight_threads(rig: &Pcscd) {
+    let _card = rig.insert(0, &CardOptions::default()).unwrap();
+    let _p = personalize(rig, 0, &[("9a", "ECCP256")], "CONCURRENTE");
+    let p11 = load();
+    let slot = p11.get_slots_with_token().unwrap()[0];
+    let first = p11.open_ro_session(slot).unwrap();
+    first.login(UserType::User, Some(&pin("123456"))).unwrap();
+    let point = match &first
+        .get_attributes(
+            key(&first, ObjectClass::PUBLIC_KEY, 1),
+            &[AttributeType::EcPoint],
+        )
+        .unwrap()[..]
+    {
+        [Attribute::EcPoint(p)] => p[2..].to_vec(),
+        other => panic!("{other:?}"),
+    };
+    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8u8 {
+            let p11 = &p11;
+            let vk = &vk;
+            s.spawn(move || {
+                let session = p11.open_ro_session(slot).unwrap();
+                let k = key(&session, ObjectClass::PRIVATE_KEY, 1);
+                for i in 0..10u8 {
+                    let msg = [t, i, 42];
+                    let sig = session.sign(&Mechanism::EcdsaSha256, k, &msg).unwrap();
+                    use p256::ecdsa::signature::Verifier;
+                    vk.verify(&msg, &p256::ecdsa::Signature::from_slice(&sig).unwrap())
+                        .expect("verifies");
+                }
+            });
+        }
+    });
+}
+
+fn card_removed_and_another_inserted(rig: &Pcscd) {
+    let card = rig
+        .insert(
+            1,
+            &CardOptions {
+                serial: Some(1111),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let _p = personalize(rig, 1, &[("9a", "ECCP256")], "PRIMERA");
+    let p11 = load();
+    let slots = p11.get_all_slots().unwrap();
+    let slot = slots[1];
+    let session = p11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin("123456"))).unwrap();
+    let k = key(&session, ObjectClass::PRIVATE_KEY, 1);
+    session.sign(&Mechanism::EcdsaSha256, k, b"1").unwrap();
+    card.remove().unwrap();
+    let err = rv(session.sign(&Mechanism::EcdsaSha256, k, b"2").unwrap_err());
+    assert!(
+        matches!(
+            err,
+            RvError::DeviceRemoved | RvError::TokenNotPresent | RvError::SessionHandleInvalid
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        rv(session.sign(&Mechanism::EcdsaSha256, k, b"3").unwrap_err()),
+        RvError::SessionHandleInvalid,
+        "sessions are gone"
+    );
+    assert!(!p11.get_slots_with_token().unwrap().contains(&slot));
+    assert_eq!(p11.get_all_slots().unwrap().len(), 2, "the slot stays");
+    let _other = rig
+        .insert(
+            1,
+            &CardOptions {
+                serial: Some(2222),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let _p2 = personalize(rig, 1, &[("9a", "ECCP256")], "SEGUNDA");
+    let token = p11.get_token_info(slot).unwrap();
+    assert_eq!(
+        (token.label(), token.serial_number()),
+        ("SEGUNDA", "2222"),
+        "a new token"
+    );
+    std::mem::forget(session);
+}
+
+fn slot_events_and_finalize_while_waiting(rig: &Pcscd) {
+    unsafe {
+        assert_eq!(ffi::C_Initialize(std::ptr::null_mut()), ck::CKR_OK);
+        let mut slot: ck::CK_SLOT_ID = 99;
+        // Drain what happened before: then nothing more.
+        while ffi::C_WaitForSlotEvent(ck::CKF_DONT_BLOCK, &mut slot, std::ptr::null_mut())
+            == ck::CKR_OK
+        {}
+        assert_eq!(
+            ffi::C_WaitForSlotEvent(ck::CKF_DONT_BLOCK, &mut slot, std::ptr::null_mut()),
+            ck::CKR_NO_EVENT
+        );
+        // Blocks until an event; the reader of an earlier test may still be
+        // settling (pcscd polls every 400 ms), so wait for slot 0's.
+        let waiter = std::thread::spawn(|| loop {
+            let mut slot: ck::CK_SLOT_ID = 99;
+            let rv = ffi::C_WaitForSlotEvent(0, &mut slot, std::ptr::null_mut());
+            if rv != ck::CKR_OK || slot == 0 {
+                return (rv, slot);
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let card = rig.insert(0, &CardOptions::default()).unwrap();
+        assert_eq!(
+            waiter.join().unwrap(),
+            (ck::CKR_OK, 0),
+            "the insertion in slot 0 is reported"
+        );
+        // A thread blocked in C_WaitForSlotEvent does not keep C_Finalize waiting.
+        let waiter = std::thread::spawn(|| {
+            let mut slot: ck::CK_SLOT_ID = 99;
+            ffi::C_WaitForSlotEvent(0, &mut slot, std::ptr::null_mut())
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let start = Instant::now();
+        assert_eq!(ffi::C_Finalize(std::ptr::null_mut()), ck::CKR_OK);
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert_eq!(waiter.join().unwrap(), ck::CKR_CRYPTOKI_NOT_INITIALIZED);
+        drop(card);
+    }
+}
+
+/// One test of this binary: it gets the shared rig.
+type Test = fn(&Pcscd);
+
+fn main() -> ExitCode {
+    let tests: [(&str, Test); 6] = [
+        (
+            "forked_child_is_not_initialized",
+            forked_child_is_not_initialized,
+        ),
+        ("bad_arguments_are_refused", bad_arguments_are_refused),
+        ("signs_and_verifies_outside", signs_and_verifies_outside),
+        (
+            "concurrent_signing_from_eight_threads",
+            concurrent_signing_from_eight_threads,
+        ),
+        (
+            "card_removed_and_another_inserted",
+            card_removed_and_another_inserted,
+        ),
+        (
+            "slot_events_and_finalize_while_waiting",
+            slot_events_and_finalize_while_waiting,
+        ),
+    ];
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let start = Instant::now();
+    let rig = Pcscd::start().expect("rig");
+    // Set before any PC/SC call and before any thread exists.
+    std::env::set_var("PCSCLITE_CSOCK_NAME", rig.socket());
+    let selected: Vec<_> = tests
+        .iter()
+        .filter(|(n, _)| filter.is_empty() || filter.iter().any(|f| n.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", selected.len());
+    let (mut passed, mut failed) = (0, Vec::new());
+    for (name, test) in &selected {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| test(&rig))) {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(*name);
+            }
+        }
+        // Leave the module uninitialized for the next test, whatever happened.
+        unsafe {
+            ffi::C_Finalize(std::ptr::null_mut());
+        }
+    }
+    drop(rig);
+    let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
+    if !failed.is_empty() {
+        println!("\nfailures:\n    {}", failed.join("\n    "));
+    }
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
+        failed.len(),
+        tests.len() - selected.len(),
+        start.elapsed().as_secs_f64()
+    );
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
