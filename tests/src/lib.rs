@@ -108,7 +108,7 @@ fn free_port_pair() -> Result<u16> {
 
 /// Whether something listens on a local TCP port, read from /proc so the
 /// check does not itself connect (vpcd would take a connection for a card).
-fn listening(port: u16) -> bool {
+pub fn listening(port: u16) -> bool {
     let needle = format!(":{port:04X} ");
     ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
         std::fs::read_to_string(f)
