@@ -517,3 +517,57 @@ fn openssl_engine_and_gnutls() {
         "{out}"
     );
 }
+
+/// The install command registers the module with p11-kit, Chrome's NSS
+/// database and Firefox profiles, and removes it again.
+#[test]
+fn register_and_unregister_for_a_user() {
+    let home = tempfile::tempdir().unwrap();
+    let profile = home
+        .path()
+        .join(".mozilla/firefox/abcd1234.default-release");
+    std::fs::create_dir_all(&profile).unwrap();
+    ok(Command::new("certutil").args([
+        "-N",
+        "-d",
+        &format!("sql:{}", profile.display()),
+        "--empty-password",
+    ]));
+    let register = || {
+        let mut c = Command::new(firma_tests::bin("firma-pkcs11-register"));
+        c.env("HOME", home.path()).env_remove("XDG_CONFIG_HOME");
+        c
+    };
+    let listed = |db: &std::path::Path| {
+        Command::new("modutil")
+            .args(["-dbdir", &format!("sql:{}", db.display()), "-list", "Firma"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let out = ok(register().args(["install", "--module", &firma_module()]));
+    let chrome = home.path().join(".pki/nssdb");
+    assert!(listed(&chrome) && listed(&profile), "{out}");
+    let p11kit =
+        std::fs::read_to_string(home.path().join(".config/pkcs11/modules/firma.module")).unwrap();
+    assert!(
+        p11kit.contains(&format!(
+            "module: {}",
+            std::fs::canonicalize(firma_module()).unwrap().display()
+        )),
+        "{p11kit}"
+    );
+    let again = ok(register().args(["install", "--module", &firma_module()]));
+    assert!(again.contains("already registered"), "{again}");
+    ok(register().arg("uninstall"));
+    assert!(!listed(&chrome) && !listed(&profile));
+    assert!(!home
+        .path()
+        .join(".config/pkcs11/modules/firma.module")
+        .exists());
+    let out = ok(register().arg("status"));
+    assert!(out.contains("p11-kit: not registered"), "{out}");
+    let err = firma_tests::fails(register().args(["install", "--module", "/nonexistent/lib.so"]));
+    assert!(err.contains("/nonexistent/lib.so"), "{err}");
+}
