@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-cargo build --quiet --release --workspace --bins
+cargo build --quiet --release --workspace
 export FIRMA_BIN_DIR="$PWD/target/release"
 cargo bench -p firma-tests --bench vcard_path "$@"
 cargo bench -p firma-tests --bench piv_client "$@"
+cargo bench -p firma-tests --bench pkcs11_modules "$@"

@@ -180,6 +180,31 @@ impl Module {
         Ok(())
     }
 
+    /// Checks one reader only (one call to pcscd): the card is still the one
+    /// whose token we hold. Every session operation starts with this.
+    fn refresh_slot(&mut self, i: usize) -> Result<()> {
+        let ctx = self.context()?;
+        let Some(slot) = self.slots.get(i) else {
+            return Err(Error::SLOT_ID_INVALID);
+        };
+        let name = std::ffi::CString::new(slot.reader.clone()).map_err(|_| Error::GENERAL)?;
+        let mut state = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
+        let (present, count) = match ctx.get_status_change(std::time::Duration::ZERO, &mut state) {
+            Ok(()) => (
+                state[0].event_state().contains(pcsc::State::PRESENT),
+                state[0].event_count(),
+            ),
+            // The reader went away, or pcscd did: no card.
+            Err(_) => (false, 0),
+        };
+        if !present || count != self.slots[i].event_count {
+            self.mark_absent(i);
+        }
+        self.slots[i].present = present;
+        self.slots[i].event_count = count;
+        Ok(())
+    }
+
     /// Forgets the token of slot `i` and closes its sessions.
     fn mark_absent(&mut self, i: usize) {
         self.slots[i].present = false;
@@ -226,7 +251,7 @@ impl Module {
             .get(&h)
             .ok_or(Error::SESSION_HANDLE_INVALID)?
             .slot;
-        self.refresh()?;
+        self.refresh_slot(slot as usize)?;
         if !self.sessions.contains_key(&h) {
             return Err(Error::DEVICE_REMOVED);
         }
