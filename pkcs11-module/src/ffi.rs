@@ -178,6 +178,12 @@ const MECHANISMS: &[(CK_MECHANISM_TYPE, CK_ULONG, CK_ULONG, CK_FLAGS)] = &[
         384,
         CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
     ),
+    (
+        CKM_ECDH1_DERIVE,
+        256,
+        384,
+        CKF_HW | CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
+    ),
 ];
 
 unsafe fn mechanism_param<T: Copy>(m: &CK_MECHANISM) -> Result<T> {
@@ -692,12 +698,17 @@ pub unsafe extern "C" fn C_GetAttributeValue(
         if attrs.is_null() && count > 0 {
             return Err(Error::ARGUMENTS_BAD);
         }
-        let obj = with_module(|m| m.object(session, object))?;
+        // SAFETY: `attrs` holds `count` attributes, checked non-NULL.
+        let attrs: &mut [CK_ATTRIBUTE] = if count == 0 {
+            &mut []
+        } else {
+            std::slice::from_raw_parts_mut(attrs, count as usize)
+        };
+        let types: Vec<CK_ATTRIBUTE_TYPE> = attrs.iter().map(|a| a.type_).collect();
+        let values = with_module(|m| m.attributes(session, object, &types))?;
         let mut result = Ok(());
-        for i in 0..count as usize {
-            // SAFETY: `attrs` holds `count` attributes, checked non-NULL.
-            let a = &mut *attrs.add(i);
-            match obj.attribute(a.type_) {
+        for (a, value) in attrs.iter_mut().zip(values) {
+            match value {
                 Ok(v) if a.pValue.is_null() => a.ulValueLen = v.len() as CK_ULONG,
                 Ok(v) if (a.ulValueLen as usize) < v.len() => {
                     a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -841,7 +852,6 @@ not_supported! {
     C_SetOperationState(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE);
     C_CreateObject(CK_SESSION_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
     C_CopyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
-    C_DestroyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE);
     C_GetObjectSize(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, *mut CK_ULONG);
     C_SetAttributeValue(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG);
     C_EncryptInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
@@ -871,7 +881,6 @@ not_supported! {
     C_GenerateKeyPair(CK_SESSION_HANDLE, *mut CK_MECHANISM, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE, *mut CK_OBJECT_HANDLE);
     C_WrapKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, *mut CK_BYTE, *mut CK_ULONG);
     C_UnwrapKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
-    C_DeriveKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
     C_LoginUser(CK_SESSION_HANDLE, CK_USER_TYPE, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR, CK_ULONG);
     C_SessionCancel(CK_SESSION_HANDLE, CK_FLAGS);
     C_MessageEncryptInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
@@ -922,6 +931,51 @@ pub unsafe extern "C" fn C_GenerateRandom(
         let random = with_module(|m| m.random(session, len as usize))?;
         std::ptr::copy_nonoverlapping(random.as_ptr(), out, random.len());
         Ok(())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_DestroyObject(
+    session: CK_SESSION_HANDLE,
+    object: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard(|| with_module(|m| m.destroy(session, object)))
+}
+
+/// CKM_ECDH1_DERIVE with the null KDF: the shared secret becomes a generic
+/// secret session object (sensitive if the template asks for it).
+#[no_mangle]
+pub unsafe extern "C" fn C_DeriveKey(
+    session: CK_SESSION_HANDLE,
+    mechanism: *mut CK_MECHANISM,
+    base: CK_OBJECT_HANDLE,
+    attrs: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    key: *mut CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard(|| {
+        let m = mechanism.as_ref().ok_or(Error::ARGUMENTS_BAD)?;
+        if key.is_null() {
+            return Err(Error::ARGUMENTS_BAD);
+        }
+        if m.mechanism != CKM_ECDH1_DERIVE {
+            return Err(Error::MECHANISM_INVALID);
+        }
+        let params: CK_ECDH1_DERIVE_PARAMS = mechanism_param(m)?;
+        if params.kdf != CKD_NULL || params.ulSharedDataLen != 0 {
+            return Err(Error::MECHANISM_PARAM_INVALID);
+        }
+        let peer = bytes(params.pPublicData, params.ulPublicDataLen)?.to_vec();
+        let mut sensitive = false;
+        for a in template(attrs, count)? {
+            if a.type_ == CKA_SENSITIVE {
+                sensitive = bytes(a.pValue as *const u8, a.ulValueLen)?
+                    .first()
+                    .is_some_and(|&b| b != 0);
+            }
+        }
+        let h = with_module(|m| m.derive_ecdh(session, base, &peer, sensitive))?;
+        put(key, h)
     })
 }
 

@@ -73,6 +73,8 @@ pub struct Session {
     pub find: Option<Vec<ck::CK_OBJECT_HANDLE>>,
     pub sign: Option<SignOp>,
     pub decrypt: Option<DecryptOp>,
+    /// Session objects: shared secrets from ECDH, gone with the session.
+    pub secrets: Vec<crate::object::SecretObject>,
 }
 
 pub struct Module {
@@ -304,6 +306,7 @@ impl Module {
                 find: None,
                 sign: None,
                 decrypt: None,
+                secrets: Vec::new(),
             },
         );
         Ok(h)
@@ -465,6 +468,13 @@ impl Module {
         let mut found: Vec<_> = Self::visible(token)
             .filter(|o| o.matches(template))
             .map(|o| o.handle)
+            .chain(
+                session
+                    .secrets
+                    .iter()
+                    .filter(|o| o.matches(template))
+                    .map(|o| o.handle),
+            )
             .collect();
         found.reverse();
         session.find = Some(found);
@@ -501,12 +511,82 @@ impl Module {
     }
 
     /// The object `o` of session `h`, if the session may see it.
-    pub fn object(&mut self, h: ck::CK_SESSION_HANDLE, o: ck::CK_OBJECT_HANDLE) -> Result<Object> {
-        let (_, token) = self.session_token(h)?;
-        Self::visible(token)
+    /// The values of attributes of object `o`, as the session may see them.
+    pub fn attributes(
+        &mut self,
+        h: ck::CK_SESSION_HANDLE,
+        o: ck::CK_OBJECT_HANDLE,
+        types: &[ck::CK_ATTRIBUTE_TYPE],
+    ) -> Result<Vec<std::result::Result<Vec<u8>, crate::object::AttrError>>> {
+        let (session, token) = self.session_token(h)?;
+        if let Some(secret) = session.secrets.iter().find(|x| x.handle == o) {
+            return Ok(types.iter().map(|t| secret.attribute(*t)).collect());
+        }
+        let obj = Self::visible(token)
             .find(|x| x.handle == o)
-            .cloned()
-            .ok_or(Error::OBJECT_HANDLE_INVALID)
+            .ok_or(Error::OBJECT_HANDLE_INVALID)?;
+        Ok(types.iter().map(|t| obj.attribute(*t)).collect())
+    }
+
+    /// C_DestroyObject: only session objects (card objects are the card's).
+    pub fn destroy(&mut self, h: ck::CK_SESSION_HANDLE, o: ck::CK_OBJECT_HANDLE) -> Result<()> {
+        let (session, token) = self.session_token(h)?;
+        let before = session.secrets.len();
+        session.secrets.retain(|x| x.handle != o);
+        if session.secrets.len() < before {
+            Ok(())
+        } else if token.object(o).is_some() {
+            Err(Error(ck::CKR_ACTION_PROHIBITED))
+        } else {
+            Err(Error::OBJECT_HANDLE_INVALID)
+        }
+    }
+
+    /// CKM_ECDH1_DERIVE (KDF null): the card agrees a secret with the peer's
+    /// public point; it becomes a generic secret session object.
+    pub fn derive_ecdh(
+        &mut self,
+        h: ck::CK_SESSION_HANDLE,
+        key: ck::CK_OBJECT_HANDLE,
+        peer: &[u8],
+        sensitive: bool,
+    ) -> Result<ck::CK_OBJECT_HANDLE> {
+        let handle = {
+            self.next_object += 1;
+            self.next_object
+        };
+        let result = (|| {
+            let (session, token) = self.session_token(h)?;
+            let obj = token
+                .object(key)
+                .filter(|o| o.class == ck::CKO_PRIVATE_KEY)
+                .ok_or(Error::KEY_HANDLE_INVALID)?
+                .clone();
+            let alg = obj.cert.key.algorithm();
+            if obj.cert.key.is_rsa() {
+                return Err(Error::KEY_TYPE_INCONSISTENT);
+            }
+            // The point may come raw or DER-wrapped in an OCTET STRING.
+            let point = match firma_apdu::tlv::Tlv::parse(peer) {
+                Ok((t, rest))
+                    if t.tag == 0x04 && rest.is_empty() && t.value.len() == 1 + 2 * alg.size() =>
+                {
+                    t.value
+                }
+                _ => peer,
+            };
+            if point.len() != 1 + 2 * alg.size() || point[0] != 0x04 {
+                return Err(Error::MECHANISM_PARAM_INVALID);
+            }
+            let value = card_operation(token, &obj, |p| p.ecdh(obj.slot, alg, point))?;
+            session.secrets.push(crate::object::SecretObject {
+                handle,
+                value,
+                sensitive,
+            });
+            Ok(handle)
+        })();
+        result.map_err(|e| self.card_failed(h, e))
     }
 
     pub fn sign_init(
@@ -748,17 +828,29 @@ fn getrandom(buf: &mut [u8]) -> Result<()> {
         .map_err(|_| Error::GENERAL)
 }
 
-/// The private-key operation, with the PIN checks PKCS#11 promises: the
-/// user must be logged in; a key with PIN policy "always" needs the
-/// context-specific PIN, which is verified again in the same transaction
-/// right before the operation (nothing can come between them); and if the
-/// card lost its PIN state (another application reset it), the user's PIN is
-/// verified again once.
+/// The signature or decryption of `obj`'s key.
 fn card_private_operation(
     token: &mut Token,
     obj: &Object,
     alg: Algorithm,
     input: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let slot = obj.slot;
+    card_operation(token, obj, |p| p.private_operation(slot, alg, input))
+}
+
+/// Runs a private-key operation with the PIN checks PKCS#11 promises: the
+/// user must be logged in; a key with PIN policy "always" needs the
+/// context-specific PIN, verified again in the same transaction right before
+/// the operation (nothing can come between them); and if the card lost its
+/// PIN state (another application reset it), the user's PIN is verified
+/// again once.
+fn card_operation(
+    token: &mut Token,
+    obj: &Object,
+    op: impl Fn(
+        &mut Piv<&mut dyn firma_apdu::transport::Transport>,
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, firma_apdu::Error>,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let user_pin = token.user_pin.clone().ok_or(Error::USER_NOT_LOGGED_IN)?;
     let context_pin = if obj.always_authenticate() {
@@ -766,17 +858,16 @@ fn card_private_operation(
     } else {
         None
     };
-    let slot = obj.slot;
     token
         .piv
         .transaction(|p| {
             if let Some(pin) = &context_pin {
                 p.verify_pin(pin)?;
             }
-            match p.private_operation(slot, alg, input) {
+            match op(p) {
                 Err(firma_apdu::Error::PinRequired(_)) if context_pin.is_none() => {
                     p.verify_pin(&user_pin)?;
-                    p.private_operation(slot, alg, input)
+                    op(p)
                 }
                 other => other,
             }

@@ -247,7 +247,7 @@ impl Object {
             ck::CKA_KEY_TYPE if key => ulong(self.key_type()),
             ck::CKA_LOCAL if key => bool(self.generated_on_card),
             ck::CKA_KEY_GEN_MECHANISM if key => ulong(ck::CK_UNAVAILABLE_INFORMATION),
-            ck::CKA_DERIVE if key => bool(false),
+            ck::CKA_DERIVE if key => bool(private && !cert.key.is_rsa()),
             ck::CKA_PUBLIC_KEY_INFO if key => cert.spki.clone(),
             ck::CKA_MODULUS if key => match &cert.key {
                 KeyInfo::Rsa { modulus, .. } => modulus.clone(),
@@ -306,6 +306,48 @@ impl Object {
     }
 
     /// Whether the object has every attribute of a search template with that value.
+    pub fn matches(&self, template: &[(ck::CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> bool {
+        template
+            .iter()
+            .all(|(t, v)| self.attribute(*t).is_ok_and(|mine| &mine == v))
+    }
+}
+
+/// A secret made in a session (ECDH); the value is wiped when the session ends.
+pub struct SecretObject {
+    pub handle: ck::CK_OBJECT_HANDLE,
+    pub value: zeroize::Zeroizing<Vec<u8>>,
+    pub sensitive: bool,
+}
+
+impl SecretObject {
+    pub fn attribute(&self, t: ck::CK_ATTRIBUTE_TYPE) -> Result<Vec<u8>, AttrError> {
+        Ok(match t {
+            ck::CKA_CLASS => ulong(ck::CKO_SECRET_KEY),
+            ck::CKA_KEY_TYPE => ulong(ck::CKK_GENERIC_SECRET),
+            ck::CKA_TOKEN
+            | ck::CKA_PRIVATE
+            | ck::CKA_MODIFIABLE
+            | ck::CKA_LOCAL
+            | ck::CKA_DERIVE => bool(false),
+            ck::CKA_ENCRYPT
+            | ck::CKA_DECRYPT
+            | ck::CKA_SIGN
+            | ck::CKA_VERIFY
+            | ck::CKA_WRAP
+            | ck::CKA_UNWRAP => bool(false),
+            ck::CKA_SENSITIVE | ck::CKA_ALWAYS_SENSITIVE => bool(self.sensitive),
+            ck::CKA_EXTRACTABLE => bool(!self.sensitive),
+            ck::CKA_NEVER_EXTRACTABLE => bool(self.sensitive),
+            ck::CKA_LABEL => b"ECDH shared secret".to_vec(),
+            ck::CKA_ID => Vec::new(),
+            ck::CKA_VALUE_LEN => ulong(self.value.len() as ck::CK_ULONG),
+            ck::CKA_VALUE if self.sensitive => return Err(AttrError::Sensitive),
+            ck::CKA_VALUE => self.value.to_vec(),
+            _ => return Err(AttrError::Invalid),
+        })
+    }
+
     pub fn matches(&self, template: &[(ck::CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> bool {
         template
             .iter()

@@ -571,3 +571,65 @@ fn register_and_unregister_for_a_user() {
     let err = firma_tests::fails(register().args(["install", "--module", "/nonexistent/lib.so"]));
     assert!(err.contains("/nonexistent/lib.so"), "{err}");
 }
+
+/// ECDH with the card's 9D P-256 key: pkcs11-tool derives, openssl derives
+/// the same secret from the other side.
+#[test]
+fn derives_an_ecdh_secret() {
+    let rig = Pcscd::start().unwrap();
+    let _card = rig.insert(0, &CardOptions::default()).unwrap();
+    let p = personalize(&rig, 0, &[("9d", "ECCP256")], HOLDER);
+    let (peer_key, peer_pub) = (p.path("peer.key"), p.path("peer.pub.der"));
+    ok(Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&peer_key));
+    ok(Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&peer_key)
+        .arg("-out")
+        .arg(&peer_pub));
+    let from_card = p.path("card.secret");
+    ok(&mut tool(
+        &rig,
+        &[
+            "--login",
+            "--pin",
+            "123456",
+            "--derive",
+            "-m",
+            "ECDH1-DERIVE",
+            "--id",
+            "03",
+            "-i",
+            peer_pub.to_str().unwrap(),
+            "-o",
+            from_card.to_str().unwrap(),
+        ],
+    ));
+    let card_pub = p.path("card.pub.pem");
+    std::fs::write(
+        &card_pub,
+        ok(Command::new("openssl")
+            .args(["x509", "-noout", "-pubkey", "-in"])
+            .arg(p.cert("9d"))),
+    )
+    .unwrap();
+    let from_peer = p.path("peer.secret");
+    ok(Command::new("openssl")
+        .args(["pkeyutl", "-derive", "-inkey"])
+        .arg(&peer_key)
+        .arg("-peerkey")
+        .arg(&card_pub)
+        .arg("-out")
+        .arg(&from_peer));
+    let secret = std::fs::read(&from_card).unwrap();
+    assert_eq!(secret.len(), 32);
+    assert_eq!(secret, std::fs::read(&from_peer).unwrap());
+}
