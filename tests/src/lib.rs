@@ -154,25 +154,7 @@ impl Pcscd {
                 "FRIENDLYNAME \"{READER_PREFIX}\"\nDEVICENAME /dev/null:0x{base_port:04X}\nLIBPATH {VPCD_DRIVER}\n"
             );
             std::fs::write(conf.join("vpcd"), entry).map_err(|e| e.to_string())?;
-            let script = format!(
-                "mkdir -p /run/pcscd && mount --bind '{}' /run/pcscd && exec '{}' --foreground -c '{}'",
-                run.display(),
-                pcscd.display(),
-                conf.display()
-            );
-            let mut cmd = Command::new("unshare");
-            if !is_root() {
-                cmd.args(["--user", "--map-root-user"]);
-            }
-            let log =
-                std::fs::File::create(dir.path().join("pcscd.log")).map_err(|e| e.to_string())?;
-            let child = cmd
-                .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().map_err(|e| e.to_string())?)
-                .stderr(log)
-                .spawn()
-                .map_err(|e| format!("cannot run unshare: {e}"))?;
+            let child = spawn_pcscd(&pcscd, dir.path())?;
             let mut rig = Self {
                 dir,
                 child,
@@ -292,6 +274,55 @@ impl Pcscd {
                 )
             })?;
         Ok(card)
+    }
+}
+
+/// Starts pcscd in its own mount namespace, with `/run/pcscd` bound to
+/// `dir/run` and the reader configuration of `dir/reader.conf.d`.
+fn spawn_pcscd(pcscd: &Path, dir: &Path) -> Result<Child> {
+    let (run, conf) = (dir.join("run"), dir.join("reader.conf.d"));
+    let script = format!(
+        "mkdir -p /run/pcscd && mount --bind '{}' /run/pcscd && exec '{}' --foreground -c '{}'",
+        run.display(),
+        pcscd.display(),
+        conf.display()
+    );
+    let mut cmd = Command::new("unshare");
+    if !is_root() {
+        cmd.args(["--user", "--map-root-user"]);
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("pcscd.log"))
+        .map_err(|e| e.to_string())?;
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot run unshare: {e}"))
+}
+
+impl Pcscd {
+    /// Stops pcscd and starts it again on the same readers, as after an
+    /// update or a crash; the cards reconnect by themselves.
+    pub fn restart(&mut self) -> Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let socket = self.socket();
+        let _ = std::fs::remove_file(&socket);
+        let port = self.base_port;
+        wait_until(Duration::from_secs(10), "vpcd ports to close", || {
+            !listening(port) && !listening(port + 1)
+        })?;
+        self.child = spawn_pcscd(
+            &find_program("pcscd", &["/usr/sbin", "/sbin"])?,
+            self.dir.path(),
+        )?;
+        wait_until(Duration::from_secs(10), "pcscd to come back", || {
+            socket.exists() && listening(port) && listening(port + 1)
+        })
     }
 }
 

@@ -62,7 +62,7 @@ fn rsa_public(session: &Session, id: u8) -> rsa::RsaPublicKey {
 }
 
 /// A child forked after C_Initialize must not use the parent's PC/SC state.
-fn forked_child_is_not_initialized(_rig: &Pcscd) {
+fn forked_child_is_not_initialized(_rig: &mut Pcscd) {
     unsafe {
         assert_eq!(ffi::C_Initialize(std::ptr::null_mut()), ck::CKR_OK);
         let mut info = std::mem::zeroed::<ck::CK_INFO>();
@@ -93,7 +93,7 @@ fn forked_child_is_not_initialized(_rig: &Pcscd) {
     }
 }
 
-fn bad_arguments_are_refused(rig: &Pcscd) {
+fn bad_arguments_are_refused(rig: &mut Pcscd) {
     let _card = rig.insert(0, &CardOptions::default()).unwrap();
     unsafe {
         let mut info = std::mem::zeroed::<ck::CK_INFO>();
@@ -281,7 +281,7 @@ fn bad_arguments_are_refused(rig: &Pcscd) {
     }
 }
 
-fn signs_and_verifies_outside(rig: &Pcscd) {
+fn signs_and_verifies_outside(rig: &mut Pcscd) {
     let _card = rig
         .insert(
             0,
@@ -407,7 +407,7 @@ impl SignAfterUpdate for Session {
     }
 }
 
-fn concurrent_signing_from_eight_threads(rig: &Pcscd) {
+fn concurrent_signing_from_eight_threads(rig: &mut Pcscd) {
     let _card = rig.insert(0, &CardOptions::default()).unwrap();
     let _p = personalize(rig, 0, &[("9a", "ECCP256")], "CONCURRENTE");
     let p11 = load();
@@ -444,7 +444,7 @@ fn concurrent_signing_from_eight_threads(rig: &Pcscd) {
     });
 }
 
-fn card_removed_and_another_inserted(rig: &Pcscd) {
+fn card_removed_and_another_inserted(rig: &mut Pcscd) {
     let card = rig
         .insert(
             1,
@@ -494,10 +494,10 @@ fn card_removed_and_another_inserted(rig: &Pcscd) {
         ("SEGUNDA", "2222"),
         "a new token"
     );
-    std::mem::forget(session);
+    drop(session);
 }
 
-fn slot_events_and_finalize_while_waiting(rig: &Pcscd) {
+fn slot_events_and_finalize_while_waiting(rig: &mut Pcscd) {
     unsafe {
         assert_eq!(ffi::C_Initialize(std::ptr::null_mut()), ck::CKR_OK);
         let mut slot: ck::CK_SLOT_ID = 99;
@@ -539,11 +539,73 @@ fn slot_events_and_finalize_while_waiting(rig: &Pcscd) {
     }
 }
 
+/// Another application resets the card (the PIN state is lost) and pcscd
+/// restarts: the module verifies again with the PIN it keeps for the
+/// session, and finds the reader again with a new PC/SC context.
+fn other_applications_and_a_pcscd_restart(rig: &mut Pcscd) {
+    let card = rig.insert(0, &CardOptions::default()).unwrap();
+    let _p = personalize(rig, 0, &[("9a", "ECCP256")], "RESILIENTE");
+    let p11 = load();
+    let slot = p11.get_slots_with_token().unwrap()[0];
+    let session = p11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin("123456"))).unwrap();
+    let k = key(&session, ObjectClass::PRIVATE_KEY, 1);
+    session.sign(&Mechanism::Ecdsa, k, &[1; 32]).unwrap();
+    // Another application resets the card under us.
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let reader = std::ffi::CString::new(rig.reader(0)).unwrap();
+    let other = ctx
+        .connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+        .unwrap();
+    other
+        .disconnect(pcsc::Disposition::ResetCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    session
+        .sign(&Mechanism::Ecdsa, k, &[2; 32])
+        .expect("signs after the reset");
+    // Others use the card in between (yubico-piv-tool selects, reads, disconnects).
+    firma_tests::ok(&mut rig.yubico(0, &["-a", "status"]));
+    session
+        .sign(&Mechanism::Ecdsa, k, &[3; 32])
+        .expect("signs after another application");
+    drop(ctx);
+    // pcscd goes away and comes back.
+    rig.restart().unwrap();
+    card.wait_present(true, Duration::from_secs(10)).unwrap();
+    assert!(
+        session.sign(&Mechanism::Ecdsa, k, &[4; 32]).is_err(),
+        "the old session is gone"
+    );
+    let start = Instant::now();
+    let slot = loop {
+        if let Some(s) = p11
+            .get_slots_with_token()
+            .ok()
+            .and_then(|s| s.first().copied())
+        {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the module finds the reader again"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let session = p11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin("123456"))).unwrap();
+    let k = key(&session, ObjectClass::PRIVATE_KEY, 1);
+    session
+        .sign(&Mechanism::Ecdsa, k, &[5; 32])
+        .expect("signs after pcscd restarted");
+    drop(card);
+}
+
 /// One test of this binary: it gets the shared rig.
-type Test = fn(&Pcscd);
+type Test = fn(&mut Pcscd);
 
 fn main() -> ExitCode {
-    let tests: [(&str, Test); 6] = [
+    let tests: [(&str, Test); 7] = [
         (
             "forked_child_is_not_initialized",
             forked_child_is_not_initialized,
@@ -562,13 +624,17 @@ fn main() -> ExitCode {
             "slot_events_and_finalize_while_waiting",
             slot_events_and_finalize_while_waiting,
         ),
+        (
+            "other_applications_and_a_pcscd_restart",
+            other_applications_and_a_pcscd_restart,
+        ),
     ];
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
     let start = Instant::now();
-    let rig = Pcscd::start().expect("rig");
+    let mut rig = Pcscd::start().expect("rig");
     // Set before any PC/SC call and before any thread exists.
     std::env::set_var("PCSCLITE_CSOCK_NAME", rig.socket());
     let selected: Vec<_> = tests
@@ -578,7 +644,7 @@ fn main() -> ExitCode {
     println!("\nrunning {} tests", selected.len());
     let (mut passed, mut failed) = (0, Vec::new());
     for (name, test) in &selected {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| test(&rig))) {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| test(&mut rig))) {
             Ok(()) => {
                 println!("test {name} ... ok");
                 passed += 1;
