@@ -267,6 +267,95 @@ fn bad_arguments_are_refused(rig: &mut Pcscd) {
             ),
             ck::CKR_ARGUMENTS_BAD
         );
+        // NULL where an output or input is required, for every function that has one.
+        let null_ulong: *mut ck::CK_ULONG = std::ptr::null_mut();
+        assert_eq!(
+            ffi::C_GetMechanismList(0, std::ptr::null_mut(), null_ulong),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_GetMechanismInfo(0, ck::CKM_RSA_PKCS, std::ptr::null_mut()),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_GetMechanismInfo(0, 0x7FFF_FFFF, &mut std::mem::zeroed()),
+            ck::CKR_MECHANISM_INVALID
+        );
+        assert_eq!(
+            ffi::C_GetSessionInfo(h, std::ptr::null_mut()),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_SetPIN(h, std::ptr::null_mut(), 6, std::ptr::null_mut(), 6),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_InitPIN(h, std::ptr::null_mut(), 6),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_SignFinal(h, sig.as_mut_ptr(), null_ulong),
+            ck::CKR_OPERATION_NOT_INITIALIZED
+        );
+        assert_eq!(
+            ffi::C_SignUpdate(h, std::ptr::null_mut(), 5),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_DecryptInit(h, std::ptr::null_mut(), 1),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_Decrypt(h, std::ptr::null_mut(), 5, sig.as_mut_ptr(), &mut sig_len),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_FindObjectsInit(h, std::ptr::null_mut(), 2),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_FindObjectsFinal(h),
+            ck::CKR_OPERATION_NOT_INITIALIZED
+        );
+        assert_eq!(
+            ffi::C_GetAttributeValue(h, 1, std::ptr::null_mut(), 3),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_DeriveKey(h, std::ptr::null_mut(), 1, std::ptr::null_mut(), 0, &mut 0),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_GenerateRandom(h, std::ptr::null_mut(), 8),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_WaitForSlotEvent(0, std::ptr::null_mut(), std::ptr::null_mut()),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_GetInterfaceList(std::ptr::null_mut(), null_ulong),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_GetInterface(
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0
+            ),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            ffi::C_GetFunctionList(std::ptr::null_mut()),
+            ck::CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(ffi::C_Logout(h), ck::CKR_USER_NOT_LOGGED_IN);
+        assert_eq!(
+            ffi::C_DestroyObject(h, 0xDEAD),
+            ck::CKR_OBJECT_HANDLE_INVALID
+        );
+        assert_eq!(ffi::C_CloseAllSessions(99), ck::CKR_SLOT_ID_INVALID);
         assert_eq!(ffi::C_CloseSession(h), ck::CKR_OK);
         assert_eq!(ffi::C_CloseSession(h), ck::CKR_SESSION_HANDLE_INVALID);
         assert_eq!(
@@ -577,6 +666,7 @@ fn other_applications_and_a_pcscd_restart(rig: &mut Pcscd) {
         session.sign(&Mechanism::Ecdsa, k, &[4; 32]).is_err(),
         "the old session is gone"
     );
+    let before = slot;
     let start = Instant::now();
     let slot = loop {
         if let Some(s) = p11
@@ -592,6 +682,9 @@ fn other_applications_and_a_pcscd_restart(rig: &mut Pcscd) {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
+    // The readers went away with pcscd and came back: same slots, none added.
+    assert_eq!(slot, before);
+    assert_eq!(p11.get_all_slots().unwrap().len(), 2);
     let session = p11.open_ro_session(slot).unwrap();
     session.login(UserType::User, Some(&pin("123456"))).unwrap();
     let k = key(&session, ObjectClass::PRIVATE_KEY, 1);
