@@ -595,3 +595,59 @@ pub fn firma_module() -> String {
     );
     path.to_string_lossy().into_owned()
 }
+
+/// One test of a binary that shares one rig (see [`run_with_shared_rig`]).
+pub type SharedRigTest = fn(&mut Pcscd);
+
+/// The `main` of a test binary whose tests use PC/SC in process: libpcsclite
+/// reads the pcscd socket path once per process, so they share one private
+/// pcscd and run one after the other. Prints libtest's format; `after_each`
+/// runs after every test whatever its outcome. Command-line words filter
+/// tests by name, as with libtest.
+pub fn run_with_shared_rig(
+    tests: &[(&str, SharedRigTest)],
+    after_each: fn(),
+) -> std::process::ExitCode {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let start = Instant::now();
+    let mut rig = Pcscd::start().expect("rig");
+    // Set before any PC/SC call and before any thread exists.
+    std::env::set_var("PCSCLITE_CSOCK_NAME", rig.socket());
+    let selected: Vec<_> = tests
+        .iter()
+        .filter(|(n, _)| filter.is_empty() || filter.iter().any(|f| n.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", selected.len());
+    let mut failed = Vec::new();
+    for (name, test) in &selected {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(&mut rig)));
+        after_each();
+        println!(
+            "test {name} ... {}",
+            if outcome.is_ok() { "ok" } else { "FAILED" }
+        );
+        if outcome.is_err() {
+            failed.push(*name);
+        }
+    }
+    drop(rig);
+    if !failed.is_empty() {
+        println!("\nfailures:\n    {}", failed.join("\n    "));
+    }
+    println!(
+        "\ntest result: {}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        selected.len() - failed.len(),
+        failed.len(),
+        tests.len() - selected.len(),
+        start.elapsed().as_secs_f64()
+    );
+    if failed.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}

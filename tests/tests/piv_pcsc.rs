@@ -6,7 +6,6 @@
 //! has its own `main`: one private pcscd for all its tests, run one after the
 //! other, with libtest's output format.
 
-use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -43,7 +42,7 @@ fn der_of_pem(pem: &Path) -> Vec<u8> {
     out.stdout
 }
 
-fn client_through_pcsc(rig: &Pcscd) {
+fn client_through_pcsc(rig: &mut Pcscd) {
     let _card = rig.insert(0, &CardOptions::default()).unwrap();
     for mode in [ApduMode::Extended, ApduMode::Short] {
         let mut piv = connect(rig, 0);
@@ -97,7 +96,7 @@ fn client_through_pcsc(rig: &Pcscd) {
 /// A card that only yubico-piv-tool prepared: keys, certificates, a new PIN
 /// and a new management key. The client reads, verifies, signs and decrypts;
 /// openssl checks the results against the certificates.
-fn reads_and_uses_what_yubico_piv_tool_wrote(rig: &Pcscd) {
+fn reads_and_uses_what_yubico_piv_tool_wrote(rig: &mut Pcscd) {
     let _card = rig.insert(0, &CardOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut certs = Vec::new();
@@ -203,7 +202,7 @@ fn reads_and_uses_what_yubico_piv_tool_wrote(rig: &Pcscd) {
 }
 
 /// The other way round: what the client writes, yubico-piv-tool and OpenSC read.
-fn tools_read_what_the_client_wrote(rig: &Pcscd) {
+fn tools_read_what_the_client_wrote(rig: &mut Pcscd) {
     let _card = rig.insert(0, &CardOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut piv = connect(rig, 0);
@@ -286,7 +285,7 @@ fn tools_read_what_the_client_wrote(rig: &Pcscd) {
 }
 
 /// A card pulled out in the middle of a chained PUT DATA.
-fn card_pulled_mid_chain(rig: &Pcscd) {
+fn card_pulled_mid_chain(rig: &mut Pcscd) {
     // SELECT, two authentication steps, then the third piece of the chain.
     let _card = rig
         .insert(
@@ -314,7 +313,7 @@ fn card_pulled_mid_chain(rig: &Pcscd) {
 
 /// Another application resets the card: the client reconnects, selects PIV
 /// again and reports the PIN as no longer verified.
-fn survives_a_reset_by_another_application(rig: &Pcscd) {
+fn survives_a_reset_by_another_application(rig: &mut Pcscd) {
     let _card = rig.insert(1, &CardOptions::default()).unwrap();
     let mut piv = connect(rig, 1);
     piv.verify_pin(&pin("123456")).unwrap();
@@ -347,7 +346,7 @@ fn survives_a_reset_by_another_application(rig: &Pcscd) {
     assert_eq!(status, PinStatus::Verified);
 }
 
-fn waits_for_reader_changes(rig: &Pcscd) {
+fn waits_for_reader_changes(rig: &mut Pcscd) {
     let ctx = transport::pcsc_context().unwrap();
     // Cards of earlier tests may still be leaving (pcscd polls every 400 ms).
     let settle = Instant::now();
@@ -386,11 +385,8 @@ fn waits_for_reader_changes(rig: &Pcscd) {
     );
 }
 
-/// One test of this binary: it gets the shared rig.
-type Test = fn(&Pcscd);
-
 fn main() -> ExitCode {
-    let tests: [(&str, Test); 6] = [
+    let tests: [(&str, firma_tests::SharedRigTest); 6] = [
         ("client_through_pcsc", client_through_pcsc),
         (
             "reads_and_uses_what_yubico_piv_tool_wrote",
@@ -407,46 +403,5 @@ fn main() -> ExitCode {
         ),
         ("waits_for_reader_changes", waits_for_reader_changes),
     ];
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let start = Instant::now();
-    let rig = Pcscd::start().expect("rig");
-    // Set before any PC/SC call and before any thread exists.
-    std::env::set_var("PCSCLITE_CSOCK_NAME", rig.socket());
-    let selected: Vec<_> = tests
-        .iter()
-        .filter(|(n, _)| filter.is_empty() || filter.iter().any(|f| n.contains(f.as_str())))
-        .collect();
-    println!("\nrunning {} tests", selected.len());
-    let (mut passed, mut failed) = (0, Vec::new());
-    for (name, test) in &selected {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| test(&rig))) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed.push(*name);
-            }
-        }
-    }
-    drop(rig);
-    let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
-    if !failed.is_empty() {
-        println!("\nfailures:\n    {}", failed.join("\n    "));
-    }
-    println!(
-        "\ntest result: {verdict}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
-        failed.len(),
-        tests.len() - selected.len(),
-        start.elapsed().as_secs_f64()
-    );
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    firma_tests::run_with_shared_rig(&tests, || {})
 }

@@ -5,7 +5,6 @@
 //! libpcsclite reads the pcscd socket path once per process, so this binary
 //! has its own `main`: one private pcscd for all its tests, run in turn.
 
-use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -694,11 +693,15 @@ fn other_applications_and_a_pcscd_restart(rig: &mut Pcscd) {
     drop(card);
 }
 
-/// One test of this binary: it gets the shared rig.
-type Test = fn(&mut Pcscd);
+/// Leaves the module uninitialized for the next test, whatever happened.
+fn finalize_module() {
+    unsafe {
+        ffi::C_Finalize(std::ptr::null_mut());
+    }
+}
 
 fn main() -> ExitCode {
-    let tests: [(&str, Test); 7] = [
+    let tests: [(&str, firma_tests::SharedRigTest); 7] = [
         (
             "forked_child_is_not_initialized",
             forked_child_is_not_initialized,
@@ -722,50 +725,5 @@ fn main() -> ExitCode {
             other_applications_and_a_pcscd_restart,
         ),
     ];
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let start = Instant::now();
-    let mut rig = Pcscd::start().expect("rig");
-    // Set before any PC/SC call and before any thread exists.
-    std::env::set_var("PCSCLITE_CSOCK_NAME", rig.socket());
-    let selected: Vec<_> = tests
-        .iter()
-        .filter(|(n, _)| filter.is_empty() || filter.iter().any(|f| n.contains(f.as_str())))
-        .collect();
-    println!("\nrunning {} tests", selected.len());
-    let (mut passed, mut failed) = (0, Vec::new());
-    for (name, test) in &selected {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| test(&mut rig))) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed.push(*name);
-            }
-        }
-        // Leave the module uninitialized for the next test, whatever happened.
-        unsafe {
-            ffi::C_Finalize(std::ptr::null_mut());
-        }
-    }
-    drop(rig);
-    let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
-    if !failed.is_empty() {
-        println!("\nfailures:\n    {}", failed.join("\n    "));
-    }
-    println!(
-        "\ntest result: {verdict}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
-        failed.len(),
-        tests.len() - selected.len(),
-        start.elapsed().as_secs_f64()
-    );
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    firma_tests::run_with_shared_rig(&tests, finalize_module)
 }
