@@ -436,6 +436,15 @@ impl Module {
                 token.so_puk = Some(new);
             }
             r
+        } else if token.user_pin.is_none() && token.pin_tries_left == 0 {
+            // OpenSC's convention (pkcs11-tool --unlock-pin --puk): with the PIN
+            // blocked and nobody logged in, the "old PIN" is the PUK and the
+            // PIN is unblocked. Only the right PUK can do it.
+            let r = token.piv.unblock_pin(&old, &new);
+            if r.is_ok() {
+                token.pin_tries_left = token.pin_tries_total;
+            }
+            r
         } else {
             let r = token.piv.change_pin(&old, &new);
             token.note_pin_result(&r);

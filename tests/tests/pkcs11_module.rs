@@ -272,6 +272,20 @@ fn pins_wrong_blocked_unblocked_changed() {
         ],
     ));
     ok(&mut sign("246810"));
+    // OpenSC's own way: --unlock-pin with the PUK while the PIN is blocked.
+    for _ in 0..3 {
+        fails(&mut sign("000000"));
+    }
+    let out = fails(&mut tool(
+        &rig,
+        &["--unlock-pin", "--puk", "87654321", "--new-pin", "246810"],
+    ));
+    assert!(out.contains("CKR_PIN_INCORRECT"), "a wrong PUK: {out}");
+    ok(&mut tool(
+        &rig,
+        &["--unlock-pin", "--puk", "12345678", "--new-pin", "246810"],
+    ));
+    ok(&mut sign("246810"));
     ok(&mut tool(
         &rig,
         &["--change-pin", "--pin", "246810", "--new-pin", "135790"],
