@@ -29,14 +29,47 @@ fn lock() -> MutexGuard<'static, Option<Module>> {
     STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The application's mutex, when it gave callbacks without
+/// CKF_OS_LOCKING_OK: every call then also holds it (PKCS#11 §5.4, case 3).
+#[derive(Clone, Copy)]
+struct AppMutex {
+    mutex: *mut c_void,
+    lock: unsafe extern "C" fn(*mut c_void) -> CK_RV,
+    unlock: unsafe extern "C" fn(*mut c_void) -> CK_RV,
+    destroy: unsafe extern "C" fn(*mut c_void) -> CK_RV,
+}
+
+// SAFETY: the application made the mutex for use from any of its threads.
+unsafe impl Send for AppMutex {}
+
+static APP_MUTEX: Mutex<Option<AppMutex>> = Mutex::new(None);
+
+fn app_mutex() -> Option<AppMutex> {
+    *APP_MUTEX.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs `f` on the initialized module of this process.
 fn with_module<T>(f: impl FnOnce(&mut Module) -> Result<T>) -> Result<T> {
-    let mut guard = lock();
-    match guard.as_mut() {
-        // A forked child must not use the parent's PC/SC context.
-        Some(m) if m.pid == std::process::id() => f(m),
-        _ => Err(Error::NOT_INITIALIZED),
+    let app = app_mutex();
+    if let Some(a) = app {
+        // SAFETY: callbacks and mutex as the application gave them to C_Initialize.
+        if unsafe { (a.lock)(a.mutex) } != CKR_OK {
+            return Err(Error(CKR_CANT_LOCK));
+        }
     }
+    let result = {
+        let mut guard = lock();
+        match guard.as_mut() {
+            // A forked child must not use the parent's PC/SC context.
+            Some(m) if m.pid == std::process::id() => f(m),
+            _ => Err(Error::NOT_INITIALIZED),
+        }
+    };
+    if let Some(a) = app {
+        // SAFETY: as above; we hold the mutex we locked.
+        unsafe { (a.unlock)(a.mutex) };
+    }
+    result
 }
 
 /// Every export: a panic becomes CKR_GENERAL_ERROR.
@@ -276,10 +309,29 @@ pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
             {
                 return Err(Error::ARGUMENTS_BAD);
             }
-            // With or without CKF_OS_LOCKING_OK, native locks are used: on the
-            // platforms Firma runs on they are what an application's mutex
-            // callbacks wrap, and the module never calls back into them.
-            let _ = args.flags & CKF_OS_LOCKING_OK;
+            // Callbacks without CKF_OS_LOCKING_OK: the application wants its
+            // own mutex used. With the flag, native locks are enough.
+            if let (false, Some(create), Some(destroy), Some(lock_fn), Some(unlock)) = (
+                args.flags & CKF_OS_LOCKING_OK != 0,
+                args.CreateMutex,
+                args.DestroyMutex,
+                args.LockMutex,
+                args.UnlockMutex,
+            ) {
+                if lock().as_ref().is_some_and(|m| m.pid == std::process::id()) {
+                    return Err(Error::ALREADY_INITIALIZED);
+                }
+                let mut mutex: *mut c_void = std::ptr::null_mut();
+                if create(&mut mutex) != CKR_OK || mutex.is_null() {
+                    return Err(Error(CKR_CANT_LOCK));
+                }
+                *APP_MUTEX.lock().unwrap_or_else(|e| e.into_inner()) = Some(AppMutex {
+                    mutex,
+                    lock: lock_fn,
+                    unlock,
+                    destroy,
+                });
+            }
         }
         let mut state = lock();
         match state.as_ref() {
@@ -307,6 +359,11 @@ pub unsafe extern "C" fn C_Finalize(reserved: *mut c_void) -> CK_RV {
         }
         GENERATION.fetch_add(1, Ordering::SeqCst);
         *state = None;
+        drop(state);
+        if let Some(a) = APP_MUTEX.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            // SAFETY: the application's own mutex, no longer used by any call.
+            (a.destroy)(a.mutex);
+        }
         Ok(())
     })
 }

@@ -92,6 +92,67 @@ fn forked_child_is_not_initialized(_rig: &mut Pcscd) {
     }
 }
 
+static LOCKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static UNLOCKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static DESTROYED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe extern "C" fn create_mutex(out: *mut *mut std::os::raw::c_void) -> ck::CK_RV {
+    *out = std::ptr::addr_of!(LOCKS) as *mut _;
+    ck::CKR_OK
+}
+unsafe extern "C" fn destroy_mutex(_: *mut std::os::raw::c_void) -> ck::CK_RV {
+    DESTROYED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    ck::CKR_OK
+}
+unsafe extern "C" fn lock_mutex(_: *mut std::os::raw::c_void) -> ck::CK_RV {
+    LOCKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    ck::CKR_OK
+}
+unsafe extern "C" fn unlock_mutex(_: *mut std::os::raw::c_void) -> ck::CK_RV {
+    UNLOCKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    ck::CKR_OK
+}
+
+/// An application that gives mutex callbacks without CKF_OS_LOCKING_OK has
+/// its mutex held around every call.
+fn application_mutex_callbacks_are_used(_rig: &mut Pcscd) {
+    use std::sync::atomic::Ordering::SeqCst;
+    unsafe {
+        let mut args = ck::CK_C_INITIALIZE_ARGS {
+            CreateMutex: Some(create_mutex),
+            DestroyMutex: Some(destroy_mutex),
+            LockMutex: Some(lock_mutex),
+            UnlockMutex: Some(unlock_mutex),
+            flags: 0,
+            pReserved: std::ptr::null_mut(),
+        };
+        assert_eq!(ffi::C_Initialize(&mut args as *mut _ as *mut _), ck::CKR_OK);
+        let mut count: ck::CK_ULONG = 0;
+        assert_eq!(
+            ffi::C_GetSlotList(0, std::ptr::null_mut(), &mut count),
+            ck::CKR_OK
+        );
+        assert_eq!(ffi::C_GetSlotInfo(0, &mut std::mem::zeroed()), ck::CKR_OK);
+        let (locks, unlocks) = (LOCKS.load(SeqCst), UNLOCKS.load(SeqCst));
+        assert!(
+            locks >= 2 && locks == unlocks,
+            "locked {locks}, unlocked {unlocks}"
+        );
+        assert_eq!(ffi::C_Finalize(std::ptr::null_mut()), ck::CKR_OK);
+        assert_eq!(DESTROYED.load(SeqCst), 1);
+        // With CKF_OS_LOCKING_OK the callbacks are not needed.
+        args.flags = ck::CKF_OS_LOCKING_OK;
+        assert_eq!(ffi::C_Initialize(&mut args as *mut _ as *mut _), ck::CKR_OK);
+        let before = LOCKS.load(SeqCst);
+        assert_eq!(
+            ffi::C_GetSlotList(0, std::ptr::null_mut(), &mut count),
+            ck::CKR_OK
+        );
+        assert_eq!(LOCKS.load(SeqCst), before);
+        assert_eq!(ffi::C_Finalize(std::ptr::null_mut()), ck::CKR_OK);
+    }
+}
+
 fn bad_arguments_are_refused(rig: &mut Pcscd) {
     let _card = rig.insert(0, &CardOptions::default()).unwrap();
     unsafe {
@@ -701,7 +762,7 @@ fn finalize_module() {
 }
 
 fn main() -> ExitCode {
-    let tests: [(&str, firma_tests::SharedRigTest); 7] = [
+    let tests: [(&str, firma_tests::SharedRigTest); 8] = [
         (
             "forked_child_is_not_initialized",
             forked_child_is_not_initialized,
@@ -719,6 +780,10 @@ fn main() -> ExitCode {
         (
             "slot_events_and_finalize_while_waiting",
             slot_events_and_finalize_while_waiting,
+        ),
+        (
+            "application_mutex_callbacks_are_used",
+            application_mutex_callbacks_are_used,
         ),
         (
             "other_applications_and_a_pcscd_restart",
