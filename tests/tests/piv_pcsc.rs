@@ -17,7 +17,9 @@ use firma_apdu::piv::{
 };
 use firma_apdu::transport::{self, PcscTransport, TransportError};
 use firma_apdu::Error;
-use firma_tests::{fails, issue_cert, ok, verify_with_cert, CardOptions, Pcscd, OPENSC_PKCS11};
+use firma_tests::{
+    fails, issue_cert, ok, personalize, verify_with_cert, CardOptions, Pcscd, OPENSC_PKCS11,
+};
 use sha2::Digest;
 
 fn connect(rig: &Pcscd, slot: u8) -> Piv<PcscTransport> {
@@ -98,38 +100,13 @@ fn client_through_pcsc(rig: &mut Pcscd) {
 /// openssl checks the results against the certificates.
 fn reads_and_uses_what_yubico_piv_tool_wrote(rig: &mut Pcscd) {
     let _card = rig.insert(0, &CardOptions::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut certs = Vec::new();
-    for (slot, alg) in [("9a", "RSA2048"), ("9c", "ECCP256"), ("9d", "RSA2048")] {
-        let pubkey = dir.path().join(format!("{slot}.pub.pem"));
-        let cert = dir.path().join(format!("{slot}.crt.pem"));
-        ok(&mut rig.yubico(
-            0,
-            &[
-                "-a",
-                "generate",
-                "-s",
-                slot,
-                "-A",
-                alg,
-                "-o",
-                pubkey.to_str().unwrap(),
-            ],
-        ));
-        issue_cert(&pubkey, &format!("/CN=interop {slot}"), &cert);
-        ok(&mut rig.yubico(
-            0,
-            &[
-                "-a",
-                "import-certificate",
-                "-s",
-                slot,
-                "-i",
-                cert.to_str().unwrap(),
-            ],
-        ));
-        certs.push(cert);
-    }
+    let keys = personalize(
+        rig,
+        0,
+        &[("9a", "RSA2048"), ("9c", "ECCP256"), ("9d", "RSA2048")],
+        "INTEROP",
+    );
+    let certs: Vec<_> = keys.certs.iter().map(|(_, c)| c.clone()).collect();
     ok(&mut rig.yubico(0, &["-a", "change-pin", "-P", "123456", "-N", "314159"]));
     let mgm = "A1A2A3A4A5A6A7A8B1B2B3B4B5B6B7B8C1C2C3C4C5C6C7C8";
     ok(&mut rig.yubico(0, &["-a", "set-mgm-key", "-n", mgm]));
@@ -150,7 +127,7 @@ fn reads_and_uses_what_yubico_piv_tool_wrote(rig: &mut Pcscd) {
         Err(Error::WrongPin { tries_left: 2 })
     ));
     piv.verify_pin(&pin("314159")).unwrap();
-    let data = dir.path().join("data");
+    let data = keys.path("data");
     std::fs::write(&data, b"interoperabilidad").unwrap();
     let digest = sha2::Sha256::digest(b"interoperabilidad");
     let mut info = SHA256_PREFIX.to_vec();
@@ -162,7 +139,7 @@ fn reads_and_uses_what_yubico_piv_tool_wrote(rig: &mut Pcscd) {
             &pkcs1_sign_block(&info, 256).unwrap(),
         )
         .unwrap();
-    let sig_file = dir.path().join("9a.sig");
+    let sig_file = keys.path("9a.sig");
     std::fs::write(&sig_file, &sig[..]).unwrap();
     verify_with_cert(&certs[0], "sha256", &data, &sig_file);
     let sig = piv
@@ -171,10 +148,10 @@ fn reads_and_uses_what_yubico_piv_tool_wrote(rig: &mut Pcscd) {
             p.private_operation(Slot::Signature, Algorithm::EccP256, &digest)
         })
         .unwrap();
-    let sig_file = dir.path().join("9c.sig");
+    let sig_file = keys.path("9c.sig");
     std::fs::write(&sig_file, &sig[..]).unwrap();
     verify_with_cert(&certs[1], "sha256", &data, &sig_file);
-    let enc = dir.path().join("enc");
+    let enc = keys.path("enc");
     ok(Command::new("openssl")
         .args(["pkeyutl", "-encrypt", "-certin", "-inkey"])
         .arg(&certs[2])

@@ -2,73 +2,39 @@
 //! against a firma-vcard that yubico-piv-tool personalized; signatures and
 //! decryptions are checked with openssl against the certificates.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use firma_tests::{issue_cert, ok, verify_with_cert, CardOptions, Pcscd, OPENSC_PKCS11, YKCS11};
+use firma_tests::{
+    ok, personalize, verify_with_cert, CardOptions, Pcscd, Personalized, OPENSC_PKCS11, YKCS11,
+};
 
-struct Personalized {
+/// A card that yubico-piv-tool personalized: 9a RSA-2048, 9c P-256, 9d RSA-2048.
+struct Prepared {
     rig: Pcscd,
     _card: firma_tests::Card,
-    dir: tempfile::TempDir,
-    /// Certificates by slot: 9a RSA-2048, 9c P-256, 9d RSA-2048.
-    certs: Vec<(&'static str, PathBuf)>,
+    keys: Personalized,
 }
 
-fn personalized() -> Personalized {
+fn personalized() -> Prepared {
     let rig = Pcscd::start().expect("rig");
     let card = rig.insert(0, &CardOptions::default()).expect("card");
-    let dir = tempfile::tempdir().unwrap();
-    let mut certs = Vec::new();
-    for (slot, alg) in [("9a", "RSA2048"), ("9c", "ECCP256"), ("9d", "RSA2048")] {
-        let pubkey = dir.path().join(format!("{slot}.pub.pem"));
-        let cert = dir.path().join(format!("{slot}.crt.pem"));
-        ok(&mut rig.yubico(
-            0,
-            &[
-                "-a",
-                "generate",
-                "-s",
-                slot,
-                "-A",
-                alg,
-                "-o",
-                pubkey.to_str().unwrap(),
-            ],
-        ));
-        issue_cert(
-            &pubkey,
-            &format!("/C=ES/CN=ESPAÑOL ESPAÑOL JUAN - 00000000T {slot}"),
-            &cert,
-        );
-        ok(&mut rig.yubico(
-            0,
-            &[
-                "-a",
-                "import-certificate",
-                "-s",
-                slot,
-                "-i",
-                cert.to_str().unwrap(),
-            ],
-        ));
-        certs.push((slot, cert));
-    }
-    Personalized {
+    let keys = personalize(
+        &rig,
+        0,
+        &[("9a", "RSA2048"), ("9c", "ECCP256"), ("9d", "RSA2048")],
+        "ESPAÑOL ESPAÑOL JUAN - 00000000T",
+    );
+    Prepared {
         rig,
         _card: card,
-        dir,
-        certs,
+        keys,
     }
 }
 
-impl Personalized {
-    fn cert(&self, slot: &str) -> &Path {
-        &self.certs.iter().find(|(s, _)| *s == slot).unwrap().1
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+impl std::ops::Deref for Prepared {
+    type Target = Personalized;
+    fn deref(&self) -> &Personalized {
+        &self.keys
     }
 }
 
@@ -77,7 +43,7 @@ const ID_9A: &str = "01";
 const ID_9C: &str = "02";
 const ID_9D: &str = "03";
 
-fn sign_and_check(p: &Personalized, module: &str) {
+fn sign_and_check(p: &Prepared, module: &str) {
     let data = p.path("tbs.txt");
     std::fs::write(&data, b"declaracion de la renta 2026").unwrap();
     let cases = [

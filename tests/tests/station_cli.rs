@@ -1,7 +1,7 @@
 //! `firma-station readers` and `firma-station card` on cards that
 //! yubico-piv-tool prepared, through pcscd and vpcd.
 
-use firma_tests::{bin, issue_cert, ok, CardOptions, Pcscd};
+use firma_tests::{bin, ok, personalize, CardOptions, Pcscd};
 
 #[test]
 fn readers_and_card_show_what_is_there() {
@@ -15,34 +15,12 @@ fn readers_and_card_show_what_is_there() {
             },
         )
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let pubkey = dir.path().join("pub.pem");
-    let cert = dir.path().join("crt.pem");
-    ok(&mut rig.yubico(
+    let _keys = personalize(
+        &rig,
         0,
-        &[
-            "-a",
-            "generate",
-            "-s",
-            "9c",
-            "-A",
-            "ECCP256",
-            "-o",
-            pubkey.to_str().unwrap(),
-        ],
-    ));
-    issue_cert(&pubkey, "/C=ES/CN=GARCIA LOPEZ ANA - 12345678Z", &cert);
-    ok(&mut rig.yubico(
-        0,
-        &[
-            "-a",
-            "import-certificate",
-            "-s",
-            "9c",
-            "-i",
-            cert.to_str().unwrap(),
-        ],
-    ));
+        &[("9c", "ECCP256")],
+        "GARCIA LOPEZ ANA - 12345678Z",
+    );
     ok(&mut rig.yubico(0, &["-a", "change-pin", "-P", "123456", "-N", "192837"]));
 
     let out = ok(rig.command(bin("firma-station")).arg("readers"));

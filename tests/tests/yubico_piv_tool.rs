@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use firma_tests::{fails, issue_cert, ok, CardOptions, Pcscd};
+use firma_tests::{fails, ok, personalize, CardOptions, Pcscd};
 
 fn rig_with_card() -> (Pcscd, firma_tests::Card) {
     let rig = Pcscd::start().expect("rig");
@@ -91,39 +91,6 @@ fn management_key_change_and_objects() {
     assert!(out.contains("PIN tries left:\t5"), "{out}");
 }
 
-/// Generates a key in `slot`, has the test CA certify it, imports the
-/// certificate, and returns the certificate's path.
-fn enroll(rig: &Pcscd, dir: &std::path::Path, slot: &str, alg: &str) -> std::path::PathBuf {
-    let pubkey = dir.join(format!("{slot}.pub.pem"));
-    let cert = dir.join(format!("{slot}.crt.pem"));
-    ok(&mut rig.yubico(
-        0,
-        &[
-            "-a",
-            "generate",
-            "-s",
-            slot,
-            "-A",
-            alg,
-            "-o",
-            pubkey.to_str().unwrap(),
-        ],
-    ));
-    issue_cert(&pubkey, &format!("/C=ES/CN=TEST HOLDER {slot}"), &cert);
-    ok(&mut rig.yubico(
-        0,
-        &[
-            "-a",
-            "import-certificate",
-            "-s",
-            slot,
-            "-i",
-            cert.to_str().unwrap(),
-        ],
-    ));
-    cert
-}
-
 fn pem(path: &std::path::Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
@@ -131,21 +98,24 @@ fn pem(path: &std::path::Path) -> String {
 #[test]
 fn generate_import_read_and_sign() {
     let (rig, _card) = rig_with_card();
-    let dir = tempfile::tempdir().unwrap();
-    let c9a = enroll(&rig, dir.path(), "9a", "RSA2048");
-    let c9c = enroll(&rig, dir.path(), "9c", "ECCP256");
-    let c9d = enroll(&rig, dir.path(), "9d", "ECCP256");
+    let keys = personalize(
+        &rig,
+        0,
+        &[("9a", "RSA2048"), ("9c", "ECCP256"), ("9d", "ECCP256")],
+        "TEST HOLDER",
+    );
+    let (c9a, c9c, c9d) = (keys.cert("9a"), keys.cert("9c"), keys.cert("9d"));
     let out = ok(&mut rig.yubico(0, &["-a", "status"]));
     assert!(out.contains("Slot 9a:\t\n\tAlgorithm:\tRSA2048"), "{out}");
     assert!(out.contains("Slot 9c:\t\n\tAlgorithm:\tECCP256"), "{out}");
     assert!(out.contains("Slot 9d:\t\n\tAlgorithm:\tECCP256"), "{out}");
-    for (slot, cert) in [("9a", &c9a), ("9c", &c9c), ("9d", &c9d)] {
+    for (slot, cert) in [("9a", c9a), ("9c", c9c), ("9d", c9d)] {
         let back = ok(&mut rig.yubico(0, &["-a", "read-certificate", "-s", slot]));
         assert_eq!(back.trim(), pem(cert).trim(), "slot {slot}");
     }
     // yubico-piv-tool signs with each key and checks the signature against
     // the certificate; for 9c (PIN policy "always") it verifies right before.
-    for (slot, cert) in [("9a", &c9a), ("9c", &c9c)] {
+    for (slot, cert) in [("9a", c9a), ("9c", c9c)] {
         let cert = cert.to_str().unwrap();
         let out = ok(&mut rig.yubico(
             0,
@@ -198,8 +168,8 @@ fn generate_import_read_and_sign() {
     ));
     assert!(out.contains("Successfully performed ECDH"), "{out}");
     // Attestation: the F9 certificate vouches for the 9a key.
-    let att = dir.path().join("att.pem");
-    let f9 = dir.path().join("f9.pem");
+    let att = keys.path("att.pem");
+    let f9 = keys.path("f9.pem");
     std::fs::write(&att, ok(&mut rig.yubico(0, &["-a", "attest", "-s", "9a"]))).unwrap();
     std::fs::write(
         &f9,
@@ -215,15 +185,14 @@ fn generate_import_read_and_sign() {
         .arg(&att));
     let cert_key = ok(Command::new("openssl")
         .args(["x509", "-noout", "-pubkey", "-in"])
-        .arg(&c9a));
+        .arg(c9a));
     assert_eq!(att_key, cert_key);
 }
 
 #[test]
 fn reset_only_after_pin_and_puk_are_blocked() {
     let (rig, _card) = rig_with_card();
-    let dir = tempfile::tempdir().unwrap();
-    enroll(&rig, dir.path(), "9a", "ECCP256");
+    let _keys = personalize(&rig, 0, &[("9a", "ECCP256")], "TEST HOLDER");
     let out = fails(&mut rig.yubico(0, &["-a", "reset"]));
     assert!(out.to_lowercase().contains("reset"), "{out}");
     for _ in 0..3 {
