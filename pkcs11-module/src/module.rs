@@ -566,11 +566,7 @@ impl Module {
         };
         let result = (|| {
             let (session, token) = self.session_token(h)?;
-            let obj = token
-                .object(key)
-                .filter(|o| o.class == ck::CKO_PRIVATE_KEY)
-                .ok_or(Error::KEY_HANDLE_INVALID)?
-                .clone();
+            let obj = token.private_key(key)?.clone();
             let alg = obj.cert.key.algorithm();
             if obj.cert.key.is_rsa() {
                 return Err(Error::KEY_TYPE_INCONSISTENT);
@@ -608,10 +604,7 @@ impl Module {
         if session.sign.is_some() {
             return Err(Error::OPERATION_ACTIVE);
         }
-        let obj = token
-            .object(key)
-            .filter(|o| o.class == ck::CKO_PRIVATE_KEY)
-            .ok_or(Error::KEY_HANDLE_INVALID)?;
+        let obj = token.private_key(key)?;
         let rsa = matches!(
             mech,
             SignMech::RsaPkcs
@@ -755,10 +748,7 @@ impl Module {
         if session.decrypt.is_some() {
             return Err(Error::OPERATION_ACTIVE);
         }
-        let obj = token
-            .object(key)
-            .filter(|o| o.class == ck::CKO_PRIVATE_KEY)
-            .ok_or(Error::KEY_HANDLE_INVALID)?;
+        let obj = token.private_key(key)?;
         if !obj.cert.key.is_rsa() {
             return Err(Error::KEY_TYPE_INCONSISTENT);
         }

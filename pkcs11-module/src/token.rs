@@ -138,6 +138,14 @@ impl Token {
         self.objects.iter().find(|o| o.handle == handle)
     }
 
+    /// A private key object of this token, as a signing, decryption or
+    /// derivation key handle must be.
+    pub fn private_key(&self, handle: ck::CK_OBJECT_HANDLE) -> Result<&Object> {
+        self.object(handle)
+            .filter(|o| o.class == ck::CKO_PRIVATE_KEY)
+            .ok_or(Error::KEY_HANDLE_INVALID)
+    }
+
     /// Records what a PIN check said about the tries left.
     pub fn note_pin_result<T>(&mut self, r: &std::result::Result<T, firma_apdu::Error>) {
         match r {
