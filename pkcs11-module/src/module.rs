@@ -172,14 +172,19 @@ impl Module {
                 ),
                 None => (false, 0),
             };
-            let slot = &self.slots[i];
-            if !present || (slot.token.is_some() && count != slot.event_count) {
-                self.mark_absent(i);
-            }
-            self.slots[i].present = present;
-            self.slots[i].event_count = count;
+            self.observe(i, present, count);
         }
         Ok(())
+    }
+
+    /// Records what pcscd says of reader `i`: a card gone, or another card
+    /// (a new event count), ends the token we hold and its sessions.
+    fn observe(&mut self, i: usize, present: bool, count: u32) {
+        if !present || count != self.slots[i].event_count {
+            self.mark_absent(i);
+        }
+        self.slots[i].present = present;
+        self.slots[i].event_count = count;
     }
 
     /// Checks one reader only (one call to pcscd): the card is still the one
@@ -199,11 +204,7 @@ impl Module {
             // The reader went away, or pcscd did: no card.
             Err(_) => (false, 0),
         };
-        if !present || count != self.slots[i].event_count {
-            self.mark_absent(i);
-        }
-        self.slots[i].present = present;
-        self.slots[i].event_count = count;
+        self.observe(i, present, count);
         Ok(())
     }
 
