@@ -8,6 +8,7 @@ packages=(
   opensc opensc-pkcs11 yubico-piv-tool ykcs11         # independent PIV hosts used as test oracles
   libnss3-tools gnutls-bin libengine-pkcs11-openssl   # NSS, GnuTLS and OpenSSL PKCS#11 clients
   openssl util-linux                                  # test CA, unshare for the rig's private pcscd
+  libsqlite3-dev poppler-utils                        # the station registry (SQLite), PUK letter checks (pdftotext)
 )
 
 missing=()

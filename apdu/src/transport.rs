@@ -105,6 +105,25 @@ impl Transport for &mut dyn Transport {
     }
 }
 
+/// A boxed transport, so that a worker can hold a PC/SC reader or an
+/// in-process card alike.
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        (**self).transmit_raw(apdu)
+    }
+
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error> {
+        (**self).exclusive(f)
+    }
+
+    fn atr(&self) -> Option<Vec<u8>> {
+        (**self).atr()
+    }
+}
+
 fn split_response(raw: Vec<u8>) -> Result<(Zeroizing<Vec<u8>>, StatusWord), TransportError> {
     let mut raw = Zeroizing::new(raw);
     let n = raw

@@ -1,0 +1,1171 @@
+//! The activation workflow (and renewal, which is its second half on a card
+//! already issued): journaled steps that can stop anywhere (card pulled, CA
+//! down, station killed) and resume from the journal.
+//!
+//! What makes a resumed run safe:
+//! - key generation, CHUID/CCC, issuance and loading are recorded when done
+//!   and never repeated; a certificate issued but not loaded is reused when
+//!   its key is still the card's, and revoked when it is not;
+//! - the PIN and PUK are set in the same run that prints the PUK letter: a
+//!   run that did not finish lost its PUK, so the next run puts PIN and PUK
+//!   back to the card's defaults (SET PIN RETRIES) and sets them again;
+//! - a new management key is sealed into the registry before the card gets
+//!   it, so a crash in between never leaves a card nobody can administer;
+//! - the application is marked activated only in the last step, in the same
+//!   transaction that closes the activation.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use der::{Decode, Encode};
+use firma_apdu::piv::{
+    Algorithm, Pin, PinPolicy, PinStatus, Piv, PublicKey, Puk, Slot, TouchPolicy,
+};
+use firma_apdu::transport::{Transport, TransportError};
+use firma_apdu::Error as CardError;
+use spki::SubjectPublicKeyInfoOwned;
+use time::OffsetDateTime;
+use x509_cert::Certificate;
+
+use crate::ca::{Profile, RevocationReason};
+use crate::csr;
+use crate::engine::Station;
+use crate::error::StationError;
+use crate::letter::LetterInfo;
+use crate::registry::{
+    self, ActivationState, AppKey, AppState, Application, CardState, CertRecord, CertState, Change,
+    Event, JournalEntry, WorkflowKind,
+};
+
+/// The citizen's side of the workflow: the PIN they type and the letter
+/// they take home. The CLI reads a prompt; the UI shows a dialog.
+pub trait Citizen {
+    /// A new PIN, already checked with [`crate::pin::check_new_pin`].
+    fn choose_pin(&mut self) -> Result<Pin, StationError>;
+    /// The card's current PIN (renewal).
+    fn current_pin(&mut self) -> Result<Pin, StationError>;
+    /// Prints or shows the PUK letter. An error leaves the card unfinished.
+    fn deliver_letter(&mut self, info: &LetterInfo, puk: &Puk) -> Result<(), StationError>;
+}
+
+/// One step of the workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    CheckCard,
+    Authenticate,
+    ChuidCcc,
+    Generate(Profile),
+    PinPuk,
+    Issue(Profile),
+    CheckCertificates,
+    LoadCertificates,
+    ManagementKey,
+    SelfTest,
+    PukLetter,
+    Finish,
+}
+
+impl Step {
+    /// The steps of a workflow, in order.
+    pub fn plan(kind: WorkflowKind) -> Vec<Step> {
+        let mut steps = vec![Step::CheckCard, Step::Authenticate];
+        if kind == WorkflowKind::Activate {
+            steps.push(Step::ChuidCcc);
+        }
+        steps.extend(Profile::all().map(Step::Generate));
+        if kind == WorkflowKind::Activate {
+            steps.push(Step::PinPuk);
+        }
+        steps.extend(Profile::all().map(Step::Issue));
+        steps.extend([Step::CheckCertificates, Step::LoadCertificates]);
+        if kind == WorkflowKind::Activate {
+            steps.push(Step::ManagementKey);
+        }
+        steps.push(Step::SelfTest);
+        if kind == WorkflowKind::Activate {
+            steps.push(Step::PukLetter);
+        }
+        steps.push(Step::Finish);
+        steps
+    }
+
+    /// The name the journal and audit log use.
+    pub fn name(self) -> String {
+        let slot = |p: Profile| format!("{:02x}", p.slot().key_reference());
+        match self {
+            Step::CheckCard => "check-card".into(),
+            Step::Authenticate => "authenticate".into(),
+            Step::ChuidCcc => "chuid-ccc".into(),
+            Step::Generate(p) => format!("generate-{}", slot(p)),
+            Step::PinPuk => "pin-puk".into(),
+            Step::Issue(p) => format!("issue-{}", slot(p)),
+            Step::CheckCertificates => "check-certificates".into(),
+            Step::LoadCertificates => "load-certificates".into(),
+            Step::ManagementKey => "management-key".into(),
+            Step::SelfTest => "self-test".into(),
+            Step::PukLetter => "puk-letter".into(),
+            Step::Finish => "finish".into(),
+        }
+    }
+
+    /// Whether the step usually takes seconds (a progress bar is due).
+    pub fn is_slow(self) -> bool {
+        matches!(self, Step::Generate(_) | Step::Issue(_) | Step::SelfTest)
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::CheckCard => f.write_str("checking the card"),
+            Step::Authenticate => f.write_str("authenticating to the card"),
+            Step::ChuidCcc => f.write_str("writing the card identifiers (CHUID, CCC)"),
+            Step::Generate(p) => write!(f, "generating the {p} key on the card"),
+            Step::PinPuk => f.write_str("setting the citizen's PIN and a new PUK"),
+            Step::Issue(p) => write!(f, "requesting the {p} certificate"),
+            Step::CheckCertificates => {
+                f.write_str("checking the certificates against the card's keys")
+            }
+            Step::LoadCertificates => f.write_str("loading the certificates onto the card"),
+            Step::ManagementKey => f.write_str("replacing the transport management key"),
+            Step::SelfTest => f.write_str("testing each key with a signature"),
+            Step::PukLetter => f.write_str("printing the PUK letter"),
+            Step::Finish => f.write_str("recording the activation"),
+        }
+    }
+}
+
+/// What the workflow reports as it goes.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    Started {
+        step: Step,
+        index: usize,
+        total: usize,
+    },
+    /// `skipped`: already done in an earlier run.
+    Done {
+        step: Step,
+        skipped: bool,
+        elapsed: Duration,
+    },
+    Failed {
+        step: Step,
+        message: String,
+    },
+}
+
+/// How long a workflow took, and how much of it the card (with the reader
+/// and PC/SC) and the CA took.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    pub total: Duration,
+    pub card: Duration,
+    pub ca: Duration,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub application: Application,
+    pub card_serial: u32,
+    pub certificates: Vec<CertRecord>,
+    /// 1 for a workflow that ran at once, more when it resumed.
+    pub runs: i64,
+    pub timing: Timing,
+}
+
+/// Counts the time spent waiting for the card.
+struct Timed<T> {
+    inner: T,
+    nanos: Arc<AtomicU64>,
+}
+
+struct TimedRef<'a> {
+    inner: &'a mut dyn Transport,
+    nanos: &'a AtomicU64,
+}
+
+fn timed_call<R>(nanos: &AtomicU64, f: impl FnOnce() -> R) -> R {
+    let start = Instant::now();
+    let r = f();
+    nanos.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    r
+}
+
+impl<T: Transport> Transport for Timed<T> {
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let inner = &mut self.inner;
+        timed_call(&self.nanos, || inner.transmit_raw(apdu))
+    }
+
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), CardError>,
+    ) -> Result<(), CardError> {
+        let nanos = self.nanos.clone();
+        self.inner.exclusive(&mut |t| {
+            f(&mut TimedRef {
+                inner: t,
+                nanos: &nanos,
+            })
+        })
+    }
+
+    fn atr(&self) -> Option<Vec<u8>> {
+        self.inner.atr()
+    }
+}
+
+impl Transport for TimedRef<'_> {
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let inner = &mut self.inner;
+        timed_call(self.nanos, || inner.transmit_raw(apdu))
+    }
+
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), CardError>,
+    ) -> Result<(), CardError> {
+        f(self)
+    }
+
+    fn atr(&self) -> Option<Vec<u8>> {
+        self.inner.atr()
+    }
+}
+
+type Card<'t> = Piv<&'t mut dyn Transport>;
+
+/// Activates application `key` on the card behind `transport`, resuming an
+/// activation that stopped.
+pub fn activate<T: Transport>(
+    station: &Station,
+    transport: T,
+    reader: &str,
+    key: &AppKey,
+    citizen: &mut dyn Citizen,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, StationError> {
+    run(
+        station,
+        transport,
+        reader,
+        key,
+        WorkflowKind::Activate,
+        citizen,
+        progress,
+    )
+}
+
+/// Renews the certificates of application `key`: new keys and certificates
+/// on the same card, the old certificates revoked.
+pub fn renew<T: Transport>(
+    station: &Station,
+    transport: T,
+    reader: &str,
+    key: &AppKey,
+    citizen: &mut dyn Citizen,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, StationError> {
+    run(
+        station,
+        transport,
+        reader,
+        key,
+        WorkflowKind::Renew,
+        citizen,
+        progress,
+    )
+}
+
+fn run<T: Transport>(
+    station: &Station,
+    transport: T,
+    reader: &str,
+    key: &AppKey,
+    kind: WorkflowKind,
+    citizen: &mut dyn Citizen,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, StationError> {
+    let started = Instant::now();
+    let app = station.application(key)?;
+    match kind {
+        WorkflowKind::Activate => station.check_activatable(&app)?,
+        WorkflowKind::Renew => check_renewable(station, &app)?,
+    }
+    let nanos = Arc::new(AtomicU64::new(0));
+    let mut piv = Piv::new(Timed {
+        inner: transport,
+        nanos: nanos.clone(),
+    });
+    let mut work = Run {
+        station,
+        app,
+        kind,
+        reader: reader.to_string(),
+        citizen,
+        progress,
+        activation: None,
+        serial: 0,
+        pin: None,
+        pin_on_card: false,
+        puk: None,
+        keys: Default::default(),
+        certs: Default::default(),
+        ca_time: Duration::ZERO,
+    };
+    // One PC/SC transaction: no other application's APDU comes between the
+    // steps. After another application resets the card, the closure runs
+    // again and resumes from the journal.
+    let result = piv.transaction(|card| work.steps(card).map_err(Stop::into_card_error));
+    result.map_err(Stop::recover)?;
+    let timing = Timing {
+        total: started.elapsed(),
+        card: Duration::from_nanos(nanos.load(Ordering::Relaxed)),
+        ca: work.ca_time,
+    };
+    let certificates = work.certs.iter().flatten().cloned().collect();
+    let activation = work.activation.expect("the steps opened an activation");
+    let application = station.application(&AppKey::Id(work.app.id))?;
+    tracing::info!(
+        application = application.id,
+        card = work.serial,
+        total_ms = timing.total.as_millis() as u64,
+        card_ms = timing.card.as_millis() as u64,
+        ca_ms = timing.ca.as_millis() as u64,
+        "{kind} finished"
+    );
+    Ok(Outcome {
+        application,
+        card_serial: work.serial,
+        certificates,
+        runs: activation.runs,
+        timing,
+    })
+}
+
+/// The transaction's closure must return a card error; a station error
+/// travels inside one and comes out again.
+mod stop {
+    use super::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static STOPPED: RefCell<Option<StationError>> = const { RefCell::new(None) };
+    }
+
+    pub struct Stop;
+
+    impl Stop {
+        pub fn into_card_error(e: StationError) -> CardError {
+            match e {
+                // A card error inside the step keeps its type so that the
+                // transaction can see a reset and run again.
+                StationError::Card {
+                    source: source @ CardError::Transport(TransportError::CardReset),
+                    ..
+                } => source,
+                other => {
+                    STOPPED.with(|s| *s.borrow_mut() = Some(other));
+                    CardError::Malformed("station error")
+                }
+            }
+        }
+
+        pub fn recover(e: CardError) -> StationError {
+            STOPPED
+                .with(|s| s.borrow_mut().take())
+                .unwrap_or_else(|| StationError::card("the card session", e))
+        }
+    }
+}
+use stop::Stop;
+
+fn check_renewable(station: &Station, app: &Application) -> Result<(), StationError> {
+    if !matches!(app.state, AppState::Activated | AppState::Renewed) {
+        return Err(StationError::State(format!(
+            "application {} is {}: only an activated card can be renewed",
+            app.id, app.state
+        )));
+    }
+    let certs = station.registry().certificates(app.id)?;
+    let open = station.registry().open_activation(app.id)?;
+    if open.is_some_and(|a| a.kind == WorkflowKind::Renew) {
+        return Ok(()); // resuming a renewal that already passed this check
+    }
+    let expiry = certs
+        .iter()
+        .filter(|c| c.state == CertState::Loaded)
+        .map(|c| c.not_after)
+        .min()
+        .ok_or_else(|| {
+            StationError::State(format!(
+                "application {} has no certificate on its card",
+                app.id
+            ))
+        })?;
+    let opens = expiry - station.config.renewal_window;
+    if OffsetDateTime::now_utc() < opens {
+        return Err(StationError::State(format!(
+            "renewal of application {} opens on {} (70 days before its certificates expire on {})",
+            app.id,
+            opens.date(),
+            expiry.date()
+        )));
+    }
+    Ok(())
+}
+
+struct Run<'a> {
+    station: &'a Station,
+    app: Application,
+    kind: WorkflowKind,
+    reader: String,
+    citizen: &'a mut dyn Citizen,
+    progress: &'a mut dyn FnMut(Progress),
+    activation: Option<registry::Activation>,
+    serial: u32,
+    /// The citizen's PIN, taken once per run.
+    pin: Option<Pin>,
+    /// Whether the card holds the citizen's PIN (as far as this run knows).
+    pin_on_card: bool,
+    /// The PUK set in this run: only this run can print the letter.
+    puk: Option<Puk>,
+    keys: [Option<PublicKey>; 3],
+    certs: [Option<CertRecord>; 3],
+    ca_time: Duration,
+}
+
+fn index(p: Profile) -> usize {
+    match p {
+        Profile::Authentication => 0,
+        Profile::Signature => 1,
+        Profile::KeyManagement => 2,
+    }
+}
+
+impl Run<'_> {
+    fn steps(&mut self, card: &mut Card<'_>) -> Result<(), StationError> {
+        let plan = Step::plan(self.kind);
+        let total = plan.len();
+        for (i, step) in plan.into_iter().enumerate() {
+            (self.progress)(Progress::Started {
+                step,
+                index: i + 1,
+                total,
+            });
+            let t = Instant::now();
+            match self.step(card, step) {
+                Ok(skipped) => (self.progress)(Progress::Done {
+                    step,
+                    skipped,
+                    elapsed: t.elapsed(),
+                }),
+                Err(e) => {
+                    (self.progress)(Progress::Failed {
+                        step,
+                        message: e.to_string(),
+                    });
+                    self.record_failure(step, &e);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn activation_id(&self) -> i64 {
+        self.activation.as_ref().map_or(0, |a| a.id)
+    }
+
+    fn run_number(&self) -> i64 {
+        self.activation.as_ref().map_or(0, |a| a.runs)
+    }
+
+    fn journal(&self) -> Result<Vec<JournalEntry>, StationError> {
+        Ok(self.station.registry().journal(self.activation_id())?)
+    }
+
+    /// The latest journal entry of `step`, from any run.
+    fn last_entry(&self, step: Step) -> Result<Option<JournalEntry>, StationError> {
+        let name = step.name();
+        Ok(self.journal()?.into_iter().rev().find(|e| e.step == name))
+    }
+
+    fn done_before(&self, step: Step) -> Result<Option<JournalEntry>, StationError> {
+        Ok(self.last_entry(step)?.filter(|e| e.outcome == "done"))
+    }
+
+    fn entry(&self, step: Step, outcome: &str, data: String) -> JournalEntry {
+        JournalEntry {
+            activation_id: self.activation_id(),
+            run: self.run_number(),
+            step: step.name(),
+            outcome: outcome.into(),
+            data,
+            at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    fn subject(&self) -> String {
+        format!("application {}", self.app.id)
+    }
+
+    /// Journals `step` as done with `changes`, in one transaction.
+    fn record(&self, step: Step, data: String, changes: &[Change]) -> Result<(), StationError> {
+        let detail = if data.is_empty() {
+            format!("card {}", self.serial)
+        } else {
+            format!("card {}: {data}", self.serial)
+        };
+        self.station.registry().commit(
+            &self.station.actor,
+            Some(&self.entry(step, "done", data)),
+            changes,
+            &Event::new(
+                &format!("{} {}", self.kind, step.name()),
+                self.subject(),
+                detail,
+            ),
+        )?;
+        Ok(())
+    }
+
+    fn record_failure(&self, step: Step, e: &StationError) {
+        if self.activation.is_none() {
+            return; // nothing started: nothing to journal
+        }
+        let message = e.to_string();
+        let result = self.station.registry().commit(
+            &self.station.actor,
+            Some(&self.entry(step, "failed", String::new())),
+            &[Change::ActivationState {
+                id: self.activation_id(),
+                state: ActivationState::Running,
+                error: Some(message.clone()),
+            }],
+            &Event::new(
+                &format!("{} {} failed", self.kind, step.name()),
+                self.subject(),
+                format!("card {}: {message}", self.serial),
+            ),
+        );
+        if let Err(db) = result {
+            tracing::error!("could not journal the failure of {}: {db}", step.name());
+        }
+    }
+
+    /// Runs one step; `Ok(true)` when an earlier run had done it.
+    fn step(&mut self, card: &mut Card<'_>, step: Step) -> Result<bool, StationError> {
+        let name = step.to_string();
+        let on_card = |e: CardError| StationError::card(name.clone(), e);
+        match step {
+            Step::CheckCard => self.check_card(card).map(|_| false),
+            Step::Authenticate => self.authenticate(card).map(|_| false),
+            Step::ChuidCcc => {
+                if self.done_before(step)?.is_some() {
+                    return Ok(true);
+                }
+                let guid: [u8; 16] = rand::random();
+                let card_id: [u8; 14] = rand::random();
+                let expiry = (OffsetDateTime::now_utc() + time::Duration::days(3 * 365 + 1)).date();
+                let expiry = format!(
+                    "{:04}{:02}{:02}",
+                    expiry.year(),
+                    u8::from(expiry.month()),
+                    expiry.day()
+                );
+                card.write_object(
+                    firma_apdu::piv::ObjectId::CHUID,
+                    &firma_apdu::piv::container::chuid(&guid, &expiry),
+                )
+                .map_err(on_card)?;
+                card.write_object(
+                    firma_apdu::piv::ObjectId::CCC,
+                    &firma_apdu::piv::container::ccc(&card_id),
+                )
+                .map_err(on_card)?;
+                self.record(step, format!("CHUID GUID {}", hex::encode_upper(guid)), &[])?;
+                Ok(false)
+            }
+            Step::Generate(p) => {
+                if let Some(e) = self.done_before(step)? {
+                    self.keys[index(p)] = Some(decode_key(&e.data)?);
+                    return Ok(true);
+                }
+                let pin_policy = match p {
+                    Profile::Signature => PinPolicy::Always,
+                    _ => PinPolicy::Once,
+                };
+                let key = card
+                    .generate(
+                        p.slot(),
+                        self.station.config.algorithm,
+                        pin_policy,
+                        TouchPolicy::Never,
+                    )
+                    .map_err(on_card)?;
+                self.record(step, encode_key(&key)?, &[])?;
+                self.keys[index(p)] = Some(key);
+                Ok(false)
+            }
+            Step::PinPuk => self.pin_puk(card).map(|_| false),
+            Step::Issue(p) => self.issue(card, p),
+            Step::CheckCertificates => {
+                for p in Profile::all() {
+                    let (cert, key) = self.cert_and_key(p)?;
+                    let spki = cert_spki(&cert.der)?;
+                    // The card's own word on its key, where it can give it.
+                    let on_card = match card.metadata(p.slot().key_reference()) {
+                        Ok(Some(m)) => m.public_key,
+                        _ => None,
+                    };
+                    if !csr::same_key(&spki, key)
+                        || on_card.is_some_and(|k| !csr::same_key(&spki, &k))
+                    {
+                        return Err(StationError::State(format!(
+                            "the {p} certificate (serial {}) does not hold the card's key: it was not loaded. Reset the card and start again",
+                            cert.serial
+                        )));
+                    }
+                }
+                self.record(step, String::new(), &[])?;
+                Ok(false)
+            }
+            Step::LoadCertificates => {
+                if self.done_before(step)?.is_some() {
+                    return Ok(true);
+                }
+                let mut changes = Vec::new();
+                for p in Profile::all() {
+                    let (cert, _) = self.cert_and_key(p)?;
+                    let der = cert.der.clone();
+                    let serial = cert.serial.clone();
+                    card.write_certificate(p.slot(), &der, false)
+                        .map_err(on_card)?;
+                    changes.push(Change::CertificateState {
+                        serial,
+                        state: CertState::Loaded,
+                        reason: None,
+                    });
+                }
+                self.record(step, String::new(), &changes)?;
+                for c in self.certs.iter_mut().flatten() {
+                    c.state = CertState::Loaded;
+                }
+                Ok(false)
+            }
+            Step::ManagementKey => {
+                if self.done_before(step)?.is_some() {
+                    return Ok(true);
+                }
+                let alg = firma_apdu::piv::MgmAlgorithm::Aes192;
+                let key = firma_apdu::piv::ManagementKey::random(alg);
+                let sealed = self.station.vault().seal(self.serial, &key);
+                // Sealed into the registry first: a crash after the card
+                // took the key must not lose it.
+                self.station.registry().commit(
+                    &self.station.actor,
+                    None,
+                    &[Change::PendingKey {
+                        serial: self.serial,
+                        sealed,
+                    }],
+                    &Event::new(
+                        "management key sealed",
+                        format!("card {}", self.serial),
+                        "a new per-card key, sealed by the station key",
+                    ),
+                )?;
+                card.set_management_key(&key, false).map_err(on_card)?;
+                self.record(step, String::new(), &[Change::ConfirmKey(self.serial)])?;
+                Ok(false)
+            }
+            Step::SelfTest => {
+                for p in Profile::all() {
+                    self.verify_pin(card)?;
+                    let (cert, _) = self.cert_and_key(p)?;
+                    let spki = cert_spki(&cert.der)?;
+                    let alg = self.station.config.algorithm;
+                    let challenge: [u8; 32] = rand::random();
+                    let sig = card
+                        .private_operation(p.slot(), alg, &csr::card_input(alg, &challenge))
+                        .map_err(on_card)?;
+                    csr::verify(&spki, &csr::signature_algorithm(alg), &challenge, &sig).map_err(
+                        |e| {
+                            StationError::State(format!(
+                                "the {p} key failed its test signature ({e}): the card is faulty; reset it and use another card"
+                            ))
+                        },
+                    )?;
+                }
+                self.record(
+                    step,
+                    "each key signed a challenge that verified".into(),
+                    &[],
+                )?;
+                Ok(false)
+            }
+            Step::PukLetter => {
+                if self.puk.is_none() {
+                    // The PUK of an earlier run is gone: make a new one.
+                    self.pin_puk(card)?;
+                }
+                let puk = self.puk.as_ref().expect("set above");
+                let expires = self
+                    .certs
+                    .iter()
+                    .flatten()
+                    .map(|c| c.not_after)
+                    .min()
+                    .unwrap_or_else(OffsetDateTime::now_utc);
+                let info = LetterInfo {
+                    holder_name: format!("{} {}", self.app.given_name, self.app.surnames),
+                    nif: self.app.nif.clone(),
+                    card_serial: self.serial,
+                    station: self.station.actor.station.clone(),
+                    issued_on: OffsetDateTime::now_utc().date(),
+                    certificates_expire: expires.date(),
+                };
+                self.citizen.deliver_letter(&info, puk)?;
+                self.record(step, "handed to the citizen".into(), &[])?;
+                Ok(false)
+            }
+            Step::Finish => self.finish().map(|_| false),
+        }
+    }
+
+    fn check_card(&mut self, card: &mut Card<'_>) -> Result<(), StationError> {
+        let step = Step::CheckCard.to_string();
+        card.select().map_err(|e| match e {
+            e if e.is_card_gone() => StationError::card(step.clone(), e),
+            _ => StationError::NotBlank {
+                serial: 0,
+                why: "it has no PIV application".into(),
+            },
+        })?;
+        let serial = card.serial().map_err(|e| match e {
+            CardError::NotSupportedByCard(_) => StationError::NotBlank {
+                serial: 0,
+                why: "it does not tell its serial number (GET SERIAL, a Yubico extension this station needs)".into(),
+            },
+            e => StationError::card(step.clone(), e),
+        })?;
+        self.serial = serial;
+        let app = &self.app;
+        if let Some(expected) = app.card_serial {
+            if expected != serial {
+                return Err(StationError::WrongCard {
+                    application: app.id,
+                    expected,
+                    found: serial,
+                });
+            }
+        }
+        let reg = self.station.registry();
+        let record = reg.card(serial)?;
+        let on_card = reg.open_activation_on_card(serial)?;
+        let for_app = reg.open_activation(app.id)?;
+        drop(reg);
+        if let Some(a) = &on_card {
+            if a.application_id != app.id {
+                return Err(StationError::CardBusy {
+                    serial,
+                    application: a.application_id,
+                });
+            }
+        }
+        if let Some(a) = &for_app {
+            if a.card_serial != serial {
+                return Err(StationError::StartedOnOtherCard {
+                    application: app.id,
+                    serial: a.card_serial,
+                });
+            }
+            if a.kind != self.kind {
+                return Err(StationError::State(format!(
+                    "application {} has an unfinished {} on this card: finish it first",
+                    app.id, a.kind
+                )));
+            }
+        }
+        match self.kind {
+            WorkflowKind::Activate => {
+                if let Some(r) = &record {
+                    if r.state == CardState::Personalized {
+                        return Err(StationError::AlreadyPersonalized {
+                            serial,
+                            application: r.application_id.unwrap_or(0),
+                        });
+                    }
+                }
+                if for_app.is_none() {
+                    check_blank(card, serial)?;
+                }
+            }
+            WorkflowKind::Renew => match &record {
+                Some(r)
+                    if r.state == CardState::Personalized && r.application_id == Some(app.id) => {}
+                _ => {
+                    return Err(StationError::State(format!(
+                        "card {serial} is not application {}'s card: insert the card the station activated for {}",
+                        app.id, app.nif
+                    )))
+                }
+            },
+        }
+        let alg = format!("{:?}", self.station.config.algorithm);
+        let activation = self.station.registry().start_run(
+            app.id,
+            serial,
+            self.kind,
+            &alg,
+            &self.reader,
+            &self.station.actor,
+        )?;
+        self.activation = Some(activation);
+        self.record(
+            Step::CheckCard,
+            format!("card {serial} in {}", self.reader),
+            &[],
+        )?;
+        Ok(())
+    }
+
+    fn authenticate(&mut self, card: &mut Card<'_>) -> Result<(), StationError> {
+        let key = self.station.authenticate(card, self.serial)?;
+        let record = self.station.registry().card(self.serial)?;
+        let pending_took = record
+            .as_ref()
+            .and_then(|r| r.pending_key.as_ref())
+            .and_then(|p| self.station.vault().unseal(self.serial, p).ok())
+            .is_some_and(|p| p.key_bytes() == key.key_bytes());
+        if pending_took {
+            // The card took the new key before the station could record it.
+            self.record(
+                Step::ManagementKey,
+                "recovered".into(),
+                &[Change::ConfirmKey(self.serial)],
+            )?;
+        }
+        self.record(Step::Authenticate, String::new(), &[])?;
+        Ok(())
+    }
+
+    fn citizen_pin(&mut self) -> Result<Pin, StationError> {
+        if self.pin.is_none() {
+            self.pin = Some(match self.kind {
+                WorkflowKind::Activate => self.citizen.choose_pin()?,
+                WorkflowKind::Renew => self.citizen.current_pin()?,
+            });
+        }
+        Ok(Pin::new(self.pin.as_ref().expect("set above").as_bytes()).expect("a valid PIN"))
+    }
+
+    /// VERIFY with the PIN the card holds: the citizen's once set, else the
+    /// factory PIN. After an interrupted PIN change it may be either.
+    fn verify_pin(&mut self, card: &mut Card<'_>) -> Result<(), StationError> {
+        let citizen = self.citizen_pin()?;
+        let default = Pin::new("123456").expect("valid");
+        let candidates: Vec<(&Pin, bool)> = match self.kind {
+            WorkflowKind::Renew => vec![(&citizen, true)],
+            WorkflowKind::Activate if self.pin_on_card => vec![(&citizen, true)],
+            WorkflowKind::Activate => match self.last_entry(Step::PinPuk)?.map(|e| e.outcome) {
+                None => vec![(&default, false)],
+                Some(o) if o == "done" => vec![(&citizen, true)],
+                Some(_) => vec![(&default, false), (&citizen, true)],
+            },
+        };
+        let mut last = None;
+        for (pin, is_citizens) in candidates {
+            match card.verify_pin(pin) {
+                Ok(()) => {
+                    self.pin_on_card = is_citizens;
+                    return Ok(());
+                }
+                Err(e @ CardError::WrongPin { .. }) => last = Some(e),
+                Err(e) => return Err(StationError::card("PIN verification", e)),
+            }
+        }
+        match last {
+            Some(CardError::WrongPin { tries_left }) if self.kind == WorkflowKind::Activate => {
+                Err(StationError::State(format!(
+                    "the card holds the PIN the citizen chose when this activation began, and the PIN typed now is different ({tries_left} tries left): type that PIN, or reset the card and start again"
+                )))
+            }
+            Some(e) => Err(StationError::card("PIN verification", e)),
+            None => Err(StationError::State("no PIN to try".into())),
+        }
+    }
+
+    /// SET PIN RETRIES (which puts PIN and PUK back to the factory values),
+    /// then the citizen's PIN and a new random PUK.
+    fn pin_puk(&mut self, card: &mut Card<'_>) -> Result<(), StationError> {
+        let step = Step::PinPuk;
+        let on_card = |e: CardError| StationError::card(step.to_string(), e);
+        self.verify_pin(card)?;
+        // Journaled before the card changes: if this run dies half-way, the
+        // next one knows the PIN may be either.
+        self.station.registry().commit(
+            &self.station.actor,
+            Some(&self.entry(step, "started", String::new())),
+            &[],
+            &Event::new(
+                &format!("{} {} started", self.kind, step.name()),
+                self.subject(),
+                format!("card {}", self.serial),
+            ),
+        )?;
+        let config = &self.station.config;
+        card.set_pin_retries(config.pin_tries, config.puk_tries)
+            .map_err(on_card)?;
+        self.pin_on_card = false;
+        let citizen = self.citizen_pin()?;
+        let default_pin = Pin::new("123456").expect("valid");
+        let default_puk = Puk::new("12345678").expect("valid");
+        card.change_pin(&default_pin, &citizen).map_err(on_card)?;
+        self.pin_on_card = true;
+        let puk = crate::pin::random_puk();
+        card.change_puk(&default_puk, &puk).map_err(on_card)?;
+        self.puk = Some(puk);
+        self.record(
+            step,
+            format!(
+                "PIN and PUK set, {} and {} tries",
+                config.pin_tries, config.puk_tries
+            ),
+            &[],
+        )?;
+        Ok(())
+    }
+
+    fn cert_and_key(&self, p: Profile) -> Result<(&CertRecord, &PublicKey), StationError> {
+        let missing = || {
+            StationError::State(format!("the {p} certificate or key is missing: the journal is inconsistent; reset the card and start again"))
+        };
+        let cert = self.certs[index(p)].as_ref().ok_or_else(missing)?;
+        let key = self.keys[index(p)].as_ref().ok_or_else(missing)?;
+        Ok((cert, key))
+    }
+
+    fn issue(&mut self, card: &mut Card<'_>, p: Profile) -> Result<bool, StationError> {
+        let step = Step::Issue(p);
+        let key = self.keys[index(p)].clone().ok_or_else(|| {
+            StationError::State(format!(
+                "no {p} key was generated: reset the card and start again"
+            ))
+        })?;
+        // A certificate of this activation for this slot, issued earlier.
+        let slot = slot_name(p);
+        let earlier: Vec<CertRecord> = self
+            .station
+            .registry()
+            .certificates(self.app.id)?
+            .into_iter()
+            .filter(|c| c.activation_id == self.activation_id() && c.slot == slot)
+            .filter(|c| c.state != CertState::Revoked)
+            .collect();
+        let mut changes = Vec::new();
+        for c in earlier {
+            if csr::same_key(&cert_spki(&c.der)?, &key) {
+                self.certs[index(p)] = Some(c);
+                return Ok(true); // issued before, not lost: reuse it
+            }
+            // Issued for a key the card no longer has.
+            self.revoke_at_ca(&c.serial, RevocationReason::Superseded)?;
+            changes.push(Change::CertificateState {
+                serial: c.serial.clone(),
+                state: CertState::Revoked,
+                reason: Some(RevocationReason::Superseded.to_string()),
+            });
+        }
+        let holder = self.app.holder();
+        let alg = self.station.config.algorithm;
+        let info =
+            csr::request_info(&holder, &key).map_err(|e| StationError::Input(e.to_string()))?;
+        self.verify_pin(card)?;
+        let sig = card
+            .private_operation(p.slot(), alg, &csr::card_input(alg, &info))
+            .map_err(|e| StationError::card(step.to_string(), e))?;
+        let request = csr::assemble(&info, alg, &sig).map_err(|e| {
+            StationError::State(format!("the card's signature of the certificate request does not verify ({e}): the card is faulty"))
+        })?;
+        let t = Instant::now();
+        let issued = self.station.ca().issue(&request, &holder, p);
+        self.ca_time += t.elapsed();
+        let issued = issued?;
+        let record = CertRecord {
+            serial: issued.serial.clone(),
+            application_id: self.app.id,
+            card_serial: self.serial,
+            activation_id: self.activation_id(),
+            slot: slot.clone(),
+            der: issued.der,
+            not_before: issued.not_before,
+            not_after: issued.not_after,
+            state: CertState::Issued,
+            revocation_reason: None,
+        };
+        changes.push(Change::Certificate(Box::new(record.clone())));
+        self.record(step, format!("certificate {}", issued.serial), &changes)?;
+        self.certs[index(p)] = Some(record);
+        Ok(false)
+    }
+
+    fn revoke_at_ca(&self, serial: &str, reason: RevocationReason) -> Result<(), StationError> {
+        match self.station.ca().revoke(serial, reason) {
+            Ok(()) | Err(crate::ca::CaError::AlreadyRevoked(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), StationError> {
+        let mut changes = vec![Change::ActivationState {
+            id: self.activation_id(),
+            state: ActivationState::Done,
+            error: None,
+        }];
+        let (state, action) = match self.kind {
+            WorkflowKind::Activate => {
+                changes.push(Change::Card {
+                    serial: self.serial,
+                    application_id: Some(self.app.id),
+                    state: CardState::Personalized,
+                });
+                (AppState::Activated, "card activated")
+            }
+            WorkflowKind::Renew => {
+                // The previous certificates give way to the new ones.
+                let old: Vec<CertRecord> = self
+                    .station
+                    .registry()
+                    .certificates(self.app.id)?
+                    .into_iter()
+                    .filter(|c| {
+                        c.activation_id != self.activation_id() && c.state != CertState::Revoked
+                    })
+                    .collect();
+                for c in old {
+                    self.revoke_at_ca(&c.serial, RevocationReason::Superseded)?;
+                    changes.push(Change::CertificateState {
+                        serial: c.serial,
+                        state: CertState::Revoked,
+                        reason: Some(RevocationReason::Superseded.to_string()),
+                    });
+                }
+                (AppState::Renewed, "certificates renewed")
+            }
+        };
+        changes.push(Change::ApplicationState(self.app.id, state));
+        let serials: Vec<&str> = self
+            .certs
+            .iter()
+            .flatten()
+            .map(|c| c.serial.as_str())
+            .collect();
+        self.station.registry().commit(
+            &self.station.actor,
+            Some(&self.entry(Step::Finish, "done", String::new())),
+            &changes,
+            &Event::new(
+                action,
+                self.subject(),
+                format!("card {}, certificates {}", self.serial, serials.join(", ")),
+            ),
+        )?;
+        Ok(())
+    }
+}
+
+/// A card is blank when it has no certificates, its PIN is not blocked, and
+/// (where the card can tell) PIN and PUK are the factory ones. The transport
+/// management key is checked by the next step.
+fn check_blank(card: &mut Card<'_>, serial: u32) -> Result<(), StationError> {
+    let step = Step::CheckCard.to_string();
+    let not_blank = |why: &str| StationError::NotBlank {
+        serial,
+        why: why.into(),
+    };
+    for slot in [
+        Slot::Authentication,
+        Slot::Signature,
+        Slot::KeyManagement,
+        Slot::CardAuthentication,
+    ] {
+        match card.read_certificate(slot) {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                return Err(not_blank(&format!(
+                    "it already holds a certificate in slot {slot:?}"
+                )))
+            }
+            Err(e) if e.is_card_gone() => return Err(StationError::card(step, e)),
+            Err(_) => return Err(not_blank("its certificate slots cannot be read")),
+        }
+    }
+    match card.pin_status() {
+        Ok(PinStatus::Blocked) => return Err(not_blank("its PIN is blocked")),
+        Err(e) if e.is_card_gone() => return Err(StationError::card(step, e)),
+        _ => {}
+    }
+    for (reference, what) in [(0x80u8, "PIN"), (0x81, "PUK")] {
+        if let Ok(Some(m)) = card.metadata(reference) {
+            if m.is_default == Some(false) {
+                return Err(not_blank(&format!("its {what} is not the factory {what}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn slot_name(p: Profile) -> String {
+    format!("{:02X}", p.slot().key_reference())
+}
+
+fn cert_spki(der: &[u8]) -> Result<SubjectPublicKeyInfoOwned, StationError> {
+    let cert = Certificate::from_der(der).map_err(|e| {
+        StationError::State(format!(
+            "a certificate in the registry cannot be read ({e}): was the registry edited?"
+        ))
+    })?;
+    Ok(cert.tbs_certificate.subject_public_key_info)
+}
+
+/// Public keys go to the journal as hex SPKI DER (public data only).
+fn encode_key(key: &PublicKey) -> Result<String, StationError> {
+    let spki = csr::spki(key).map_err(|e| StationError::State(e.to_string()))?;
+    let der = spki
+        .to_der()
+        .map_err(|e| StationError::State(format!("cannot encode a public key: {e}")))?;
+    Ok(hex::encode(der))
+}
+
+fn decode_key(data: &str) -> Result<PublicKey, StationError> {
+    let bad = |why: String| {
+        StationError::State(format!(
+            "the journal holds a public key it cannot read ({why}): was the registry edited?"
+        ))
+    };
+    let der = hex::decode(data).map_err(|e| bad(e.to_string()))?;
+    let spki = SubjectPublicKeyInfoOwned::from_der(&der).map_err(|e| bad(e.to_string()))?;
+    csr::public_key(&spki).map_err(|e| bad(e.to_string()))
+}
+
+/// The public key of a card slot as the journal records it, for tests.
+pub fn journal_key(data: &str) -> Option<PublicKey> {
+    decode_key(data).ok()
+}
+
+/// Whether `algorithm` is one the station can personalize.
+pub fn parse_algorithm(s: &str) -> Result<Algorithm, StationError> {
+    match s.to_ascii_lowercase().as_str() {
+        "rsa2048" | "rsa-2048" => Ok(Algorithm::Rsa2048),
+        "p256" | "p-256" | "eccp256" => Ok(Algorithm::EccP256),
+        "p384" | "p-384" | "eccp384" => Ok(Algorithm::EccP384),
+        other => Err(StationError::Input(format!(
+            "unknown key algorithm {other:?}: use rsa2048 (the default), p256 or p384"
+        ))),
+    }
+}

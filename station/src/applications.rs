@@ -1,0 +1,273 @@
+//! Importing the applications citizens filed online: CSV with the header
+//! `given_name,surnames,nif,email,phone,card_serial` (an optional
+//! `requested_on` column, YYYY-MM-DD, dates the application), or a JSON
+//! array of objects with the same keys. Every row is checked; the good rows
+//! are imported in one transaction and each rejected row is reported with
+//! what is wrong.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::Deserialize;
+use time::{Date, OffsetDateTime, Time};
+
+use crate::ca::Holder;
+use crate::csr;
+use crate::engine::Station;
+use crate::error::StationError;
+use crate::identity::Nif;
+use crate::registry::{AppKey, AppState, NewApplication};
+
+/// One row as the file has it.
+#[derive(Debug, Deserialize, Default)]
+struct Row {
+    #[serde(default)]
+    given_name: Option<String>,
+    #[serde(default)]
+    surnames: Option<String>,
+    #[serde(default)]
+    nif: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default, deserialize_with = "serial_or_empty")]
+    card_serial: Option<String>,
+    #[serde(default)]
+    requested_on: Option<String>,
+}
+
+/// `card_serial` may be a JSON number, a string, empty or null.
+fn serial_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        N(u64),
+        S(String),
+    }
+    Ok(match Option::<V>::deserialize(d)? {
+        Some(V::N(n)) => Some(n.to_string()),
+        Some(V::S(s)) => Some(s),
+        None => None,
+    })
+}
+
+/// A row that was not imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// 1-based record number (the CSV header is not counted).
+    pub row: usize,
+    /// What identifies the row for a person: its NIF or names.
+    pub label: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub imported: Vec<(i64, String)>,
+    pub rejected: Vec<Rejected>,
+}
+
+const HEADER: [&str; 6] = [
+    "given_name",
+    "surnames",
+    "nif",
+    "email",
+    "phone",
+    "card_serial",
+];
+
+/// Reads and checks `path` (by extension: `.json`, else CSV) and imports the
+/// good rows.
+pub fn import(station: &Station, path: &Path) -> Result<ImportReport, StationError> {
+    let text = std::fs::read_to_string(path).map_err(|source| StationError::Io {
+        what: format!("cannot read {}", path.display()),
+        source,
+    })?;
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        || text.trim_start().starts_with('[');
+    let rows = if is_json {
+        parse_json(&text)?
+    } else {
+        parse_csv(&text)?
+    };
+    let now = OffsetDateTime::now_utc();
+    let mut report = ImportReport::default();
+    let mut good = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, row) in rows.into_iter().enumerate() {
+        let row_no = i + 1;
+        let (label, checked) = match row {
+            Ok(r) => {
+                let label = r
+                    .nif
+                    .clone()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{} {}",
+                            r.given_name.as_deref().unwrap_or(""),
+                            r.surnames.as_deref().unwrap_or("")
+                        )
+                        .trim()
+                        .to_string()
+                    });
+                (label, check_row(station, r, now))
+            }
+            Err(e) => (String::new(), Err(e)),
+        };
+        match checked {
+            Ok(app) if !seen.insert(app.nif.clone()) => report.rejected.push(Rejected {
+                row: row_no,
+                label,
+                reason: format!(
+                    "{} appears twice in the file: only its first row was imported",
+                    app.nif
+                ),
+            }),
+            Ok(app) => good.push(app),
+            Err(reason) => report.rejected.push(Rejected {
+                row: row_no,
+                label,
+                reason,
+            }),
+        }
+    }
+    if !good.is_empty() {
+        let ids = station.registry().import(&good, &station.actor)?;
+        report.imported = ids
+            .into_iter()
+            .zip(good.into_iter().map(|a| a.nif))
+            .collect();
+    }
+    Ok(report)
+}
+
+fn parse_csv(text: &str) -> Result<Vec<Result<Row, String>>, StationError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| StationError::Input(format!("the CSV header cannot be read: {e}")))?
+        .clone();
+    let missing: Vec<&str> = HEADER
+        .iter()
+        .copied()
+        .filter(|h| !headers.iter().any(|x| x == *h))
+        .collect();
+    if !missing.is_empty() {
+        return Err(StationError::Input(format!(
+            "the CSV header lacks {}: the first line must be {}",
+            missing.join(", "),
+            HEADER.join(",")
+        )));
+    }
+    Ok(reader
+        .deserialize::<Row>()
+        .map(|r| {
+            r.map_err(|e| match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!("it has {len} fields, the header has {expected_len}"),
+                _ => format!("it cannot be read: {e}"),
+            })
+        })
+        .collect())
+}
+
+fn parse_json(text: &str) -> Result<Vec<Result<Row, String>>, StationError> {
+    let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
+        StationError::Input(format!(
+            "the JSON file must be an array of objects with the keys {}: {e}",
+            HEADER.join(", ")
+        ))
+    })?;
+    Ok(values
+        .into_iter()
+        .map(|v| {
+            if !v.is_object() {
+                return Err("it is not an object".to_string());
+            }
+            serde_json::from_value::<Row>(v).map_err(|e| format!("it cannot be read: {e}"))
+        })
+        .collect())
+}
+
+fn required(value: Option<String>, what: &str) -> Result<String, String> {
+    match value.map(|v| v.split_whitespace().collect::<Vec<_>>().join(" ")) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(format!("{what} is empty")),
+    }
+}
+
+fn check_row(station: &Station, r: Row, now: OffsetDateTime) -> Result<NewApplication, String> {
+    let given_name = required(r.given_name, "given_name")?;
+    let surnames = required(r.surnames, "surnames")?;
+    let nif = Nif::parse(&required(r.nif, "nif")?).map_err(|e| e.to_string())?;
+    let email = required(r.email, "email")?;
+    let holder = Holder {
+        given_name: given_name.clone(),
+        surnames: surnames.clone(),
+        nif: nif.to_string(),
+        email: email.clone(),
+    };
+    csr::subject_alt_name(&holder).map_err(|e| e.to_string())?;
+    let phone = required(r.phone, "phone")?;
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let phone_ok = phone
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || c == ' ' || (i == 0 && c == '+'));
+    if !phone_ok || !(9..=15).contains(&digits) {
+        return Err(format!(
+            "phone {phone:?} is not a phone number (9 to 15 digits, spaces allowed, + in front for another country)"
+        ));
+    }
+    let card_serial = match r.card_serial.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => Some(s.parse::<u32>().map_err(|_| {
+            format!("card_serial {s:?} is not a card serial number (digits only, or empty when not known)")
+        })?),
+    };
+    let requested_at = match r.requested_on.as_deref().map(str::trim) {
+        None | Some("") => now,
+        Some(s) => {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            Date::parse(s, format)
+                .map_err(|_| format!("requested_on {s:?} must be written YYYY-MM-DD"))?
+                .with_time(Time::MIDNIGHT)
+                .assume_utc()
+        }
+    };
+    if requested_at > now {
+        return Err(format!(
+            "requested_on {} is in the future",
+            requested_at.date()
+        ));
+    }
+    if let Ok(existing) = station.application(&AppKey::Nif(nif.to_string())) {
+        if matches!(
+            existing.state,
+            AppState::Requested | AppState::Activated | AppState::Renewed
+        ) {
+            return Err(format!(
+                "{nif} already has an open application (number {}, {})",
+                existing.id, existing.state
+            ));
+        }
+    }
+    Ok(NewApplication {
+        given_name,
+        surnames,
+        nif: nif.to_string(),
+        email,
+        phone,
+        card_serial,
+        requested_at,
+        expires_at: requested_at + station.config.application_validity,
+    })
+}

@@ -1,0 +1,189 @@
+//! The station: its data directory, registry, certificate authority, key
+//! vault, configuration and operator. Workers share one `Station`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use firma_apdu::piv::{Algorithm, ManagementKey, Piv};
+use firma_apdu::transport::Transport;
+use time::{Duration, OffsetDateTime};
+
+use crate::ca::{CertificateAuthority, Holder};
+use crate::error::StationError;
+use crate::registry::{Actor, AppKey, AppState, Application, Registry, SqliteRegistry};
+use crate::vault::Vault;
+
+/// How the station personalizes cards.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The key algorithm for 9A, 9C and 9D.
+    pub algorithm: Algorithm,
+    pub pin_tries: u8,
+    pub puk_tries: u8,
+    /// How long an application may wait for its activation.
+    pub application_validity: Duration,
+    /// How recent the identity check must be when a card is activated.
+    pub identity_check_validity: Duration,
+    /// Renewal opens this long before the certificates expire.
+    pub renewal_window: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::Rsa2048,
+            pin_tries: 3,
+            puk_tries: 3,
+            application_validity: Duration::days(90),
+            identity_check_validity: Duration::hours(12),
+            renewal_window: Duration::days(70),
+        }
+    }
+}
+
+pub struct Station {
+    dir: PathBuf,
+    registry: Mutex<Box<dyn Registry>>,
+    ca: Box<dyn CertificateAuthority>,
+    vault: Vault,
+    pub config: Config,
+    pub actor: Actor,
+}
+
+impl Station {
+    /// Opens the station in `dir` with the SQLite registry and the given CA.
+    pub fn open(
+        dir: &Path,
+        ca: Box<dyn CertificateAuthority>,
+        actor: Actor,
+        config: Config,
+    ) -> Result<Self, StationError> {
+        std::fs::create_dir_all(dir).map_err(|source| StationError::Io {
+            what: format!("cannot create the data directory {}", dir.display()),
+            source,
+        })?;
+        let registry = SqliteRegistry::open(&dir.join("registry.sqlite"))?;
+        Self::with_registry(dir, Box::new(registry), ca, actor, config)
+    }
+
+    pub fn with_registry(
+        dir: &Path,
+        registry: Box<dyn Registry>,
+        ca: Box<dyn CertificateAuthority>,
+        actor: Actor,
+        config: Config,
+    ) -> Result<Self, StationError> {
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            vault: Vault::open_or_create(dir)?,
+            registry: Mutex::new(registry),
+            ca,
+            config,
+            actor,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The registry, for one short piece of work (never across card I/O).
+    pub fn registry(&self) -> MutexGuard<'_, Box<dyn Registry>> {
+        // A worker that panicked mid-call leaves SQLite consistent (its
+        // transaction rolled back), so the registry stays usable.
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn ca(&self) -> &dyn CertificateAuthority {
+        self.ca.as_ref()
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    pub fn application(&self, key: &AppKey) -> Result<Application, StationError> {
+        Ok(self.registry().application(key)?)
+    }
+
+    /// Refuses an application that cannot be activated now, saying why.
+    pub fn check_activatable(&self, app: &Application) -> Result<(), StationError> {
+        match app.state {
+            AppState::Requested => {}
+            AppState::Activated | AppState::Renewed => {
+                return Err(StationError::State(format!(
+                    "application {} ({}) is already activated: use renew, unblock or change-pin for its card",
+                    app.id, app.nif
+                )))
+            }
+            AppState::Revoked | AppState::Expired => {
+                return Err(StationError::State(format!(
+                    "application {} ({}) is {}: the citizen must apply again",
+                    app.id, app.nif, app.state
+                )))
+            }
+        }
+        let now = OffsetDateTime::now_utc();
+        if app.expires_at < now {
+            return Err(StationError::State(format!(
+                "application {} ({}) expired on {}: it was not activated in time; the citizen must apply again",
+                app.id,
+                app.nif,
+                app.expires_at.date()
+            )));
+        }
+        let checks = self.registry().identity_checks(app.id)?;
+        let recent = checks.iter().rev().find(|c| {
+            now - c.checked_at <= self.config.identity_check_validity
+                && c.document_expires >= now.date()
+        });
+        if recent.is_none() {
+            return Err(StationError::State(format!(
+                "the citizen's identity has not been checked for application {} today: check their document first (firma-station identity {} --kind ... --number ... --expires ...)",
+                app.id, app.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Authenticates to the card with the first of the keys the station
+    /// knows for it that the card accepts: its sealed key, a key being set,
+    /// then the transport key. Returns the key that worked.
+    pub fn authenticate<T: Transport>(
+        &self,
+        piv: &mut Piv<T>,
+        serial: u32,
+    ) -> Result<ManagementKey, StationError> {
+        let card = self.registry().card(serial)?;
+        let mut candidates = Vec::new();
+        if let Some(c) = &card {
+            for sealed in [&c.pending_key, &c.sealed_key].into_iter().flatten() {
+                candidates.push(self.vault.unseal(serial, sealed)?);
+            }
+        }
+        candidates.push(ManagementKey::default_key());
+        for key in candidates {
+            match piv.authenticate(&key) {
+                Ok(()) => return Ok(key),
+                Err(firma_apdu::Error::WrongManagementKey) => continue,
+                Err(e) => return Err(StationError::card("management key authentication", e)),
+            }
+        }
+        Err(StationError::NotBlank {
+            serial,
+            why: "it refuses the transport management key and every key this station holds for it"
+                .into(),
+        })
+    }
+}
+
+impl Application {
+    pub fn holder(&self) -> Holder {
+        Holder {
+            given_name: self.given_name.clone(),
+            surnames: self.surnames.clone(),
+            nif: self.nif.clone(),
+            email: self.email.clone(),
+        }
+    }
+}

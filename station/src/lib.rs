@@ -1,0 +1,19 @@
+//! Firma Station's engine: the registry of applications, identity checks,
+//! the certificate authority, the activation workflow and the after-issuance
+//! services, with no user interface. The `firma-station` CLI and the
+//! operator's window both drive this library.
+#![forbid(unsafe_code)]
+pub mod activation;
+pub mod applications;
+pub mod audit;
+pub mod ca;
+pub mod csr;
+pub mod engine;
+pub mod error;
+pub mod identity;
+pub mod letter;
+pub mod pin;
+pub mod registry;
+pub mod services;
+pub mod vault;
+pub mod worker;

@@ -1,0 +1,89 @@
+//! The rules for a citizen's PIN, and the PUK the station makes.
+
+use firma_apdu::piv::{Pin, Puk};
+use rand::Rng;
+
+use crate::error::StationError;
+
+/// The rules in plain words, for prompts and the UI.
+pub const RULES: &str = "6 to 8 digits, not a run like 123456 or 654321, not one digit repeated like 000000, not a repeated group like 123123 or 121212";
+
+/// Checks a new PIN against the rules and returns it ready for the card.
+pub fn check_new_pin(pin: &str) -> Result<Pin, StationError> {
+    let d = pin.as_bytes();
+    let rule = |why: &str| Err(StationError::PinRule(format!("{why} ({RULES})")));
+    if !(6..=8).contains(&d.len()) {
+        return rule(&format!(
+            "it has {} characters, it needs 6 to 8 digits",
+            d.len()
+        ));
+    }
+    if !d.iter().all(u8::is_ascii_digit) {
+        return rule("it may only hold digits");
+    }
+    let steps: Vec<i8> = d.windows(2).map(|w| w[1] as i8 - w[0] as i8).collect();
+    if steps.iter().all(|&s| s == 0) {
+        return rule("it repeats one digit");
+    }
+    if steps.iter().all(|&s| s == 1) || steps.iter().all(|&s| s == -1) {
+        return rule("it is a run of consecutive digits");
+    }
+    for period in 1..=d.len() / 2 {
+        if d.chunks_exact(period).remainder().is_empty()
+            && d.chunks(period).all(|c| c == &d[..period])
+        {
+            return rule("it repeats a group of digits");
+        }
+    }
+    Pin::new(pin).map_err(|e| StationError::PinRule(e.to_string()))
+}
+
+/// A random 8-digit PUK from the operating system's generator.
+pub fn random_puk() -> Puk {
+    let mut rng = rand::rngs::OsRng;
+    let mut digits = zeroize::Zeroizing::new([0u8; 8]);
+    for d in digits.iter_mut() {
+        *d = b'0' + rng.gen_range(0..10u8);
+    }
+    Puk::new(&digits[..]).expect("8 digits are a valid PUK")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trivial_pins_are_refused_with_the_reason() {
+        for (pin, why) in [
+            ("123456", "consecutive"),
+            ("654321", "consecutive"),
+            ("000000", "repeats one digit"),
+            ("123123", "repeats a group"),
+            ("121212", "repeats a group"),
+            ("12345", "5 characters"),
+            ("123456789", "9 characters"),
+            ("12a456", "only hold digits"),
+            ("87654321", "consecutive"),
+        ] {
+            let e = check_new_pin(pin).unwrap_err().to_string();
+            assert!(e.contains(why), "{pin}: {e}");
+        }
+    }
+
+    #[test]
+    fn ordinary_pins_pass() {
+        for pin in ["281947", "5830271", "90817263", "112358"] {
+            assert_eq!(check_new_pin(pin).unwrap().as_bytes(), pin.as_bytes());
+        }
+    }
+
+    #[test]
+    fn pins_are_eight_random_digits() {
+        let a = random_puk();
+        assert_eq!(a.as_bytes().len(), 8);
+        assert!(a.as_bytes().iter().all(u8::is_ascii_digit));
+        let distinct: std::collections::HashSet<Vec<u8>> =
+            (0..20).map(|_| random_puk().as_bytes().to_vec()).collect();
+        assert!(distinct.len() > 15);
+    }
+}

@@ -1,0 +1,312 @@
+//! What the station does for a citizen besides activation: the identity
+//! check, PIN unblock and change, revocation, and resetting a card for
+//! re-issue. (Renewal is a workflow: see [`crate::activation::renew`].)
+
+use firma_apdu::piv::{Pin, Piv, Puk};
+use firma_apdu::transport::Transport;
+use firma_apdu::Error as CardError;
+use time::OffsetDateTime;
+
+use crate::ca::{CaError, RevocationReason};
+use crate::engine::Station;
+use crate::error::StationError;
+use crate::identity::{IdentityDocument, Nif};
+use crate::registry::{
+    ActivationState, AppKey, AppState, Application, CardRecord, CardState, CertState, Change,
+    Event, IdentityCheck,
+};
+
+/// Records the operator's check of the citizen's identity document.
+pub fn record_identity_check(
+    station: &Station,
+    key: &AppKey,
+    document: &IdentityDocument,
+    seen_person_and_document: bool,
+) -> Result<Application, StationError> {
+    let app = station.application(key)?;
+    if !seen_person_and_document {
+        return Err(StationError::Input(
+            "confirm that you saw the document and that it shows the person in front of you (--seen)"
+                .into(),
+        ));
+    }
+    let nif = Nif::parse(&app.nif)?;
+    document.belongs_to(&nif)?;
+    let check = IdentityCheck {
+        application_id: app.id,
+        document_kind: document.kind.to_string(),
+        document_number: document.number.to_string(),
+        support_number: document.support_number.clone(),
+        document_expires: document.expires,
+        checked_at: OffsetDateTime::now_utc(),
+        operator: station.actor.operator.clone(),
+    };
+    station.registry().commit(
+        &station.actor,
+        None,
+        &[Change::IdentityCheck(check)],
+        &Event::new(
+            "identity checked",
+            format!("application {}", app.id),
+            format!(
+                "{} {}, valid until {}, seen in person",
+                document.kind, document.number, document.expires
+            ),
+        ),
+    )?;
+    Ok(app)
+}
+
+/// The card's serial and what the registry knows of it.
+pub fn identify<T: Transport>(
+    station: &Station,
+    piv: &mut Piv<T>,
+) -> Result<(u32, Option<CardRecord>), StationError> {
+    piv.select()
+        .map_err(|e| StationError::card("selecting the PIV application", e))?;
+    let serial = piv
+        .serial()
+        .map_err(|e| StationError::card("reading the card's serial", e))?;
+    let record = station.registry().card(serial)?;
+    Ok((serial, record))
+}
+
+fn card_subject(serial: u32, record: &Option<CardRecord>) -> String {
+    match record.as_ref().and_then(|r| r.application_id) {
+        Some(app) => format!("application {app}"),
+        None => format!("card {serial}"),
+    }
+}
+
+/// Unblocks the PIN with the PUK and sets the citizen's new PIN.
+pub fn unblock<T: Transport>(
+    station: &Station,
+    transport: T,
+    puk: &Puk,
+    new_pin: &Pin,
+) -> Result<u32, StationError> {
+    let mut piv = Piv::new(transport);
+    let (serial, record) = identify(station, &mut piv)?;
+    let result = piv.unblock_pin(puk, new_pin);
+    let outcome = match &result {
+        Ok(()) => "PIN unblocked, new PIN set".to_string(),
+        Err(CardError::WrongPuk { tries_left }) => format!("wrong PUK, {tries_left} tries left"),
+        Err(e) => format!("failed: {e}"),
+    };
+    station.registry().commit(
+        &station.actor,
+        None,
+        &[],
+        &Event::new(
+            "PIN unblock",
+            card_subject(serial, &record),
+            format!("card {serial}: {outcome}"),
+        ),
+    )?;
+    result.map_err(|e| match e {
+        CardError::WrongPuk { tries_left } => StationError::State(format!(
+            "the PUK is not right: {tries_left} tries left. Check the PUK letter"
+        )),
+        CardError::PukBlocked => StationError::State(
+            "the PUK is blocked: the card must be reset (firma-station reset-card) and issued again".into(),
+        ),
+        e => StationError::card("PIN unblock", e),
+    })?;
+    Ok(serial)
+}
+
+/// Changes the PIN (the citizen types the current one and a new one).
+pub fn change_pin<T: Transport>(
+    station: &Station,
+    transport: T,
+    old: &Pin,
+    new: &Pin,
+) -> Result<u32, StationError> {
+    let mut piv = Piv::new(transport);
+    let (serial, record) = identify(station, &mut piv)?;
+    let result = piv.change_pin(old, new);
+    let outcome = match &result {
+        Ok(()) => "PIN changed".to_string(),
+        Err(CardError::WrongPin { tries_left }) => format!("wrong PIN, {tries_left} tries left"),
+        Err(e) => format!("failed: {e}"),
+    };
+    station.registry().commit(
+        &station.actor,
+        None,
+        &[],
+        &Event::new(
+            "PIN change",
+            card_subject(serial, &record),
+            format!("card {serial}: {outcome}"),
+        ),
+    )?;
+    result.map_err(|e| match e {
+        CardError::WrongPin { tries_left } => StationError::State(format!(
+            "the current PIN is not right: {tries_left} tries left"
+        )),
+        CardError::PinBlocked => StationError::State(
+            "the PIN is blocked: unblock it with the PUK (firma-station unblock)".into(),
+        ),
+        e => StationError::card("PIN change", e),
+    })?;
+    Ok(serial)
+}
+
+/// Revokes every certificate of an application (CRL and registry).
+pub fn revoke(
+    station: &Station,
+    key: &AppKey,
+    reason: RevocationReason,
+) -> Result<Vec<String>, StationError> {
+    let app = station.application(key)?;
+    let certs = station.registry().certificates(app.id)?;
+    let live: Vec<_> = certs
+        .into_iter()
+        .filter(|c| c.state != CertState::Revoked)
+        .collect();
+    if live.is_empty() && app.state == AppState::Revoked {
+        return Err(StationError::State(format!(
+            "application {} is already revoked",
+            app.id
+        )));
+    }
+    let mut changes = Vec::new();
+    for c in &live {
+        revoke_at_ca(station, &c.serial, reason)?;
+        changes.push(Change::CertificateState {
+            serial: c.serial.clone(),
+            state: CertState::Revoked,
+            reason: Some(reason.to_string()),
+        });
+    }
+    changes.push(Change::ApplicationState(app.id, AppState::Revoked));
+    let serials: Vec<String> = live.iter().map(|c| c.serial.clone()).collect();
+    station.registry().commit(
+        &station.actor,
+        None,
+        &changes,
+        &Event::new(
+            "revoked",
+            format!("application {}", app.id),
+            format!("reason {reason}; certificates {}", serials.join(", ")),
+        ),
+    )?;
+    Ok(serials)
+}
+
+fn revoke_at_ca(
+    station: &Station,
+    serial: &str,
+    reason: RevocationReason,
+) -> Result<(), StationError> {
+    match station.ca().revoke(serial, reason) {
+        Ok(()) | Err(CaError::AlreadyRevoked(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What `reset_card` did.
+#[derive(Debug)]
+pub struct ResetReport {
+    pub serial: u32,
+    pub application: Option<i64>,
+    pub revoked: Vec<String>,
+}
+
+/// Resets a card to blank for re-issue: blocks PIN and PUK, RESET, revokes
+/// the certificates it carried, closes an unfinished activation and puts its
+/// application back to `requested` so the citizen can be issued again.
+pub fn reset_card<T: Transport>(
+    station: &Station,
+    transport: T,
+    reason: RevocationReason,
+) -> Result<ResetReport, StationError> {
+    let mut piv = Piv::new(transport);
+    let (serial, record) = identify(station, &mut piv)?;
+    let step = "resetting the card";
+    // Citizen PINs are digits only, so this never is one.
+    let wrong = Pin::new("FIRMA-X!").expect("valid");
+    for _ in 0..16 {
+        match piv.verify_pin(&wrong) {
+            Err(CardError::PinBlocked) => break,
+            Err(CardError::WrongPin { .. }) => continue,
+            Ok(()) => {
+                return Err(StationError::State(
+                    "the card accepted a PIN it must not".into(),
+                ))
+            }
+            Err(e) => return Err(StationError::card(step, e)),
+        }
+    }
+    for _ in 0..16 {
+        match piv.unblock_pin(&wrong, &wrong) {
+            Err(CardError::PukBlocked) => break,
+            Err(CardError::WrongPuk { .. }) => continue,
+            Ok(()) => {
+                return Err(StationError::State(
+                    "the card accepted a PUK it must not".into(),
+                ))
+            }
+            Err(e) => return Err(StationError::card(step, e)),
+        }
+    }
+    piv.reset().map_err(|e| StationError::card(step, e))?;
+
+    let app_id = record.as_ref().and_then(|r| r.application_id);
+    let mut changes = Vec::new();
+    let mut revoked = Vec::new();
+    if let Some(app_id) = app_id {
+        let app = station.application(&AppKey::Id(app_id))?;
+        for c in station.registry().certificates(app_id)? {
+            if c.card_serial == serial && c.state != CertState::Revoked {
+                revoke_at_ca(station, &c.serial, reason)?;
+                changes.push(Change::CertificateState {
+                    serial: c.serial.clone(),
+                    state: CertState::Revoked,
+                    reason: Some(reason.to_string()),
+                });
+                revoked.push(c.serial);
+            }
+        }
+        if matches!(app.state, AppState::Activated | AppState::Renewed) {
+            changes.push(Change::ApplicationState(app_id, AppState::Requested));
+        }
+    }
+    if let Some(open) = station.registry().open_activation_on_card(serial)? {
+        changes.push(Change::ActivationState {
+            id: open.id,
+            state: ActivationState::Abandoned,
+            error: Some("the card was reset".into()),
+        });
+    }
+    if record.is_some() {
+        changes.push(Change::Card {
+            serial,
+            application_id: None,
+            state: CardState::Reset,
+        });
+        changes.push(Change::ForgetKeys(serial));
+    }
+    station.registry().commit(
+        &station.actor,
+        None,
+        &changes,
+        &Event::new(
+            "card reset",
+            card_subject(serial, &record),
+            format!(
+                "card {serial} back to blank; reason {reason}; certificates revoked: {}",
+                if revoked.is_empty() {
+                    "none".into()
+                } else {
+                    revoked.join(", ")
+                }
+            ),
+        ),
+    )?;
+    Ok(ResetReport {
+        serial,
+        application: app_id,
+        revoked,
+    })
+}
