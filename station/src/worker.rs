@@ -6,7 +6,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use firma_apdu::transport::{self, PcscTransport, Transport};
+use firma_apdu::transport::{self, PcscTransport, Traced, Transport};
 
 use crate::activation::{self, Citizen, Outcome, Progress};
 use crate::engine::Station;
@@ -34,7 +34,8 @@ impl Connector for PcscReader {
     fn connect(&mut self) -> Result<Box<dyn Transport + Send>, StationError> {
         let ctx = transport::pcsc_context().map_err(|e| StationError::State(e.to_string()))?;
         match PcscTransport::connect(&ctx, &self.reader) {
-            Ok(t) => Ok(Box::new(t)),
+            // Every APDU goes to the debug log, its data redacted.
+            Ok(t) => Ok(Box::new(Traced::new(t))),
             Err(e) => {
                 let e = firma_apdu::Error::from(e);
                 if e.is_card_gone() {

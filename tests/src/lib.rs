@@ -9,6 +9,8 @@
 //! stops what it started, and only that.
 #![forbid(unsafe_code)]
 
+pub mod station;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,289 @@
+//! Firma Station activates a blank `firma-vcard` through pcscd and vpcd,
+//! and tools independent of Firma check the result: OpenSC's pkcs11-tool,
+//! yubico-piv-tool and openssl.
+
+use std::path::Path;
+use std::process::Command;
+
+use firma_tests::station::{puk_from_letter, StationDir};
+use firma_tests::{ok, verify_with_cert, CardOptions, Pcscd, OPENSC_PKCS11};
+
+const PIN: &str = "281947";
+const NIF: &str = "12345678Z";
+
+fn csv_one(serial: &str) -> String {
+    format!(
+        "given_name,surnames,nif,email,phone,card_serial\n\
+         María José,Núñez Ibáñez,{NIF},mjose@example.es,+34 600 111 222,{serial}\n"
+    )
+}
+
+fn openssl(args: &[&str]) -> String {
+    ok(Command::new("openssl").args(args))
+}
+
+/// Every byte of the files under `dir` (registry, WAL, logs, APDU traces).
+fn everything_written(paths: &[&Path]) -> Vec<u8> {
+    let mut all = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            for e in std::fs::read_dir(p).unwrap().flatten() {
+                let path = e.path();
+                if path.is_file() && path.extension().is_none_or(|x| x != "pdf") {
+                    all.extend(std::fs::read(&path).unwrap_or_default());
+                }
+            }
+        } else {
+            all.extend(std::fs::read(p).unwrap_or_default());
+        }
+    }
+    all
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn activation_gives_a_card_that_opensc_and_yubico_use_with_the_citizens_pin() {
+    let rig = Pcscd::start().expect("rig");
+    let trace_dir = tempfile::tempdir().unwrap();
+    let trace = trace_dir.path().join("apdus.log");
+    let _card = rig
+        .insert(
+            0,
+            &CardOptions {
+                serial: Some(4242),
+                log_apdus: Some(trace.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let st = StationDir::new();
+    let import = st.import_csv(&rig, &csv_one("4242")).ok();
+    assert!(
+        import.stdout.contains("1 imported, 0 rejected"),
+        "{}",
+        import.all()
+    );
+    st.identity(&rig, NIF);
+
+    let run = st
+        .run(
+            &rig,
+            &[
+                "activate",
+                "--reader",
+                "00 00",
+                "--application",
+                NIF,
+                "--pin-stdin",
+            ],
+            &format!("{PIN}\n{PIN}\n"),
+        )
+        .ok();
+    let puk = puk_from_letter(&run.stdout)
+        .unwrap_or_else(|| panic!("no PUK in the letter:\n{}", run.stdout));
+    assert!(
+        run.stdout.contains("NÚÑEZ") || run.stdout.contains("Núñez"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("generating the signature (9C) key"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("is activated: 3 certificates loaded"),
+        "{}",
+        run.stderr
+    );
+
+    // OpenSC lists three certificates with the applicant's subject.
+    let objects = ok(&mut rig.pkcs11_tool(OPENSC_PKCS11, &["--list-objects", "--type", "cert"]));
+    let subjects = objects
+        .matches("NÚÑEZ IBÁÑEZ MARÍA JOSÉ - 12345678Z")
+        .count()
+        + objects.matches("N\\xC3\\x9A\\xC3\\x91EZ").count();
+    assert!(
+        objects.matches("Certificate Object").count() == 3,
+        "{objects}"
+    );
+    assert!(
+        subjects >= 3 || objects.contains("serialNumber"),
+        "{objects}"
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    let w = |n: &str| work.path().join(n);
+    std::fs::write(w("data"), b"a document the citizen signs").unwrap();
+    for (id, slot) in [("01", "9a"), ("02", "9c")] {
+        // Each certificate chains to the CA and holds the design's subject.
+        let cert_der = w(&format!("{slot}.der"));
+        ok(&mut rig.pkcs11_tool(
+            OPENSC_PKCS11,
+            &[
+                "--read-object",
+                "--type",
+                "cert",
+                "--id",
+                id,
+                "-o",
+                cert_der.to_str().unwrap(),
+            ],
+        ));
+        let cert = w(&format!("{slot}.pem"));
+        openssl(&[
+            "x509",
+            "-inform",
+            "DER",
+            "-in",
+            cert_der.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ]);
+        let ca = st.ca().join("ca.pem");
+        let verified = openssl(&[
+            "verify",
+            "-CAfile",
+            ca.to_str().unwrap(),
+            cert.to_str().unwrap(),
+        ]);
+        assert!(verified.contains(": OK"), "{verified}");
+        let text = openssl(&[
+            "x509",
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "RFC2253,-esc_msb",
+            "-in",
+            cert.to_str().unwrap(),
+        ]);
+        for part in [
+            "C=ES",
+            "GN=MARÍA JOSÉ",
+            "SN=NÚÑEZ IBÁÑEZ",
+            "serialNumber=IDCES-12345678Z",
+            "CN=NÚÑEZ IBÁÑEZ MARÍA JOSÉ - 12345678Z",
+        ] {
+            assert!(text.contains(part), "{part} missing in {text}");
+        }
+        // OpenSC signs with the citizen's PIN (9C: a second login for the signature).
+        let sig = w(&format!("{slot}.sig"));
+        ok(&mut rig.pkcs11_tool(
+            OPENSC_PKCS11,
+            &[
+                "--login",
+                "--pin",
+                PIN,
+                "--sign",
+                "--id",
+                id,
+                "-m",
+                "SHA256-RSA-PKCS",
+                "-i",
+                w("data").to_str().unwrap(),
+                "-o",
+                sig.to_str().unwrap(),
+            ],
+        ));
+        verify_with_cert(&cert, "sha256", &w("data"), &sig);
+    }
+    let keys = ok(&mut rig.pkcs11_tool(
+        OPENSC_PKCS11,
+        &[
+            "--login",
+            "--pin",
+            PIN,
+            "--list-objects",
+            "--type",
+            "privkey",
+        ],
+    ));
+    assert!(
+        keys.contains("always authenticate"),
+        "9C asks the PIN before every signature:\n{keys}"
+    );
+
+    // yubico-piv-tool sees the same three certificates.
+    let status = ok(&mut rig.yubico(0, &["-a", "status"]));
+    for slot in ["Slot 9a", "Slot 9c", "Slot 9d"] {
+        assert!(status.contains(slot), "{slot} missing:\n{status}");
+    }
+    assert!(
+        status.contains("IDCES-12345678Z") || status.contains("12345678Z"),
+        "{status}"
+    );
+
+    // None of the factory secrets opens the card any more.
+    let out = firma_tests::fails(&mut rig.yubico(0, &["-a", "verify-pin", "-P", "123456"]));
+    assert!(out.to_lowercase().contains("pin"), "{out}");
+    let out = firma_tests::fails(
+        &mut rig.yubico(0, &["-a", "change-puk", "-P", "12345678", "-N", "87654321"]),
+    );
+    assert!(out.to_lowercase().contains("puk"), "{out}");
+    let out = firma_tests::fails(&mut rig.yubico(0, &["-a", "set-chuid"]));
+    assert!(out.to_lowercase().contains("authenticat"), "{out}");
+    // ...while the citizen's PIN does.
+    ok(&mut rig.yubico(0, &["-a", "verify-pin", "-P", PIN]));
+
+    // The registry says activated; the audit chain holds.
+    let show = st.run(&rig, &["applications", "show", NIF], "").ok();
+    assert!(
+        show.stdout.contains("application 1: activated"),
+        "{}",
+        show.stdout
+    );
+    assert_eq!(
+        show.stdout.matches(": loaded").count(),
+        3,
+        "{}",
+        show.stdout
+    );
+    let verify = st.run(&rig, &["audit", "verify"], "").ok();
+    assert!(
+        verify.stdout.contains("The audit log is intact"),
+        "{}",
+        verify.stdout
+    );
+
+    // The PIN and the PUK are nowhere: registry, WAL, log, audit, APDU trace.
+    let audit = st.run(&rig, &["audit", "show"], "").ok();
+    let mut written = everything_written(&[st.path(), &trace, &st.ca()]);
+    written.extend(audit.all().as_bytes());
+    written.extend(run.stderr.as_bytes());
+    assert!(
+        std::fs::metadata(&trace).unwrap().len() > 1000,
+        "the APDU trace was written"
+    );
+    assert!(
+        std::fs::metadata(st.log()).unwrap().len() > 1000,
+        "the station log was written"
+    );
+    for secret in [PIN, puk.as_str()] {
+        assert!(
+            !contains(&written, secret),
+            "{secret} was written somewhere"
+        );
+        let hex_padded = hex::encode_upper(secret.as_bytes());
+        assert!(
+            !contains(&written, &hex_padded),
+            "{secret} was written as hex somewhere"
+        );
+    }
+
+    // The PUK from the letter unblocks the PIN.
+    for _ in 0..3 {
+        let _ = rig
+            .yubico(0, &["-a", "verify-pin", "-P", "999999"])
+            .output();
+    }
+    let unblock = st.run(
+        &rig,
+        &["unblock", "--reader", "00 00", "--stdin"],
+        &format!("{puk}\n583920\n583920\n"),
+    );
+    assert_eq!(unblock.code, 0, "{}", unblock.all());
+    ok(&mut rig.yubico(0, &["-a", "verify-pin", "-P", "583920"]));
+}
