@@ -310,9 +310,19 @@ fn classify_failure(ctx: &pcsc::Context, reader: &CStr, e: pcsc::Error) -> Trans
     e.into()
 }
 
+/// An answer without a status word: vpcd gives one when the card vanished
+/// in the middle of the command. Say "removed" if the reader is empty.
+fn classify_short(ctx: &pcsc::Context, reader: &CStr) -> TransportError {
+    match classify_failure(ctx, reader, pcsc::Error::CommError) {
+        TransportError::CardRemoved => TransportError::CardRemoved,
+        _ => TransportError::ShortResponse,
+    }
+}
+
 impl Transport for PcscTransport {
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         match self.card.transmit(apdu, &mut self.buf) {
+            Ok(r) if r.len() < 2 => Err(classify_short(&self.ctx, &self.reader)),
             Ok(r) => Ok(r.to_vec()),
             Err(pcsc::Error::ResetCard) => Err(self.recover_from_reset()),
             Err(e) => Err(classify_failure(&self.ctx, &self.reader, e)),
@@ -378,6 +388,7 @@ struct InTransaction<'a, 'b> {
 impl Transport for InTransaction<'_, '_> {
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         match self.tx.transmit(apdu, self.buf) {
+            Ok(r) if r.len() < 2 => Err(classify_short(self.ctx, self.reader)),
             Ok(r) => Ok(r.to_vec()),
             // Reconnecting needs the card itself: `exclusive` does it.
             Err(pcsc::Error::ResetCard) => Err(TransportError::CardReset),

@@ -346,6 +346,16 @@ fn run<T: Transport>(
     })
 }
 
+/// Fault injection for the tests of a station killed mid-activation:
+/// `FIRMA_STATION_CRASH_AFTER=STEP` kills the process the moment STEP is
+/// journaled, as a power cut would.
+fn crash_point(step: &str) {
+    if std::env::var("FIRMA_STATION_CRASH_AFTER").is_ok_and(|s| s == step) {
+        eprintln!("firma-station: killed after {step} (FIRMA_STATION_CRASH_AFTER)");
+        std::process::abort();
+    }
+}
+
 /// The transaction's closure must return a card error; a station error
 /// travels inside one and comes out again.
 mod stop {
@@ -456,6 +466,7 @@ impl Run<'_> {
                 index: i + 1,
                 total,
             });
+            tracing::info!(step = step.name().as_str(), "step started");
             let t = Instant::now();
             match self.step(card, step) {
                 Ok(skipped) => (self.progress)(Progress::Done {
@@ -530,6 +541,7 @@ impl Run<'_> {
                 detail,
             ),
         )?;
+        crash_point(&step.name());
         Ok(())
     }
 
@@ -679,6 +691,7 @@ impl Run<'_> {
                         "a new per-card key, sealed by the station key",
                     ),
                 )?;
+                crash_point("management-key-sealed");
                 card.set_management_key(&key, false).map_err(on_card)?;
                 self.record(step, String::new(), &[Change::ConfirmKey(self.serial)])?;
                 Ok(false)

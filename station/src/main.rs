@@ -47,6 +47,10 @@ struct Cli {
     /// This station's name for the audit log. Default: the host name.
     #[arg(long, global = true, env = "FIRMA_STATION_NAME")]
     station: Option<String>,
+    /// Validity in days of the certificates the local CA issues (default: 3 years).
+    /// Shorter only for tests and demonstrations of renewal.
+    #[arg(long, global = true, env = "FIRMA_STATION_CERT_DAYS", hide = true)]
+    cert_days: Option<i64>,
     /// Write a diagnostic log (APDUs without their data, steps, timings) to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     log: Option<PathBuf>,
@@ -300,7 +304,10 @@ impl CertificateAuthority for NoCa {
 
 fn open_station(cli: &Cli, needs_ca: bool, config: Config) -> Result<Station, StationError> {
     let ca: Box<dyn CertificateAuthority> = match LocalCa::open(&ca_dir(cli)) {
-        Ok(ca) => Box::new(ca),
+        Ok(ca) => match cli.cert_days {
+            Some(days) => Box::new(ca.with_validity(time::Duration::days(days))),
+            None => Box::new(ca),
+        },
         Err(e) if needs_ca => return Err(e.into()),
         Err(e) => Box::new(NoCa(CaErrorText(e.to_string()))),
     };
