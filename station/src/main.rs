@@ -681,7 +681,7 @@ fn drive(station: Station, reader: &str, job: Job) -> Result<ExitCode, StationEr
             Report::Finished(_, result) => {
                 let outcome = (*result)?;
                 eprintln!(
-                    "Card {} of application {} ({} {}) is {}: {} certificates loaded, in {:.1} s ({:.1} s card, {:.1} s CA){}",
+                    "Card {} of application {} ({} {}) is {}: {} certificates loaded, in {:.2} s ({:.2} s card, {:.3} s CA){}",
                     outcome.card_serial,
                     outcome.application.id,
                     outcome.application.given_name,

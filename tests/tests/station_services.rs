@@ -13,14 +13,25 @@ const PIN: &str = "730194";
 fn activate(st: &StationDir, rig: &Pcscd, reader: u8, app: &str, extra: &[&str]) -> Run {
     let reader = format!("00 0{reader}");
     let mut args = vec![
-        "activate", "--reader", &reader, "--application", app, "--pin-stdin", "--algorithm", "p256",
+        "activate",
+        "--reader",
+        &reader,
+        "--application",
+        app,
+        "--pin-stdin",
+        "--algorithm",
+        "p256",
     ];
     args.extend_from_slice(extra);
     st.run(rig, &args, &format!("{PIN}\n{PIN}\n"))
 }
 
 fn audit_len(st: &StationDir, rig: &Pcscd) -> usize {
-    st.run(rig, &["audit", "show"], "").ok().stdout.lines().count()
+    st.run(rig, &["audit", "show"], "")
+        .ok()
+        .stdout
+        .lines()
+        .count()
 }
 
 fn status(rig: &Pcscd, reader: u8) -> String {
@@ -41,24 +52,68 @@ fn two_readers_activate_two_cards_at_once() {
     st.identity(&rig, "12345678Z");
     st.run(
         &rig,
-        &["identity", "X1234567L", "--kind", "NIE", "--number", "X1234567L", "--support", "E01234567", "--expires", "2030-06-30", "--seen"],
+        &[
+            "identity",
+            "X1234567L",
+            "--kind",
+            "NIE",
+            "--number",
+            "X1234567L",
+            "--support",
+            "E01234567",
+            "--expires",
+            "2030-06-30",
+            "--seen",
+        ],
         "",
     )
     .ok();
-    let _a = rig.insert(0, &CardOptions { serial: Some(1001), keygen_delay_ms: Some(300), ..Default::default() }).unwrap();
-    let _b = rig.insert(1, &CardOptions { serial: Some(1002), keygen_delay_ms: Some(300), ..Default::default() }).unwrap();
+    let _a = rig
+        .insert(
+            0,
+            &CardOptions {
+                serial: Some(1001),
+                keygen_delay_ms: Some(300),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let _b = rig
+        .insert(
+            1,
+            &CardOptions {
+                serial: Some(1002),
+                keygen_delay_ms: Some(300),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let (ra, rb) = std::thread::scope(|s| {
         let a = s.spawn(|| activate(&st, &rig, 0, "12345678Z", &[]));
         let b = s.spawn(|| activate(&st, &rig, 1, "X1234567L", &[]));
         (a.join().unwrap(), b.join().unwrap())
     });
     let (ra, rb) = (ra.ok(), rb.ok());
-    assert_ne!(puk_from_letter(&ra.stdout), puk_from_letter(&rb.stdout), "each card its own PUK");
-    assert!(status(&rig, 0).contains("GARC"), "card 1001 holds Ana's certificates");
-    assert!(status(&rig, 1).contains("IDCES-X1234567L"), "card 1002 holds Youssef's certificates");
+    assert_ne!(
+        puk_from_letter(&ra.stdout),
+        puk_from_letter(&rb.stdout),
+        "each card its own PUK"
+    );
+    assert!(
+        status(&rig, 0).contains("GARC"),
+        "card 1001 holds Ana's certificates"
+    );
+    assert!(
+        status(&rig, 1).contains("IDCES-X1234567L"),
+        "card 1002 holds Youssef's certificates"
+    );
     let list = st.run(&rig, &["applications", "list"], "").ok().stdout;
     assert_eq!(list.matches("activated").count(), 2, "{list}");
-    assert!(st.run(&rig, &["audit", "verify"], "").ok().stdout.contains("intact"));
+    assert!(st
+        .run(&rig, &["audit", "verify"], "")
+        .ok()
+        .stdout
+        .contains("intact"));
 }
 
 #[test]
@@ -94,45 +149,157 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
-    assert!(out.contains("has 6 digits"), "the NIE's fault is named: {out}");
+    assert!(
+        out.contains("has 6 digits"),
+        "the NIE's fault is named: {out}"
+    );
     assert!(out.contains("it has 5 fields, the header has 6"), "{out}");
     // A JSON file works the same way.
     let json = st.path().join("apps.json");
     std::fs::write(&json, r#"[{"given_name":"Jon","surnames":"Etxeberria","nif":"Y1234567X","email":"jon@example.eus","phone":"600000010","card_serial":3003},{"nif":"bad"}]"#).unwrap();
-    let j = st.run(&rig, &["applications", "import", json.to_str().unwrap()], "");
+    let j = st.run(
+        &rig,
+        &["applications", "import", json.to_str().unwrap()],
+        "",
+    );
     assert_eq!(j.code, 2, "{}", j.all());
     assert!(j.all().contains("1 imported, 1 rejected"), "{}", j.all());
 
     // Malformed DNI / NIE at the identity check: exit 2, nothing recorded.
     let before = audit_len(&st, &rig);
-    let bad = st.run(&rig, &["identity", "12345678Z", "--kind", "DNI", "--number", "12345678A", "--expires", "2031-01-01", "--seen"], "");
+    let bad = st.run(
+        &rig,
+        &[
+            "identity",
+            "12345678Z",
+            "--kind",
+            "DNI",
+            "--number",
+            "12345678A",
+            "--expires",
+            "2031-01-01",
+            "--seen",
+        ],
+        "",
+    );
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("its control letter should be Z, not A"), "{}", bad.stderr);
-    let bad = st.run(&rig, &["identity", "12345678Z", "--kind", "DNI", "--number", "12345678Z", "--expires", "2020-01-01", "--seen"], "");
+    assert!(
+        bad.stderr.contains("its control letter should be Z, not A"),
+        "{}",
+        bad.stderr
+    );
+    let bad = st.run(
+        &rig,
+        &[
+            "identity",
+            "12345678Z",
+            "--kind",
+            "DNI",
+            "--number",
+            "12345678Z",
+            "--expires",
+            "2020-01-01",
+            "--seen",
+        ],
+        "",
+    );
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("expired on 2020-01-01"), "{}", bad.stderr);
-    let bad = st.run(&rig, &["identity", "12345678Z", "--kind", "DNI", "--number", "87654321X", "--expires", "2031-01-01", "--seen"], "");
+    assert!(
+        bad.stderr.contains("expired on 2020-01-01"),
+        "{}",
+        bad.stderr
+    );
+    let bad = st.run(
+        &rig,
+        &[
+            "identity",
+            "12345678Z",
+            "--kind",
+            "DNI",
+            "--number",
+            "87654321X",
+            "--expires",
+            "2031-01-01",
+            "--seen",
+        ],
+        "",
+    );
     assert_ne!(bad.code, 0, "another person's document");
-    let bad = st.run(&rig, &["identity", "12345678Z", "--kind", "DNI", "--number", "12345678Z", "--expires", "2031-01-01"], "");
+    let bad = st.run(
+        &rig,
+        &[
+            "identity",
+            "12345678Z",
+            "--kind",
+            "DNI",
+            "--number",
+            "12345678Z",
+            "--expires",
+            "2031-01-01",
+        ],
+        "",
+    );
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("--seen"), "{}", bad.stderr);
-    assert_eq!(audit_len(&st, &rig), before, "refused checks leave no trace but refusals");
+    assert_eq!(
+        audit_len(&st, &rig),
+        before,
+        "refused checks leave no trace but refusals"
+    );
 
-    let _card = rig.insert(0, &CardOptions { serial: Some(2001), ..Default::default() }).unwrap();
+    let _card = rig
+        .insert(
+            0,
+            &CardOptions {
+                serial: Some(2001),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     // No identity check yet: refused before the card is touched.
     let r = activate(&st, &rig, 0, "12345678Z", &[]);
     assert_eq!(r.code, 4, "{}", r.all());
-    assert!(r.stderr.contains("identity has not been checked"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("identity has not been checked"),
+        "{}",
+        r.stderr
+    );
     st.identity(&rig, "12345678Z");
 
     // A trivial PIN: exit 2, card and registry untouched.
     for trivial in ["123456", "000000", "123123"] {
-        let r = st.run(&rig, &["activate", "--reader", "00 00", "--application", "12345678Z", "--pin-stdin"], &format!("{trivial}\n"));
+        let r = st.run(
+            &rig,
+            &[
+                "activate",
+                "--reader",
+                "00 00",
+                "--application",
+                "12345678Z",
+                "--pin-stdin",
+            ],
+            &format!("{trivial}\n"),
+        );
         assert_eq!(r.code, 2, "{}", r.all());
-        assert!(r.stderr.contains("the PIN is not acceptable"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("the PIN is not acceptable"),
+            "{}",
+            r.stderr
+        );
     }
     // PIN and confirmation differ.
-    let r = st.run(&rig, &["activate", "--reader", "00 00", "--application", "12345678Z", "--pin-stdin"], "281947\n281948\n");
+    let r = st.run(
+        &rig,
+        &[
+            "activate",
+            "--reader",
+            "00 00",
+            "--application",
+            "12345678Z",
+            "--pin-stdin",
+        ],
+        "281947\n281948\n",
+    );
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(r.stderr.contains("different"), "{}", r.stderr);
 
@@ -140,7 +307,12 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
     st.identity(&rig, "87654321X");
     let r = activate(&st, &rig, 0, "87654321X", &[]);
     assert_eq!(r.code, 4, "{}", r.all());
-    assert!(r.stderr.contains("wrong card: this is card 2001, but application 2 was mailed card 2002"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("wrong card: this is card 2001, but application 2 was mailed card 2002"),
+        "{}",
+        r.stderr
+    );
     let s = status(&rig, 0);
     assert!(!s.contains("Slot 9"), "the card is untouched:\n{s}");
     ok(&mut rig.yubico(0, &["-a", "verify-pin", "-P", "123456"]));
@@ -159,8 +331,16 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
     st.identity(&rig, "56789012B");
     let r = activate(&st, &rig, 0, "56789012B", &[]);
     assert_eq!(r.code, 4, "{}", r.all());
-    assert!(r.stderr.contains("card 2001 is already personalized"), "{}", r.stderr);
-    assert!(st.run(&rig, &["audit", "verify"], "").ok().stdout.contains("intact"));
+    assert!(
+        r.stderr.contains("card 2001 is already personalized"),
+        "{}",
+        r.stderr
+    );
+    assert!(st
+        .run(&rig, &["audit", "verify"], "")
+        .ok()
+        .stdout
+        .contains("intact"));
 }
 
 #[test]
@@ -169,70 +349,160 @@ fn pin_change_renewal_revocation_and_reset_for_reissue() {
     let st = StationDir::new();
     st.import_csv(&rig, "given_name,surnames,nif,email,phone,card_serial\nMarta,Vila Puig,12345678Z,marta@example.cat,600000020,3001\n").ok();
     st.identity(&rig, "12345678Z");
-    let _card = rig.insert(0, &CardOptions { serial: Some(3001), ..Default::default() }).unwrap();
+    let _card = rig
+        .insert(
+            0,
+            &CardOptions {
+                serial: Some(3001),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     // Certificates of 60 days: inside the 70-day renewal window at once.
     let first = activate(&st, &rig, 0, "12345678Z", &["--cert-days", "60"]).ok();
     let puk = puk_from_letter(&first.stdout).unwrap();
     let serials_before = st.run(&rig, &["applications", "show", "1"], "").ok().stdout;
 
     // PIN change: the citizen's old PIN, a new one.
-    let r = st.run(&rig, &["change-pin", "--reader", "00 00", "--stdin"], &format!("{PIN}\n619372\n619372\n"));
+    let r = st.run(
+        &rig,
+        &["change-pin", "--reader", "00 00", "--stdin"],
+        &format!("{PIN}\n619372\n619372\n"),
+    );
     assert_eq!(r.code, 0, "{}", r.all());
     ok(&mut rig.yubico(0, &["-a", "verify-pin", "-P", "619372"]));
-    let r = st.run(&rig, &["change-pin", "--reader", "00 00", "--stdin"], "111111\n619372\n");
+    let r = st.run(
+        &rig,
+        &["change-pin", "--reader", "00 00", "--stdin"],
+        "111111\n619372\n",
+    );
     assert_ne!(r.code, 0, "a trivial new PIN is refused: {}", r.all());
 
     // Renewal: new keys and certificates on the same card; the old revoked.
-    let r = st.run(&rig, &["renew", "--reader", "00 00", "--application", "12345678Z", "--pin-stdin", "--algorithm", "p256"], "619372\n");
+    let r = st.run(
+        &rig,
+        &[
+            "renew",
+            "--reader",
+            "00 00",
+            "--application",
+            "12345678Z",
+            "--pin-stdin",
+            "--algorithm",
+            "p256",
+        ],
+        "619372\n",
+    );
     assert_eq!(r.code, 0, "{}", r.all());
     let after = st.run(&rig, &["applications", "show", "1"], "").ok().stdout;
     assert!(after.contains("application 1: renewed"), "{after}");
     assert_eq!(after.matches(": loaded").count(), 3, "{after}");
-    assert_eq!(after.matches(": revoked (superseded)").count(), 3, "{after}");
-    let crl = ok(Command::new("openssl").args(["crl", "-noout", "-text", "-in"]).arg(st.ca().join("crl.pem")));
+    assert_eq!(
+        after.matches(": revoked (superseded)").count(),
+        3,
+        "{after}"
+    );
+    let crl = ok(Command::new("openssl")
+        .args(["crl", "-noout", "-text", "-in"])
+        .arg(st.ca().join("crl.pem")));
     for line in serials_before.lines().filter(|l| l.contains(": loaded")) {
         let serial = line.split_whitespace().nth(1).unwrap();
         assert!(crl.contains(serial), "{serial} not in the CRL:\n{crl}");
     }
     // With 3-year certificates, renewal is not open yet.
-    let r = st.run(&rig, &["renew", "--reader", "00 00", "--application", "1", "--pin-stdin"], "619372\n");
+    let r = st.run(
+        &rig,
+        &[
+            "renew",
+            "--reader",
+            "00 00",
+            "--application",
+            "1",
+            "--pin-stdin",
+        ],
+        "619372\n",
+    );
     assert_eq!(r.code, 4, "{}", r.all());
-    assert!(r.stderr.contains("renewal of application 1 opens on"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("renewal of application 1 opens on"),
+        "{}",
+        r.stderr
+    );
 
     // Unblock with the PUK of the letter after three wrong PINs.
     for _ in 0..3 {
-        let _ = rig.yubico(0, &["-a", "verify-pin", "-P", "999999"]).output();
+        let _ = rig
+            .yubico(0, &["-a", "verify-pin", "-P", "999999"])
+            .output();
     }
-    let r = st.run(&rig, &["unblock", "--reader", "00 00", "--stdin"], "00000000\n482913\n");
+    let r = st.run(
+        &rig,
+        &["unblock", "--reader", "00 00", "--stdin"],
+        "00000000\n482913\n",
+    );
     assert_ne!(r.code, 0, "a wrong PUK");
     assert!(r.stderr.contains("tries left"), "{}", r.stderr);
-    let r = st.run(&rig, &["unblock", "--reader", "00 00", "--stdin"], &format!("{puk}\n482913\n"));
+    let r = st.run(
+        &rig,
+        &["unblock", "--reader", "00 00", "--stdin"],
+        &format!("{puk}\n482913\n"),
+    );
     assert_eq!(r.code, 0, "{}", r.all());
     ok(&mut rig.yubico(0, &["-a", "verify-pin", "-P", "482913"]));
 
     // Revocation: needs --yes; then registry and CRL.
-    let r = st.run(&rig, &["revoke", "--application", "1", "--reason", "key-compromise"], "");
+    let r = st.run(
+        &rig,
+        &["revoke", "--application", "1", "--reason", "key-compromise"],
+        "",
+    );
     assert_eq!(r.code, 2, "{}", r.all());
-    st.run(&rig, &["revoke", "--application", "1", "--reason", "key-compromise", "--yes"], "").ok();
+    st.run(
+        &rig,
+        &[
+            "revoke",
+            "--application",
+            "1",
+            "--reason",
+            "key-compromise",
+            "--yes",
+        ],
+        "",
+    )
+    .ok();
     let show = st.run(&rig, &["applications", "show", "1"], "").ok().stdout;
     assert!(show.contains("application 1: revoked"), "{show}");
     assert_eq!(show.matches("(key-compromise)").count(), 3, "{show}");
-    let crl = ok(Command::new("openssl").args(["crl", "-noout", "-text", "-in"]).arg(st.ca().join("crl.pem")));
+    let crl = ok(Command::new("openssl")
+        .args(["crl", "-noout", "-text", "-in"])
+        .arg(st.ca().join("crl.pem")));
     assert_eq!(crl.matches("Key Compromise").count(), 3, "{crl}");
-    let verify = ok(Command::new("openssl").args(["crl", "-noout", "-CAfile"]).arg(st.ca().join("ca.pem")).arg("-in").arg(st.ca().join("crl.pem")));
+    let verify = ok(Command::new("openssl")
+        .args(["crl", "-noout", "-CAfile"])
+        .arg(st.ca().join("ca.pem"))
+        .arg("-in")
+        .arg(st.ca().join("crl.pem")));
     assert!(verify.contains("verify OK"), "{verify}");
 
     // Reset for re-issue: the card is blank again (factory PIN, no
     // certificates) and the registry knows it.
     let r = st.run(&rig, &["reset-card", "--reader", "00 00"], "");
     assert_eq!(r.code, 2, "needs --yes: {}", r.all());
-    st.run(&rig, &["reset-card", "--reader", "00 00", "--yes"], "").ok();
+    st.run(&rig, &["reset-card", "--reader", "00 00", "--yes"], "")
+        .ok();
     let s = status(&rig, 0);
     assert!(!s.contains("Slot 9"), "{s}");
     ok(&mut rig.yubico(0, &["-a", "verify-pin", "-P", "123456"]));
-    let inspect = st.run(&rig, &["inspect", "--reader", "00 00"], "").ok().stdout;
+    let inspect = st
+        .run(&rig, &["inspect", "--reader", "00 00"], "")
+        .ok()
+        .stdout;
     assert!(inspect.contains("registry: card 3001 reset"), "{inspect}");
-    assert!(st.run(&rig, &["audit", "verify"], "").ok().stdout.contains("intact"));
+    assert!(st
+        .run(&rig, &["audit", "verify"], "")
+        .ok()
+        .stdout
+        .contains("intact"));
 }
 
 #[test]
@@ -242,25 +512,45 @@ fn the_audit_log_detects_an_edit_anywhere() {
     st.import_csv(&rig, "given_name,surnames,nif,email,phone,card_serial\nAna,García,12345678Z,ana@example.es,600000001,\nBea,Ruiz,87654321X,bea@example.es,600000002,\n").ok();
     st.identity(&rig, "12345678Z");
     st.identity(&rig, "87654321X");
-    assert!(st.run(&rig, &["audit", "verify"], "").ok().stdout.contains("intact: 4 entries"));
+    assert!(st
+        .run(&rig, &["audit", "verify"], "")
+        .ok()
+        .stdout
+        .contains("intact: 4 entries"));
     let db = rusqlite::Connection::open(st.path().join("registry.sqlite")).unwrap();
     // The log refuses edits through SQL.
-    assert!(db.execute("UPDATE audit SET operator = 'mallory' WHERE seq = 2", []).is_err());
+    assert!(db
+        .execute("UPDATE audit SET operator = 'mallory' WHERE seq = 2", [])
+        .is_err());
     assert!(db.execute("DELETE FROM audit WHERE seq = 2", []).is_err());
     // Someone who drops the guard and edits an entry is found out.
-    db.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").unwrap();
-    db.execute("UPDATE audit SET detail = 'nothing happened' WHERE seq = 2", []).unwrap();
+    db.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
+        .unwrap();
+    db.execute(
+        "UPDATE audit SET detail = 'nothing happened' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
     let r = st.run(&rig, &["audit", "verify"], "");
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("audit entry 2 was altered"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("audit entry 2 was altered"),
+        "{}",
+        r.stderr
+    );
     // Removing an entry is found as well.
     let r2 = StationDir::new();
     r2.import_csv(&rig, "given_name,surnames,nif,email,phone,card_serial\nAna,García,12345678Z,ana@example.es,600000001,\nBea,Ruiz,87654321X,bea@example.es,600000002,\n").ok();
     r2.identity(&rig, "12345678Z");
     let db2 = rusqlite::Connection::open(r2.path().join("registry.sqlite")).unwrap();
-    db2.execute_batch("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 2;").unwrap();
+    db2.execute_batch("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 2;")
+        .unwrap();
     let r = r2.run(&rig, &["audit", "verify"], "");
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("THE AUDIT LOG WAS TAMPERED WITH"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("THE AUDIT LOG WAS TAMPERED WITH"),
+        "{}",
+        r.stderr
+    );
     let _ = fails;
 }
