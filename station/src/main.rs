@@ -185,6 +185,8 @@ enum AppCmd {
     List,
     /// Show one application (number or NIF/NIE) with its checks, certificates and journal.
     Show { application: String },
+    /// Mark as expired the applications not activated in time and those whose certificates expired.
+    Expire,
 }
 
 #[derive(Subcommand)]
@@ -540,6 +542,14 @@ fn applications_cmd(station: &Station, cmd: &AppCmd) -> Result<ExitCode, Station
             } else {
                 ExitCode::from(2)
             })
+        }
+        AppCmd::Expire => {
+            let expired = services::expire_due(station)?;
+            for (id, why) in &expired {
+                println!("application {id} expired: {why}");
+            }
+            println!("{} application(s) expired", expired.len());
+            Ok(ExitCode::SUCCESS)
         }
         AppCmd::List => {
             let apps = station.registry().applications()?;

@@ -310,3 +310,35 @@ pub fn reset_card<T: Transport>(
         revoked,
     })
 }
+
+/// Marks as expired the applications that lapsed (not activated in time)
+/// and those whose certificates have all expired. Returns (id, why).
+pub fn expire_due(station: &Station) -> Result<Vec<(i64, String)>, StationError> {
+    let now = OffsetDateTime::now_utc();
+    let apps = station.registry().applications()?;
+    let mut expired = Vec::new();
+    for app in apps {
+        let why = match app.state {
+            AppState::Requested if app.expires_at < now => {
+                format!("not activated by {}", app.expires_at.date())
+            }
+            AppState::Activated | AppState::Renewed => {
+                let certs = station.registry().certificates(app.id)?;
+                let loaded: Vec<_> = certs.iter().filter(|c| c.state == CertState::Loaded).collect();
+                match loaded.iter().map(|c| c.not_after).max() {
+                    Some(last) if last < now => format!("its certificates expired on {}", last.date()),
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        station.registry().commit(
+            &station.actor,
+            None,
+            &[Change::ApplicationState(app.id, AppState::Expired)],
+            &Event::new("expired", format!("application {}", app.id), why.clone()),
+        )?;
+        expired.push((app.id, why));
+    }
+    Ok(expired)
+}
