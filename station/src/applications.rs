@@ -18,23 +18,23 @@ use crate::error::StationError;
 use crate::identity::Nif;
 use crate::registry::{AppKey, AppState, NewApplication};
 
-/// One row as the file has it.
+/// One row as the file has it, before it is checked.
 #[derive(Debug, Deserialize, Default)]
-struct Row {
+pub struct Row {
     #[serde(default)]
-    given_name: Option<String>,
+    pub given_name: Option<String>,
     #[serde(default)]
-    surnames: Option<String>,
+    pub surnames: Option<String>,
     #[serde(default)]
-    nif: Option<String>,
+    pub nif: Option<String>,
     #[serde(default)]
-    email: Option<String>,
+    pub email: Option<String>,
     #[serde(default)]
-    phone: Option<String>,
+    pub phone: Option<String>,
     #[serde(default, deserialize_with = "serial_or_empty")]
-    card_serial: Option<String>,
+    pub card_serial: Option<String>,
     #[serde(default)]
-    requested_on: Option<String>,
+    pub requested_on: Option<String>,
 }
 
 /// `card_serial` may be a JSON number, a string, empty or null.
@@ -88,11 +88,7 @@ pub fn import(station: &Station, path: &Path) -> Result<ImportReport, StationErr
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
         || text.trim_start().starts_with('[');
-    let rows = if is_json {
-        parse_json(&text)?
-    } else {
-        parse_csv(&text)?
-    };
+    let rows = parse(&text, is_json)?;
     let now = OffsetDateTime::now_utc();
     let mut report = ImportReport::default();
     let mut good = Vec::new();
@@ -143,6 +139,16 @@ pub fn import(station: &Station, path: &Path) -> Result<ImportReport, StationErr
             .collect();
     }
     Ok(report)
+}
+
+/// The rows of a file's text (CSV or JSON), each read or with why not.
+/// The file itself may be refused (no header, not a JSON array).
+pub fn parse(text: &str, json: bool) -> Result<Vec<Result<Row, String>>, StationError> {
+    if json {
+        parse_json(text)
+    } else {
+        parse_csv(text)
+    }
 }
 
 fn parse_csv(text: &str) -> Result<Vec<Result<Row, String>>, StationError> {
@@ -270,4 +276,61 @@ fn check_row(station: &Station, r: Row, now: OffsetDateTime) -> Result<NewApplic
         requested_at,
         expires_at: requested_at + station.config.application_validity,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn quoted_fields_and_json_numbers_are_read() {
+        let rows = parse(
+            "given_name,surnames,nif,email,phone,card_serial\n\"Ana, María\",\"de la Peña\",12345678Z,a@b.es,600000000,\n",
+            false,
+        )
+        .unwrap();
+        let row = rows[0].as_ref().unwrap();
+        assert_eq!(row.given_name.as_deref(), Some("Ana, María"));
+        assert!(row.card_serial.as_deref().is_none_or(str::is_empty));
+        let rows = parse(
+            r#"[{"nif":"12345678Z","card_serial":42},{"card_serial":null},7]"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(rows[0].as_ref().unwrap().card_serial.as_deref(), Some("42"));
+        assert!(rows[1].as_ref().unwrap().card_serial.is_none());
+        assert_eq!(rows[2].as_ref().unwrap_err(), "it is not an object");
+    }
+
+    #[test]
+    fn a_file_without_the_header_is_refused_whole() {
+        let e = parse("name,nif\nAna,12345678Z\n", false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the CSV header lacks given_name, surnames, email, phone, card_serial"),
+            "{e}"
+        );
+        let e = parse("{\"not\": \"an array\"}", true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must be an array of objects"), "{e}");
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_read_or_refused_without_panicking(text in "\\PC{0,400}", json: bool) {
+            let _ = parse(&text, json);
+            let with_header = format!("given_name,surnames,nif,email,phone,card_serial\n{text}");
+            let _ = parse(&with_header, false);
+        }
+
+        #[test]
+        fn any_bytes_as_csv_do_not_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse(&format!("given_name,surnames,nif,email,phone,card_serial\n{text}"), false);
+            let _ = parse(&text, true);
+        }
+    }
 }

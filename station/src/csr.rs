@@ -720,4 +720,32 @@ mod tests {
             assert!(text.contains("email:mjose@example.es"), "{text}");
         }
     }
+
+    mod never_panics {
+        use super::super::testing::{holder, SoftKey};
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Certificate requests come from cards and, with a remote
+            /// CA, from the network: any bytes are refused, never a panic.
+            #[test]
+            fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+                let _ = check(&bytes);
+            }
+
+            #[test]
+            fn a_valid_request_with_bytes_changed(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6), cut in any::<usize>()) {
+                let mut csr = SoftKey::p256().csr(&holder());
+                for (at, b) in edits {
+                    let i = at % csr.len();
+                    csr[i] ^= b | 1;
+                }
+                let _ = check(&csr);
+                let _ = check(&csr[..cut % csr.len()]);
+            }
+        }
+    }
 }

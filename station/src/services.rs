@@ -324,9 +324,14 @@ pub fn expire_due(station: &Station) -> Result<Vec<(i64, String)>, StationError>
             }
             AppState::Activated | AppState::Renewed => {
                 let certs = station.registry().certificates(app.id)?;
-                let loaded: Vec<_> = certs.iter().filter(|c| c.state == CertState::Loaded).collect();
+                let loaded: Vec<_> = certs
+                    .iter()
+                    .filter(|c| c.state == CertState::Loaded)
+                    .collect();
                 match loaded.iter().map(|c| c.not_after).max() {
-                    Some(last) if last < now => format!("its certificates expired on {}", last.date()),
+                    Some(last) if last < now => {
+                        format!("its certificates expired on {}", last.date())
+                    }
                     _ => continue,
                 }
             }

@@ -140,4 +140,13 @@ mod tests {
         edited[1] = MgmAlgorithm::TripleDes.id();
         assert!(again.unseal(7, &edited).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_sealed_bytes_are_refused(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80), serial: u32) {
+            let dir = tempfile::tempdir().unwrap();
+            let vault = Vault::open_or_create(dir.path()).unwrap();
+            proptest::prop_assert!(vault.unseal(serial, &bytes).is_err());
+        }
+    }
 }

@@ -290,21 +290,44 @@ fn a_ca_outage_mid_activation_stops_cleanly_and_the_next_run_finishes() {
     let rig = Pcscd::start().expect("rig");
     let st = StationDir::new();
     application(&st, &rig);
-    let _card = rig.insert(0, &CardOptions { serial: Some(9100), ..Default::default() }).unwrap();
+    let _card = rig
+        .insert(
+            0,
+            &CardOptions {
+                serial: Some(9100),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     // The CA cannot store what it issues: every issuance fails.
     let blocker = st.ca().join("issued");
     std::fs::write(&blocker, b"not a directory").unwrap();
     let first = activate(&st, &rig, 0);
     assert_eq!(first.code, 5, "{}", first.all());
-    assert!(first.stderr.contains("the certificate authority failed"), "{}", first.all());
-    assert!(first.stderr.contains("run the same command again"), "{}", first.all());
+    assert!(
+        first.stderr.contains("the certificate authority failed"),
+        "{}",
+        first.all()
+    );
+    assert!(
+        first.stderr.contains("run the same command again"),
+        "{}",
+        first.all()
+    );
     let show = st.run(&rig, &["applications", "show", NIF], "").ok().stdout;
     assert!(show.contains("application 1: requested"), "{show}");
     assert!(show.contains("unfinished activate on card 9100"), "{show}");
-    assert!(show.contains("issue-9a failed"), "the journal says where it stopped:\n{show}");
+    assert!(
+        show.contains("issue-9a failed"),
+        "the journal says where it stopped:\n{show}"
+    );
     // The CA is back: the same command finishes the card.
     std::fs::remove_file(&blocker).unwrap();
     let again = activate(&st, &rig, 0);
     assert_personalized_once(&st, &rig, 0, &again, "after a CA outage");
-    assert!(again.stderr.contains("already done"), "keys were not generated twice:\n{}", again.stderr);
+    assert!(
+        again.stderr.contains("already done"),
+        "keys were not generated twice:\n{}",
+        again.stderr
+    );
 }

@@ -560,22 +560,64 @@ fn ca_init_makes_a_ca_once_and_lapsed_applications_expire() {
     let st = StationDir::new();
     let ca = st.path().join("new-ca");
     let ca_arg = ca.to_str().unwrap();
-    st.run(&rig, &["--ca", ca_arg, "ca", "init", "--name", "PRU Test CA"], "").ok();
-    let text = ok(Command::new("openssl").args(["x509", "-noout", "-subject", "-ext", "basicConstraints,keyUsage", "-in"]).arg(ca.join("ca.pem")));
-    assert!(text.contains("CN = PRU Test CA") && text.contains("CA:TRUE") && text.contains("Certificate Sign"), "{text}");
+    st.run(
+        &rig,
+        &["--ca", ca_arg, "ca", "init", "--name", "PRU Test CA"],
+        "",
+    )
+    .ok();
+    let text = ok(Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-subject",
+            "-ext",
+            "basicConstraints,keyUsage",
+            "-in",
+        ])
+        .arg(ca.join("ca.pem")));
+    assert!(
+        text.contains("CN = PRU Test CA")
+            && text.contains("CA:TRUE")
+            && text.contains("Certificate Sign"),
+        "{text}"
+    );
     let again = st.run(&rig, &["--ca", ca_arg, "ca", "init"], "");
     assert_ne!(again.code, 0);
     assert!(again.stderr.contains("already exists"), "{}", again.all());
     // A station without a CA says how to make one.
-    let missing = st.run(&rig, &["--ca", "/nonexistent/ca", "revoke", "--application", "1", "--reason", "superseded", "--yes"], "");
+    let missing = st.run(
+        &rig,
+        &[
+            "--ca",
+            "/nonexistent/ca",
+            "revoke",
+            "--application",
+            "1",
+            "--reason",
+            "superseded",
+            "--yes",
+        ],
+        "",
+    );
     assert_eq!(missing.code, 5, "{}", missing.all());
-    assert!(missing.stderr.contains("firma-station ca init"), "{}", missing.all());
+    assert!(
+        missing.stderr.contains("firma-station ca init"),
+        "{}",
+        missing.all()
+    );
 
     st.import_csv(&rig, "given_name,surnames,nif,email,phone,card_serial,requested_on\nKarl,Old,34567890V,karl@example.es,600000011,,2020-01-01\nNew,Person,12345678Z,new@example.es,600000012,,\n").ok();
     let out = st.run(&rig, &["applications", "expire"], "").ok().stdout;
-    assert!(out.contains("application 1 expired: not activated by 2020-03-31"), "{out}");
+    assert!(
+        out.contains("application 1 expired: not activated by 2020-03-31"),
+        "{out}"
+    );
     assert!(out.contains("1 application(s) expired"), "{out}");
     let list = st.run(&rig, &["applications", "list"], "").ok().stdout;
-    assert!(list.contains("expired") && list.contains("requested"), "{list}");
+    assert!(
+        list.contains("expired") && list.contains("requested"),
+        "{list}"
+    );
     let _ = fails;
 }
