@@ -78,19 +78,22 @@ fn card_subject(serial: u32, record: &Option<CardRecord>) -> String {
     }
 }
 
-/// Unblocks the PIN with the PUK and sets the citizen's new PIN.
-pub fn unblock<T: Transport>(
+/// Runs one PIN operation on the card and records it in the audit log,
+/// whatever its outcome (tries left, never the PIN or PUK).
+fn pin_operation<T: Transport>(
     station: &Station,
     transport: T,
-    puk: &Puk,
-    new_pin: &Pin,
+    action: &str,
+    done: &str,
+    op: impl FnOnce(&mut Piv<T>) -> Result<(), CardError>,
 ) -> Result<u32, StationError> {
     let mut piv = Piv::new(transport);
     let (serial, record) = identify(station, &mut piv)?;
-    let result = piv.unblock_pin(puk, new_pin);
+    let result = op(&mut piv);
     let outcome = match &result {
-        Ok(()) => "PIN unblocked, new PIN set".to_string(),
+        Ok(()) => done.to_string(),
         Err(CardError::WrongPuk { tries_left }) => format!("wrong PUK, {tries_left} tries left"),
+        Err(CardError::WrongPin { tries_left }) => format!("wrong PIN, {tries_left} tries left"),
         Err(e) => format!("failed: {e}"),
     };
     station.registry().commit(
@@ -98,7 +101,7 @@ pub fn unblock<T: Transport>(
         None,
         &[],
         &Event::new(
-            "PIN unblock",
+            action,
             card_subject(serial, &record),
             format!("card {serial}: {outcome}"),
         ),
@@ -110,9 +113,31 @@ pub fn unblock<T: Transport>(
         CardError::PukBlocked => StationError::State(
             "the PUK is blocked: the card must be reset (firma-station reset-card) and issued again".into(),
         ),
-        e => StationError::card("PIN unblock", e),
+        CardError::WrongPin { tries_left } => StationError::State(format!(
+            "the current PIN is not right: {tries_left} tries left"
+        )),
+        CardError::PinBlocked => StationError::State(
+            "the PIN is blocked: unblock it with the PUK (firma-station unblock)".into(),
+        ),
+        e => StationError::card(action, e),
     })?;
     Ok(serial)
+}
+
+/// Unblocks the PIN with the PUK and sets the citizen's new PIN.
+pub fn unblock<T: Transport>(
+    station: &Station,
+    transport: T,
+    puk: &Puk,
+    new_pin: &Pin,
+) -> Result<u32, StationError> {
+    pin_operation(
+        station,
+        transport,
+        "PIN unblock",
+        "PIN unblocked, new PIN set",
+        |piv| piv.unblock_pin(puk, new_pin),
+    )
 }
 
 /// Changes the PIN (the citizen types the current one and a new one).
@@ -122,34 +147,9 @@ pub fn change_pin<T: Transport>(
     old: &Pin,
     new: &Pin,
 ) -> Result<u32, StationError> {
-    let mut piv = Piv::new(transport);
-    let (serial, record) = identify(station, &mut piv)?;
-    let result = piv.change_pin(old, new);
-    let outcome = match &result {
-        Ok(()) => "PIN changed".to_string(),
-        Err(CardError::WrongPin { tries_left }) => format!("wrong PIN, {tries_left} tries left"),
-        Err(e) => format!("failed: {e}"),
-    };
-    station.registry().commit(
-        &station.actor,
-        None,
-        &[],
-        &Event::new(
-            "PIN change",
-            card_subject(serial, &record),
-            format!("card {serial}: {outcome}"),
-        ),
-    )?;
-    result.map_err(|e| match e {
-        CardError::WrongPin { tries_left } => StationError::State(format!(
-            "the current PIN is not right: {tries_left} tries left"
-        )),
-        CardError::PinBlocked => StationError::State(
-            "the PIN is blocked: unblock it with the PUK (firma-station unblock)".into(),
-        ),
-        e => StationError::card("PIN change", e),
-    })?;
-    Ok(serial)
+    pin_operation(station, transport, "PIN change", "PIN changed", |piv| {
+        piv.change_pin(old, new)
+    })
 }
 
 /// Revokes every certificate of an application (CRL and registry).

@@ -167,84 +167,50 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
 
     // Malformed DNI / NIE at the identity check: exit 2, nothing recorded.
     let before = audit_len(&st, &rig);
-    let bad = st.run(
-        &rig,
-        &[
-            "identity",
-            "12345678Z",
-            "--kind",
-            "DNI",
-            "--number",
+    for (number, expires, seen, code, message) in [
+        (
             "12345678A",
-            "--expires",
             "2031-01-01",
-            "--seen",
-        ],
-        "",
-    );
-    assert_eq!(bad.code, 2);
-    assert!(
-        bad.stderr.contains("its control letter should be Z, not A"),
-        "{}",
-        bad.stderr
-    );
-    let bad = st.run(
-        &rig,
-        &[
+            true,
+            2,
+            "its control letter should be Z, not A",
+        ),
+        ("X123456L", "2031-01-01", true, 2, "has 6 digits"),
+        ("12345678Z", "2020-01-01", true, 2, "expired on 2020-01-01"),
+        ("12345678Z", "2031-02-30", true, 2, "2031-02-30"),
+        ("87654321X", "2031-01-01", true, 2, "87654321X"),
+        ("12345678Z", "2031-01-01", false, 2, "--seen"),
+    ] {
+        let kind = if number.starts_with('X') {
+            "NIE"
+        } else {
+            "DNI"
+        };
+        let mut args = vec![
             "identity",
             "12345678Z",
             "--kind",
-            "DNI",
+            kind,
             "--number",
-            "12345678Z",
+            number,
             "--expires",
-            "2020-01-01",
-            "--seen",
-        ],
-        "",
-    );
-    assert_eq!(bad.code, 2);
-    assert!(
-        bad.stderr.contains("expired on 2020-01-01"),
-        "{}",
-        bad.stderr
-    );
-    let bad = st.run(
-        &rig,
-        &[
-            "identity",
-            "12345678Z",
-            "--kind",
-            "DNI",
-            "--number",
-            "87654321X",
-            "--expires",
-            "2031-01-01",
-            "--seen",
-        ],
-        "",
-    );
-    assert_ne!(bad.code, 0, "another person's document");
-    let bad = st.run(
-        &rig,
-        &[
-            "identity",
-            "12345678Z",
-            "--kind",
-            "DNI",
-            "--number",
-            "12345678Z",
-            "--expires",
-            "2031-01-01",
-        ],
-        "",
-    );
-    assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("--seen"), "{}", bad.stderr);
+            expires,
+        ];
+        if seen {
+            args.push("--seen");
+        }
+        let bad = st.run(&rig, &args, "");
+        assert_eq!(bad.code, code, "{number} {expires}: {}", bad.all());
+        assert!(
+            bad.stderr.contains(message),
+            "{number} {expires}: {}",
+            bad.stderr
+        );
+    }
     assert_eq!(
         audit_len(&st, &rig),
         before,
-        "refused checks leave no trace but refusals"
+        "refused checks change nothing"
     );
 
     let _card = rig
