@@ -132,6 +132,13 @@ impl Station {
                 app.expires_at.date()
             )));
         }
+        // What goes into the certificates is checked before the card is touched.
+        crate::csr::subject_alt_name(&app.holder()).map_err(|e| {
+            StationError::Input(format!(
+                "application {} cannot be issued: {e}. Correct the application and import it again",
+                app.id
+            ))
+        })?;
         let checks = self.registry().identity_checks(app.id)?;
         let recent = checks.iter().rev().find(|c| {
             now - c.checked_at <= self.config.identity_check_validity

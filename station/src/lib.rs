@@ -15,5 +15,6 @@ pub mod letter;
 pub mod pin;
 pub mod registry;
 pub mod services;
+pub mod ui;
 pub mod vault;
 pub mod worker;

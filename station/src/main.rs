@@ -60,6 +60,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Open the operator's window (the default when no command is given).
+    Ui,
     /// List the smart card readers and what is in each.
     Readers,
     /// Show what is on a PIV card: version, serial, PIN and PUK tries, and
@@ -210,7 +212,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let _log = init_log(cli.log.as_deref());
     let result = match cli.command {
-        None | Some(Cmd::Readers) => return readers(),
+        None | Some(Cmd::Ui) => ui(&cli),
+        Some(Cmd::Readers) => return readers(),
         Some(Cmd::Card { ref reader }) => return card(reader.as_deref()),
         Some(ref cmd) => run(&cli, cmd),
     };
@@ -325,7 +328,7 @@ fn config(algorithm: &str) -> Result<Config, StationError> {
 
 fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode, StationError> {
     match cmd {
-        Cmd::Readers | Cmd::Card { .. } => unreachable!("handled in main"),
+        Cmd::Ui | Cmd::Readers | Cmd::Card { .. } => unreachable!("handled in main"),
         Cmd::Ca {
             command: CaCmd::Init { name },
         } => {
@@ -518,6 +521,25 @@ fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode, StationError> {
     }
 }
 
+/// The operator's window, on the machine's PC/SC readers.
+fn ui(cli: &Cli) -> Result<ExitCode, StationError> {
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+    if !has_display {
+        eprintln!(
+            "firma-station: there is no display here (neither DISPLAY nor WAYLAND_DISPLAY is set), so the window cannot open.\n\
+             Everything the window does is also a command: `firma-station --help` lists them\n\
+             (applications list, identity, activate --reader R --application ID, unblock, renew, revoke, reset-card, audit verify)."
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let station = Arc::new(open_station(cli, false, Config::default())?);
+    firma_station::ui::run(station, Arc::new(firma_station::ui::readers::PcscSource))
+        .map_err(StationError::State)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn app_key(s: &str) -> AppKey {
     s.parse().expect("infallible")
 }
@@ -688,6 +710,7 @@ fn drive(station: Station, reader: &str, job: Job) -> Result<ExitCode, StationEr
                 eprintln!("done ({:.1} s)", elapsed.as_secs_f64());
             }
             Report::Progress(_, Progress::Failed { .. }) => eprintln!("FAILED"),
+            Report::ServiceDone(..) => {}
             Report::Finished(_, result) => {
                 let outcome = (*result)?;
                 eprintln!(

@@ -347,3 +347,85 @@ pub fn expire_due(station: &Station) -> Result<Vec<(i64, String)>, StationError>
     }
     Ok(expired)
 }
+
+/// What is in a reader, as the operator's readers panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardView {
+    Empty,
+    /// A blank card, ready for activation.
+    Blank {
+        serial: u32,
+    },
+    /// A card this station personalized.
+    Firma {
+        serial: u32,
+        application: i64,
+        holder: String,
+        /// When its certificates expire.
+        expires: Option<time::Date>,
+        pin_blocked: bool,
+        /// An activation on it stopped half-way.
+        unfinished: bool,
+    },
+    /// Not a PIV card, a card without Yubico's extensions, or a card
+    /// personalized elsewhere.
+    Unknown {
+        why: String,
+    },
+}
+
+/// Looks at the card behind `transport` without changing it (no PIN is
+/// tried: the PIN status comes from an empty VERIFY).
+pub fn describe_card<T: Transport>(station: &Station, transport: T) -> CardView {
+    let mut piv = Piv::new(transport);
+    if piv.select().is_err() {
+        return CardView::Unknown {
+            why: "not a PIV card".into(),
+        };
+    }
+    let serial = match piv.serial() {
+        Ok(s) => s,
+        Err(_) => {
+            return CardView::Unknown {
+                why: "a PIV card without a serial number (no Yubico extensions)".into(),
+            }
+        }
+    };
+    let pin_blocked = matches!(piv.pin_status(), Ok(firma_apdu::piv::PinStatus::Blocked));
+    let record = station.registry().card(serial).ok().flatten();
+    if let Some(app_id) = record.as_ref().and_then(|r| r.application_id) {
+        if let Ok(app) = station.application(&AppKey::Id(app_id)) {
+            let certs = station.registry().certificates(app_id).unwrap_or_default();
+            let expires = certs
+                .iter()
+                .filter(|c| c.card_serial == serial && c.state == CertState::Loaded)
+                .map(|c| c.not_after.date())
+                .min();
+            let unfinished = record
+                .as_ref()
+                .is_some_and(|r| r.state == CardState::Personalizing);
+            return CardView::Firma {
+                serial,
+                application: app_id,
+                holder: format!("{} {}", app.given_name, app.surnames),
+                expires,
+                pin_blocked,
+                unfinished,
+            };
+        }
+    }
+    let has_certificates = [
+        firma_apdu::piv::Slot::Authentication,
+        firma_apdu::piv::Slot::Signature,
+        firma_apdu::piv::Slot::KeyManagement,
+    ]
+    .into_iter()
+    .any(|s| matches!(piv.read_certificate(s), Ok(Some(_))));
+    if has_certificates || pin_blocked {
+        CardView::Unknown {
+            why: format!("card {serial} was personalized elsewhere"),
+        }
+    } else {
+        CardView::Blank { serial }
+    }
+}

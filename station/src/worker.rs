@@ -57,12 +57,20 @@ pub enum Job {
         application: AppKey,
         citizen: Box<dyn Citizen + Send>,
     },
+    /// Any other card work (unblock, PIN change, reset, inspection): the
+    /// closure gets the station and the card, and says what it did.
+    Service { name: String, run: ServiceFn },
 }
+
+pub type ServiceFn =
+    Box<dyn FnOnce(&Station, Box<dyn Transport + Send>) -> Result<String, StationError> + Send>;
 
 /// What a worker reports, tagged with its reader.
 pub enum Report {
     Progress(String, Progress),
     Finished(String, Box<Result<Outcome, StationError>>),
+    /// A service job ended: (reader, its name, what it did).
+    ServiceDone(String, String, Result<String, StationError>),
 }
 
 pub struct Worker {
@@ -84,6 +92,14 @@ impl Worker {
                     let reader = connector.name();
                     let mut report = |p: Progress| {
                         let _ = reports.send(Report::Progress(reader.clone(), p));
+                    };
+                    let job = match job {
+                        Job::Service { name, run } => {
+                            let result = connector.connect().and_then(|t| run(&station, t));
+                            let _ = reports.send(Report::ServiceDone(reader, name, result));
+                            continue;
+                        }
+                        other => other,
                     };
                     let result = match job {
                         Job::Activate {
@@ -112,6 +128,7 @@ impl Worker {
                                 &mut report,
                             )
                         }),
+                        Job::Service { .. } => unreachable!("handled above"),
                     };
                     let _ = reports.send(Report::Finished(reader, Box::new(result)));
                 }

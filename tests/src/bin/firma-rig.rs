@@ -44,6 +44,39 @@ fn wait_card(reader: &str, present: bool, timeout: Duration) -> ExitCode {
 }
 
 /// Two readers with blank virtual cards, and the station on them.
+/// The demo station: the test CA and the demo applications of `fixtures/`,
+/// the first time only (what the operator did survives a restart).
+fn prepare_station(dir: &std::path::Path) -> std::io::Result<()> {
+    let ca = dir.join("ca");
+    std::fs::create_dir_all(&ca)?;
+    for f in ["ca.key", "ca.pem"] {
+        if !ca.join(f).exists() {
+            std::fs::copy(firma_tests::fixtures().join("test-ca").join(f), ca.join(f))?;
+        }
+    }
+    if !dir.join("registry.sqlite").exists() {
+        let status = std::process::Command::new(firma_tests::bin("firma-station"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args([
+                "--operator",
+                "demo",
+                "--station",
+                "PRU demo",
+                "applications",
+                "import",
+            ])
+            .arg(firma_tests::fixtures().join("demo-applications.csv"))
+            .status()?;
+        if !status.success() {
+            return Err(std::io::Error::other(
+                "importing the demo applications failed",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn demo(once: bool) -> ExitCode {
     let rig = match firma_tests::Pcscd::start() {
         Ok(r) => r,
@@ -81,11 +114,68 @@ fn demo(once: bool) -> ExitCode {
     if once {
         return ExitCode::SUCCESS;
     }
+    let station_dir = data.join("station");
+    if let Err(e) = prepare_station(&station_dir) {
+        eprintln!(
+            "firma-rig: cannot prepare the demo station in {}: {e}",
+            station_dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let station = |cmd: &mut std::process::Command| {
+        cmd.arg("--data-dir").arg(&station_dir).args([
+            "--operator",
+            "demo",
+            "--station",
+            "PRU demo",
+        ]);
+    };
     println!(
-        "\nThe virtual cards are kept in {}.\nOther PC/SC programs reach these readers with\n  export PCSCLITE_CSOCK_NAME={}\n(for example: yubico-piv-tool -r Yubico -a status). Press Ctrl-C to stop.",
+        "\nThe virtual cards are kept in {}, the demo station (registry, test CA) in {}.\n\
+         Other PC/SC programs reach these readers with\n  export PCSCLITE_CSOCK_NAME={}\n\
+         (for example: yubico-piv-tool -r Yubico -a status).",
         data.display(),
+        station_dir.display(),
         rig.socket().display()
     );
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+    if has_display {
+        println!("Opening Firma Station. Close its window (or press Ctrl-C here) to stop.");
+        let mut cmd = rig.command(firma_tests::bin("firma-station"));
+        station(&mut cmd);
+        let ui = cmd.spawn();
+        if let Ok(mut child) = ui {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let tx2 = tx.clone();
+            let _ = ctrlc::set_handler(move || {
+                let _ = tx2.send(());
+            });
+            std::thread::spawn(move || {
+                let _ = child.wait();
+                let _ = tx.send(());
+            });
+            let _ = rx.recv();
+            drop(cards);
+            drop(rig);
+            eprintln!("firma-rig: stopped");
+            return ExitCode::SUCCESS;
+        }
+    } else {
+        println!(
+            "\nThere is no display here, so the station's window cannot open. The same work, headless:\n  \
+             export PCSCLITE_CSOCK_NAME={sock}\n  \
+             S=\"{bin} --data-dir {dir}\"\n  \
+             $S applications list\n  \
+             $S identity 12345678Z --kind DNI --number 12345678Z --expires 2031-05-17 --seen\n  \
+             $S activate --reader \"00 00\" --application 12345678Z\n",
+            sock = rig.socket().display(),
+            bin = firma_tests::bin("firma-station").display(),
+            dir = station_dir.display()
+        );
+    }
+    println!("Press Ctrl-C to stop.");
     // Wait for Ctrl-C or SIGTERM, then stop the cards and pcscd and remove
     // the rig's directory (the cards' state files in `data` stay).
     let (tx, rx) = std::sync::mpsc::channel();

@@ -1,0 +1,1348 @@
+//! The operator's window (egui/eframe). It holds no card logic: card work
+//! runs on the engine's workers (one per reader), the readers panel comes
+//! from a monitor thread, and this code only shows state and sends
+//! commands. All operator-facing text comes from [`i18n`].
+
+pub mod i18n;
+pub mod readers;
+
+use std::collections::HashMap;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use eframe::egui::{self, Color32, RichText};
+use firma_apdu::piv::{Pin, Puk};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::activation::{Citizen, Progress, Step};
+use crate::audit::{self, AuditEntry};
+use crate::ca::RevocationReason;
+use crate::engine::Station;
+use crate::error::StationError;
+use crate::identity::IdentityDocument;
+use crate::letter::{self, LetterInfo};
+use crate::pin::check_new_pin;
+use crate::registry::{AppKey, AppState, Application, CertState, WorkflowKind};
+use crate::services::{self, CardView};
+use crate::worker::{Job, Report, Worker};
+use i18n::{t, Lang};
+use readers::{ReaderSource, ReaderView, Readers};
+
+/// What the citizen's side of a workflow asks of the window.
+pub enum CitizenEvent {
+    /// The citizen types a PIN (`new`: a new one, twice; else the current one).
+    NeedPin {
+        reader: String,
+        new: bool,
+        reply: Sender<Option<Pin>>,
+    },
+    Letter {
+        reader: String,
+        text: Zeroizing<String>,
+        pdf: Zeroizing<Vec<u8>>,
+    },
+}
+
+/// The window's side of [`Citizen`]: asks the UI and waits for its answer
+/// on the worker's thread.
+struct UiCitizen {
+    reader: String,
+    events: Sender<CitizenEvent>,
+    repaint: egui::Context,
+}
+
+impl UiCitizen {
+    fn ask(&mut self, new: bool) -> Result<Pin, StationError> {
+        let (reply, answer) = channel();
+        self.events
+            .send(CitizenEvent::NeedPin {
+                reader: self.reader.clone(),
+                new,
+                reply,
+            })
+            .map_err(|_| StationError::Input("the window was closed".into()))?;
+        self.repaint.request_repaint();
+        match answer.recv() {
+            Ok(Some(pin)) => Ok(pin),
+            _ => Err(StationError::Input(
+                "the PIN entry was cancelled: resume when the citizen is ready".into(),
+            )),
+        }
+    }
+}
+
+impl Citizen for UiCitizen {
+    fn choose_pin(&mut self) -> Result<Pin, StationError> {
+        self.ask(true)
+    }
+    fn current_pin(&mut self) -> Result<Pin, StationError> {
+        self.ask(false)
+    }
+    fn deliver_letter(&mut self, info: &LetterInfo, puk: &Puk) -> Result<(), StationError> {
+        let event = CitizenEvent::Letter {
+            reader: self.reader.clone(),
+            text: letter::text(info, puk),
+            pdf: Zeroizing::new(letter::pdf(info, puk)),
+        };
+        self.events
+            .send(event)
+            .map_err(|_| StationError::Letter("the window was closed".into()))?;
+        self.repaint.request_repaint();
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepState {
+    Pending,
+    Running,
+    Done,
+    Skipped,
+    Failed,
+}
+
+/// The PIN dialog: the citizen's entry, wiped when the step takes it.
+struct PinDialog {
+    new: bool,
+    reply: Sender<Option<Pin>>,
+    first: Zeroizing<String>,
+    second: Zeroizing<String>,
+    error: Option<String>,
+}
+
+struct Wizard {
+    reader: String,
+    application: i64,
+    kind: WorkflowKind,
+    steps: Vec<(Step, StepState)>,
+    fault: Option<String>,
+    finished: Option<String>,
+}
+
+struct LetterView {
+    text: Zeroizing<String>,
+    pdf: Zeroizing<Vec<u8>>,
+    message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServiceKind {
+    Unblock,
+    ChangePin,
+    Revoke,
+    Reset,
+}
+
+struct ServiceDialog {
+    kind: ServiceKind,
+    reader: String,
+    application: Option<i64>,
+    secret: Zeroizing<String>,
+    new_pin: Zeroizing<String>,
+    again: Zeroizing<String>,
+    reason: RevocationReason,
+    confirmed: bool,
+    error: Option<String>,
+}
+
+#[derive(Default)]
+struct IdentityForm {
+    kind: String,
+    number: String,
+    support: String,
+    expires: String,
+    seen: bool,
+    error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Applications,
+    Audit,
+}
+
+/// The operator's window.
+pub struct App {
+    station: Arc<Station>,
+    source: Arc<dyn ReaderSource>,
+    readers: Arc<Readers>,
+    monitor_started: bool,
+    workers: HashMap<String, Worker>,
+    reports_tx: Sender<Report>,
+    reports: Receiver<Report>,
+    citizen_tx: Sender<CitizenEvent>,
+    citizen: Receiver<CitizenEvent>,
+    pub lang: Lang,
+    tab: Tab,
+    search: String,
+    selected: Option<i64>,
+    reader: Option<String>,
+    identity: IdentityForm,
+    wizard: Option<Wizard>,
+    pin: Option<PinDialog>,
+    letter: Option<LetterView>,
+    service: Option<ServiceDialog>,
+    notice: Option<(bool, String)>,
+    audit_filter: String,
+    audit_check: Option<(bool, String)>,
+    /// Frames drawn, for the test that the window keeps drawing while a
+    /// card works.
+    pub frames: u64,
+    ctx: Option<egui::Context>,
+}
+
+impl App {
+    pub fn new(station: Arc<Station>, source: Arc<dyn ReaderSource>) -> Self {
+        let (reports_tx, reports) = channel();
+        let (citizen_tx, citizen) = channel();
+        Self {
+            station,
+            source,
+            readers: Arc::new(Readers::default()),
+            monitor_started: false,
+            workers: HashMap::new(),
+            reports_tx,
+            reports,
+            citizen_tx,
+            citizen,
+            lang: Lang::Es,
+            tab: Tab::Applications,
+            search: String::new(),
+            selected: None,
+            reader: None,
+            identity: IdentityForm::default(),
+            wizard: None,
+            pin: None,
+            letter: None,
+            service: None,
+            notice: None,
+            audit_filter: String::new(),
+            audit_check: None,
+            frames: 0,
+            ctx: None,
+        }
+    }
+
+    fn tr(&self, key: &'static str) -> &'static str {
+        t(self.lang, key)
+    }
+
+    /// Whether a job runs on any reader (the wizard or a service).
+    pub fn is_working(&self) -> bool {
+        !self
+            .readers
+            .busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    fn worker(&mut self, reader: &str) -> &Worker {
+        let station = self.station.clone();
+        let connector = self.source.connector(reader);
+        let tx = self.reports_tx.clone();
+        self.workers
+            .entry(reader.to_string())
+            .or_insert_with(|| Worker::spawn(station, connector, tx))
+    }
+
+    fn submit(&mut self, reader: &str, job: Job) {
+        self.readers.set_busy(reader, true);
+        self.worker(reader).submit(job);
+    }
+
+    /// Draws the whole window; the eframe app and the UI tests call this.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.frames += 1;
+        let ctx = ui.ctx().clone();
+        self.ctx = Some(ctx.clone());
+        if !self.monitor_started {
+            self.monitor_started = true;
+            setup_style(&ctx);
+            let repaint = ctx.clone();
+            readers::spawn_monitor(
+                self.station.clone(),
+                self.source.clone(),
+                self.readers.clone(),
+                move || repaint.request_repaint(),
+            );
+        }
+        self.drain(&ctx);
+        if self.is_working() {
+            // Keep the progress moving while a card works.
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+        egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
+        egui::Panel::left("readers")
+            .resizable(false)
+            .min_size(300.0)
+            .show(ui, |ui| self.readers_panel(ui));
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                if let Some((ok, text)) = self.notice.clone() {
+                    let color = if ok {
+                        Color32::DARK_GREEN
+                    } else {
+                        Color32::DARK_RED
+                    };
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new(text).color(color).strong());
+                        if ui.button(self.tr("dismiss")).clicked() {
+                            self.notice = None;
+                        }
+                    });
+                    ui.separator();
+                }
+                if self.letter.is_some() {
+                    self.letter_view(ui);
+                } else if self.pin.is_some() {
+                    self.pin_view(ui);
+                } else if self.wizard.is_some() {
+                    self.wizard_view(ui);
+                } else if self.service.is_some() {
+                    self.service_view(ui);
+                } else {
+                    match self.tab {
+                        Tab::Applications => self.applications_view(ui),
+                        Tab::Audit => self.audit_view(ui),
+                    }
+                }
+            });
+        });
+    }
+
+    /// Takes what the workers and the citizen's side reported.
+    fn drain(&mut self, ctx: &egui::Context) {
+        while let Ok(report) = self.reports.try_recv() {
+            match report {
+                Report::Progress(reader, p) => {
+                    if let Some(w) = self.wizard.as_mut().filter(|w| w.reader == reader) {
+                        let (step, state) = match p {
+                            Progress::Started { step, .. } => (step, StepState::Running),
+                            Progress::Done { step, skipped, .. } => (
+                                step,
+                                if skipped {
+                                    StepState::Skipped
+                                } else {
+                                    StepState::Done
+                                },
+                            ),
+                            Progress::Failed { step, .. } => (step, StepState::Failed),
+                        };
+                        if let Some(s) = w.steps.iter_mut().find(|(s, _)| *s == step) {
+                            s.1 = state;
+                        }
+                    }
+                }
+                Report::Finished(reader, result) => {
+                    self.readers.set_busy(&reader, false);
+                    let lang = self.lang;
+                    if let Some(w) = self.wizard.as_mut().filter(|w| w.reader == reader) {
+                        match *result {
+                            Ok(outcome) => {
+                                w.finished = Some(format!(
+                                    "{} {} — {} {}",
+                                    t(lang, "card_ready"),
+                                    outcome.card_serial,
+                                    outcome.application.given_name,
+                                    outcome.application.surnames
+                                ));
+                            }
+                            Err(e) => w.fault = Some(i18n::error(lang, &e)),
+                        }
+                    }
+                    // A PIN dialog left open belongs to the job that ended.
+                    self.pin = None;
+                }
+                Report::ServiceDone(reader, _name, result) => {
+                    self.readers.set_busy(&reader, false);
+                    match result {
+                        Ok(what) => {
+                            self.notice = Some((true, what));
+                            self.service = None;
+                        }
+                        Err(e) => {
+                            let msg = i18n::error(self.lang, &e);
+                            match self.service.as_mut() {
+                                Some(s) => s.error = Some(msg),
+                                None => self.notice = Some((false, msg)),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        while let Ok(event) = self.citizen.try_recv() {
+            match event {
+                CitizenEvent::NeedPin { new, reply, .. } => {
+                    self.pin = Some(PinDialog {
+                        new,
+                        reply,
+                        first: Zeroizing::new(String::new()),
+                        second: Zeroizing::new(String::new()),
+                        error: None,
+                    });
+                }
+                CitizenEvent::Letter { text, pdf, .. } => {
+                    self.letter = Some(LetterView {
+                        text,
+                        pdf,
+                        message: None,
+                    });
+                }
+            }
+        }
+        let _ = ctx;
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading(RichText::new("Firma Station").strong());
+            ui.separator();
+            let lang = self.lang;
+            ui.selectable_value(
+                &mut self.tab,
+                Tab::Applications,
+                t(lang, "tab_applications"),
+            );
+            ui.selectable_value(&mut self.tab, Tab::Audit, t(lang, "tab_audit"));
+            ui.separator();
+            ui.label(format!(
+                "{}: {} · {}: {}",
+                self.tr("operator"),
+                self.station.actor.operator,
+                self.tr("station"),
+                self.station.actor.station
+            ));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                for lang in [Lang::Va, Lang::En, Lang::Es] {
+                    ui.selectable_value(&mut self.lang, lang, lang.name());
+                }
+                ui.label(self.tr("language"));
+            });
+        });
+    }
+
+    fn readers_panel(&mut self, ui: &mut egui::Ui) {
+        ui.heading(self.tr("readers"));
+        let views = self.readers.snapshot();
+        if views.is_empty() {
+            ui.label(self.tr("no_readers"));
+        }
+        for (name, view) in views {
+            let (text, color) = self.describe_reader(&view);
+            let selected = self.reader.as_deref() == Some(name.as_str());
+            let frame = egui::Frame::group(ui.style()).fill(if selected {
+                ui.visuals().selection.bg_fill.gamma_multiply(0.3)
+            } else {
+                ui.visuals().panel_fill
+            });
+            frame.show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                if ui
+                    .selectable_label(selected, RichText::new(&name).strong())
+                    .on_hover_text(self.tr("select_reader"))
+                    .clicked()
+                {
+                    self.reader = Some(name.clone());
+                }
+                ui.label(RichText::new(text).color(color));
+            });
+        }
+    }
+
+    fn describe_reader(&self, view: &ReaderView) -> (String, Color32) {
+        match view {
+            ReaderView::Looking => (self.tr("reader_looking").into(), Color32::GRAY),
+            ReaderView::Working => (
+                self.tr("reader_working").into(),
+                Color32::from_rgb(30, 90, 200),
+            ),
+            ReaderView::Card(CardView::Empty) => (self.tr("reader_empty").into(), Color32::GRAY),
+            ReaderView::Card(CardView::Blank { serial }) => (
+                format!(
+                    "{} ({} {serial})",
+                    self.tr("reader_blank"),
+                    self.tr("serial")
+                ),
+                Color32::DARK_GREEN,
+            ),
+            ReaderView::Card(CardView::Firma {
+                serial,
+                holder,
+                expires,
+                pin_blocked,
+                unfinished,
+                ..
+            }) => {
+                let mut s = format!("{} {serial}: {holder}", self.tr("reader_firma"));
+                if let Some(d) = expires {
+                    s.push_str(&format!("\n{} {d}", self.tr("expires")));
+                }
+                if *unfinished {
+                    s.push_str(&format!("\n{}", self.tr("reader_unfinished")));
+                }
+                if *pin_blocked {
+                    s.push_str(&format!("\n{}", self.tr("reader_pin_blocked")));
+                    return (s, Color32::DARK_RED);
+                }
+                (s, Color32::from_rgb(30, 90, 200))
+            }
+            ReaderView::Card(CardView::Unknown { why }) => (
+                format!("{}: {why}", self.tr("reader_unknown")),
+                Color32::from_rgb(160, 100, 0),
+            ),
+        }
+    }
+
+    fn selected_card(&self) -> Option<CardView> {
+        let reader = self.reader.as_ref()?;
+        self.readers
+            .snapshot()
+            .into_iter()
+            .find(|(n, _)| n == reader)
+            .and_then(|(_, v)| match v {
+                ReaderView::Card(c) => Some(c),
+                _ => None,
+            })
+    }
+
+    fn applications_view(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let label = ui.label(RichText::new(self.tr("search")).strong());
+            ui.add(
+                egui::TextEdit::singleline(&mut self.search)
+                    .hint_text(t(self.lang, "search_hint"))
+                    .desired_width(320.0),
+            )
+            .labelled_by(label.id);
+        });
+        let apps = self.station.registry().applications().unwrap_or_default();
+        let query = normalize(&self.search);
+        if !query.is_empty() {
+            let found: Vec<&Application> = apps
+                .iter()
+                .filter(|a| {
+                    normalize(&a.nif).contains(&query)
+                        || normalize(&format!("{} {}", a.given_name, a.surnames)).contains(&query)
+                })
+                .take(20)
+                .collect();
+            if found.is_empty() {
+                ui.label(self.tr("no_match"));
+            }
+            for a in found {
+                let text = format!(
+                    "{} · {} {} · {}",
+                    a.nif,
+                    a.given_name,
+                    a.surnames,
+                    self.state_name(a.state)
+                );
+                if ui
+                    .selectable_label(self.selected == Some(a.id), text)
+                    .clicked()
+                {
+                    self.selected = Some(a.id);
+                    self.identity = IdentityForm {
+                        kind: if a.nif.starts_with(['X', 'Y', 'Z']) {
+                            "NIE"
+                        } else {
+                            "DNI"
+                        }
+                        .into(),
+                        ..IdentityForm::default()
+                    };
+                }
+            }
+        }
+        ui.separator();
+        let Some(app) = self
+            .selected
+            .and_then(|id| apps.iter().find(|a| a.id == id).cloned())
+        else {
+            ui.label(self.tr("pick_application"));
+            return;
+        };
+        self.application_detail(ui, &app);
+    }
+
+    fn state_name(&self, s: AppState) -> &'static str {
+        self.tr(match s {
+            AppState::Requested => "state_requested",
+            AppState::Activated => "state_activated",
+            AppState::Renewed => "state_renewed",
+            AppState::Revoked => "state_revoked",
+            AppState::Expired => "state_expired",
+        })
+    }
+
+    fn application_detail(&mut self, ui: &mut egui::Ui, app: &Application) {
+        ui.heading(format!("{} {} — {}", app.given_name, app.surnames, app.nif));
+        egui::Grid::new("app")
+            .num_columns(2)
+            .striped(true)
+            .show(ui, |ui| {
+                for (k, v) in [
+                    ("application", app.id.to_string()),
+                    ("state", self.state_name(app.state).to_string()),
+                    ("email", app.email.clone()),
+                    ("phone", app.phone.clone()),
+                    (
+                        "mailed_card",
+                        app.card_serial
+                            .map_or(self.tr("unknown").to_string(), |s| s.to_string()),
+                    ),
+                    ("requested", app.requested_at.date().to_string()),
+                ] {
+                    ui.label(self.tr(k));
+                    ui.label(v);
+                    ui.end_row();
+                }
+            });
+        let checks = self
+            .station
+            .registry()
+            .identity_checks(app.id)
+            .unwrap_or_default();
+        let now = OffsetDateTime::now_utc();
+        let checked_today = checks.iter().any(|c| {
+            now - c.checked_at <= self.station.config.identity_check_validity
+                && c.document_expires >= now.date()
+        });
+        ui.separator();
+        ui.heading(self.tr("identity"));
+        for c in &checks {
+            ui.label(format!(
+                "OK {} {} · {} {} · {} {}",
+                c.document_kind,
+                c.document_number,
+                self.tr("valid_until"),
+                c.document_expires,
+                self.tr("checked_by"),
+                c.operator
+            ));
+        }
+        if app.state == AppState::Requested && !checked_today {
+            self.identity_form(ui, app);
+        }
+        ui.separator();
+        ui.heading(self.tr("actions"));
+        let card = self.selected_card();
+        let reader = self.reader.clone();
+        match app.state {
+            AppState::Requested => {
+                let ready = checked_today
+                    && matches!(
+                        card,
+                        Some(CardView::Blank { .. })
+                            | Some(CardView::Firma {
+                                unfinished: true,
+                                ..
+                            })
+                    );
+                if !checked_today {
+                    ui.label(self.tr("need_identity"));
+                } else if !ready {
+                    ui.label(self.tr("need_blank_card"));
+                }
+                if ui
+                    .add_enabled(
+                        ready,
+                        egui::Button::new(RichText::new(self.tr("activate")).strong()),
+                    )
+                    .clicked()
+                {
+                    if let Some(reader) = reader {
+                        self.start_workflow(&reader, app.id, WorkflowKind::Activate);
+                    }
+                }
+            }
+            AppState::Activated | AppState::Renewed => {
+                let on_card = matches!(&card, Some(CardView::Firma { application, .. }) if *application == app.id);
+                if !on_card {
+                    ui.label(self.tr("need_citizen_card"));
+                }
+                ui.horizontal_wrapped(|ui| {
+                    for (kind, key) in [
+                        (ServiceKind::Unblock, "unblock"),
+                        (ServiceKind::ChangePin, "change_pin"),
+                        (ServiceKind::Reset, "reset_card"),
+                    ] {
+                        if ui
+                            .add_enabled(on_card, egui::Button::new(self.tr(key)))
+                            .clicked()
+                        {
+                            self.open_service(kind, reader.clone(), Some(app.id));
+                        }
+                    }
+                    let certs = self
+                        .station
+                        .registry()
+                        .certificates(app.id)
+                        .unwrap_or_default();
+                    let expiry = certs
+                        .iter()
+                        .filter(|c| c.state == CertState::Loaded)
+                        .map(|c| c.not_after)
+                        .min();
+                    let opens = expiry.map(|e| e - self.station.config.renewal_window);
+                    let renew_open = opens.is_some_and(|o| now >= o);
+                    let renew =
+                        ui.add_enabled(on_card && renew_open, egui::Button::new(self.tr("renew")));
+                    if let (false, Some(o)) = (renew_open, opens) {
+                        renew.clone().on_disabled_hover_text(format!(
+                            "{} {}",
+                            self.tr("renew_opens"),
+                            o.date()
+                        ));
+                    }
+                    if renew.clicked() {
+                        if let Some(reader) = reader.clone() {
+                            self.start_workflow(&reader, app.id, WorkflowKind::Renew);
+                        }
+                    }
+                    if ui.button(self.tr("revoke")).clicked() {
+                        self.open_service(ServiceKind::Revoke, None, Some(app.id));
+                    }
+                });
+            }
+            AppState::Revoked | AppState::Expired => {
+                ui.label(self.tr("apply_again"));
+            }
+        }
+        ui.separator();
+        ui.heading(self.tr("certificates"));
+        for c in self
+            .station
+            .registry()
+            .certificates(app.id)
+            .unwrap_or_default()
+        {
+            ui.label(format!(
+                "{} · {} · {} {} - {}",
+                c.slot,
+                c.state,
+                c.serial.chars().take(12).collect::<String>(),
+                c.not_before.date(),
+                c.not_after.date()
+            ));
+        }
+        ui.separator();
+        ui.heading(self.tr("history"));
+        let subject = format!("application {}", app.id);
+        for e in self
+            .station
+            .registry()
+            .audit_entries()
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e.subject == subject)
+            .rev()
+            .take(30)
+        {
+            ui.label(format!(
+                "{} · {} · {}: {}",
+                e.at, e.operator, e.action, e.detail
+            ));
+        }
+    }
+
+    fn identity_form(&mut self, ui: &mut egui::Ui, app: &Application) {
+        let lang = self.lang;
+        let f = &mut self.identity;
+        egui::Grid::new("identity").num_columns(2).show(ui, |ui| {
+            ui.label(t(lang, "document_kind"));
+            egui::ComboBox::from_id_salt("kind")
+                .selected_text(f.kind.clone())
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut f.kind, "DNI".to_string(), "DNI");
+                    ui.selectable_value(&mut f.kind, "NIE".to_string(), "NIE");
+                });
+            ui.end_row();
+            for (key, value, hint) in [
+                ("document_number", &mut f.number, "12345678Z"),
+                ("support_number", &mut f.support, "E01234567 / BAA000589"),
+                ("document_expires", &mut f.expires, "2031-05-17"),
+            ] {
+                let label = ui.label(t(lang, key));
+                ui.add(egui::TextEdit::singleline(value).hint_text(hint))
+                    .labelled_by(label.id);
+                ui.end_row();
+            }
+        });
+        ui.checkbox(&mut f.seen, t(lang, "seen_document"));
+        if let Some(e) = &f.error {
+            ui.colored_label(Color32::DARK_RED, e);
+        }
+        if ui
+            .button(RichText::new(t(lang, "record_identity")).strong())
+            .clicked()
+        {
+            let today = OffsetDateTime::now_utc().date();
+            let support = Some(f.support.as_str()).filter(|s| !s.trim().is_empty());
+            let result = IdentityDocument::check(&f.kind, &f.number, support, &f.expires, today)
+                .map_err(StationError::from)
+                .and_then(|doc| {
+                    services::record_identity_check(
+                        &self.station,
+                        &AppKey::Id(app.id),
+                        &doc,
+                        f.seen,
+                    )
+                });
+            match result {
+                Ok(_) => {
+                    self.identity = IdentityForm::default();
+                    self.notice = Some((true, t(lang, "identity_recorded").into()));
+                }
+                Err(e) => f.error = Some(i18n::error(lang, &e)),
+            }
+        }
+    }
+
+    fn start_workflow(&mut self, reader: &str, application: i64, kind: WorkflowKind) {
+        self.wizard = Some(Wizard {
+            reader: reader.to_string(),
+            application,
+            kind,
+            steps: Step::plan(kind)
+                .into_iter()
+                .map(|s| (s, StepState::Pending))
+                .collect(),
+            fault: None,
+            finished: None,
+        });
+        let citizen = Box::new(UiCitizen {
+            reader: reader.to_string(),
+            events: self.citizen_tx.clone(),
+            repaint: self.ctx.clone().unwrap_or_default(),
+        });
+        let job = match kind {
+            WorkflowKind::Activate => Job::Activate {
+                application: AppKey::Id(application),
+                citizen,
+            },
+            WorkflowKind::Renew => Job::Renew {
+                application: AppKey::Id(application),
+                citizen,
+            },
+        };
+        self.submit(reader, job);
+    }
+
+    fn wizard_view(&mut self, ui: &mut egui::Ui) {
+        let lang = self.lang;
+        let Some(w) = self.wizard.as_ref() else {
+            return;
+        };
+        ui.heading(match w.kind {
+            WorkflowKind::Activate => t(lang, "wizard_activate"),
+            WorkflowKind::Renew => t(lang, "wizard_renew"),
+        });
+        ui.label(format!("{}: {}", t(lang, "reader"), w.reader));
+        let total = w.steps.len();
+        let done = w
+            .steps
+            .iter()
+            .filter(|(_, s)| matches!(s, StepState::Done | StepState::Skipped))
+            .count();
+        ui.add(
+            egui::ProgressBar::new(done as f32 / total as f32)
+                .text(format!("{done} / {total}"))
+                .animate(w.fault.is_none() && w.finished.is_none()),
+        );
+        for (step, state) in &w.steps {
+            let (mark, color) = match state {
+                StepState::Pending => ("•", Color32::GRAY),
+                StepState::Running => ("»", Color32::from_rgb(30, 90, 200)),
+                StepState::Done => ("OK", Color32::DARK_GREEN),
+                StepState::Skipped => ("OK", Color32::DARK_GREEN),
+                StepState::Failed => ("X", Color32::DARK_RED),
+            };
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(mark).color(color));
+                let mut text = i18n::step(lang, *step);
+                // The state in words too, for screen readers.
+                match state {
+                    StepState::Skipped => text.push_str(&format!(" ({})", t(lang, "already_done"))),
+                    StepState::Running => text.push_str(&format!(" ({})", t(lang, "in_progress"))),
+                    StepState::Failed => text.push_str(&format!(" ({})", t(lang, "step_failed"))),
+                    _ => {}
+                }
+                ui.label(RichText::new(text).color(color));
+                if *state == StepState::Running && step.is_slow() {
+                    ui.add(egui::Spinner::new());
+                }
+            });
+        }
+        let (reader, app, kind) = (w.reader.clone(), w.application, w.kind);
+        if let Some(fault) = w.fault.clone() {
+            ui.separator();
+            ui.label(
+                RichText::new(t(lang, "stopped"))
+                    .color(Color32::DARK_RED)
+                    .strong(),
+            );
+            ui.label(RichText::new(fault).color(Color32::DARK_RED));
+            ui.label(t(lang, "resume_hint"));
+            let (mut resume, mut close) = (false, false);
+            ui.horizontal(|ui| {
+                resume = ui
+                    .button(RichText::new(t(lang, "resume")).strong())
+                    .clicked();
+                close = ui.button(t(lang, "close")).clicked();
+            });
+            if resume {
+                self.start_workflow(&reader, app, kind);
+            } else if close {
+                self.wizard = None;
+            }
+        } else if let Some(finished) = w.finished.clone() {
+            ui.separator();
+            ui.label(RichText::new(finished).color(Color32::DARK_GREEN).strong());
+            if ui.button(t(lang, "close")).clicked() {
+                self.wizard = None;
+            }
+        }
+    }
+
+    fn pin_view(&mut self, ui: &mut egui::Ui) {
+        let lang = self.lang;
+        let Some(d) = self.pin.as_mut() else { return };
+        ui.heading(t(lang, if d.new { "pin_choose" } else { "pin_current" }));
+        if d.new {
+            ui.label(t(lang, "pin_rules"));
+        }
+        let first = pin_field(ui, t(lang, "pin"), &mut d.first);
+        if d.new {
+            pin_field(ui, t(lang, "pin_again"), &mut d.second);
+        }
+        if let Some(e) = &d.error {
+            ui.colored_label(Color32::DARK_RED, e);
+        }
+        let enter = first.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let mut submit = false;
+        let mut cancel = false;
+        ui.horizontal(|ui| {
+            submit = ui
+                .button(RichText::new(t(lang, "pin_confirm")).strong())
+                .clicked()
+                || (enter && !d.new);
+            cancel = ui.button(t(lang, "cancel")).clicked();
+        });
+        if cancel {
+            let _ = d.reply.send(None);
+            self.wipe_pin_fields(ui.ctx());
+            self.pin = None;
+            return;
+        }
+        if !submit {
+            return;
+        }
+        let checked = if d.new {
+            if d.first.as_str() != d.second.as_str() {
+                Err(t(lang, "pin_differ").to_string())
+            } else {
+                check_new_pin(&d.first).map_err(|e| i18n::error(lang, &e))
+            }
+        } else {
+            Pin::new(d.first.as_bytes()).map_err(|e| e.to_string())
+        };
+        match checked {
+            Ok(pin) => {
+                let _ = d.reply.send(Some(pin));
+                self.wipe_pin_fields(ui.ctx());
+                self.pin = None;
+            }
+            Err(e) => {
+                d.error = Some(e);
+                d.first.clear();
+                d.second.clear();
+            }
+        }
+    }
+
+    /// The PIN must not outlive its step: drop egui's own copies too (the
+    /// text edit's state, with its undo history).
+    fn wipe_pin_fields(&self, ctx: &egui::Context) {
+        ctx.data_mut(|d| {
+            for key in PIN_FIELDS {
+                for lang in [Lang::Es, Lang::En, Lang::Va] {
+                    d.remove::<egui::text_edit::TextEditState>(pin_field_id(t(lang, key)));
+                }
+            }
+        });
+    }
+
+    fn letter_view(&mut self, ui: &mut egui::Ui) {
+        let lang = self.lang;
+        let Some(l) = self.letter.as_mut() else {
+            return;
+        };
+        ui.heading(t(lang, "letter_title"));
+        ui.label(t(lang, "letter_hint"));
+        // The buttons first: the operator need not scroll past the letter.
+        let (mut print, mut done) = (false, false);
+        ui.horizontal(|ui| {
+            print = ui
+                .button(RichText::new(t(lang, "print")).strong())
+                .clicked();
+            done = ui.button(t(lang, "letter_done")).clicked();
+        });
+        if let Some(m) = &l.message {
+            ui.label(m);
+        }
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.label(RichText::new(l.text.as_str()).monospace());
+        });
+        if print {
+            l.message = Some(match print_pdf(&l.pdf) {
+                Ok(()) => t(lang, "printed").to_string(),
+                Err(e) => format!("{}: {e}", t(lang, "print_failed")),
+            });
+        }
+        if done {
+            // Dropping the view zeroizes the letter's text and PDF.
+            self.letter = None;
+        }
+    }
+
+    fn open_service(
+        &mut self,
+        kind: ServiceKind,
+        reader: Option<String>,
+        application: Option<i64>,
+    ) {
+        self.service = Some(ServiceDialog {
+            kind,
+            reader: reader.unwrap_or_default(),
+            application,
+            secret: Zeroizing::new(String::new()),
+            new_pin: Zeroizing::new(String::new()),
+            again: Zeroizing::new(String::new()),
+            reason: RevocationReason::Unspecified,
+            confirmed: false,
+            error: None,
+        });
+    }
+
+    fn service_view(&mut self, ui: &mut egui::Ui) {
+        let lang = self.lang;
+        let working = self.is_working();
+        let Some(d) = self.service.as_mut() else {
+            return;
+        };
+        let title = match d.kind {
+            ServiceKind::Unblock => "unblock",
+            ServiceKind::ChangePin => "change_pin",
+            ServiceKind::Revoke => "revoke",
+            ServiceKind::Reset => "reset_card",
+        };
+        ui.heading(t(lang, title));
+        match d.kind {
+            ServiceKind::Unblock | ServiceKind::ChangePin => {
+                let first = if d.kind == ServiceKind::Unblock {
+                    "puk"
+                } else {
+                    "pin_current_field"
+                };
+                pin_field(ui, t(lang, first), &mut d.secret);
+                ui.label(t(lang, "pin_rules"));
+                pin_field(ui, t(lang, "pin_new"), &mut d.new_pin);
+                pin_field(ui, t(lang, "pin_again"), &mut d.again);
+            }
+            ServiceKind::Revoke => {
+                egui::ComboBox::from_label(t(lang, "reason"))
+                    .selected_text(d.reason.to_string())
+                    .show_ui(ui, |ui| {
+                        for r in [
+                            RevocationReason::Unspecified,
+                            RevocationReason::KeyCompromise,
+                            RevocationReason::AffiliationChanged,
+                            RevocationReason::Superseded,
+                            RevocationReason::CessationOfOperation,
+                        ] {
+                            ui.selectable_value(&mut d.reason, r, r.to_string());
+                        }
+                    });
+                ui.checkbox(&mut d.confirmed, t(lang, "confirm_revoke"));
+            }
+            ServiceKind::Reset => {
+                ui.checkbox(&mut d.confirmed, t(lang, "confirm_reset"));
+            }
+        }
+        if let Some(e) = &d.error {
+            ui.colored_label(Color32::DARK_RED, e);
+        }
+        if working {
+            ui.add(egui::Spinner::new());
+        }
+        let mut go = false;
+        let mut cancel = false;
+        ui.horizontal(|ui| {
+            let needs_confirm = matches!(d.kind, ServiceKind::Revoke | ServiceKind::Reset);
+            go = ui
+                .add_enabled(
+                    !working && (!needs_confirm || d.confirmed),
+                    egui::Button::new(RichText::new(t(lang, "do_it")).strong()),
+                )
+                .clicked();
+            cancel = ui.button(t(lang, "cancel")).clicked();
+        });
+        if cancel {
+            self.service = None;
+            self.wipe_pin_fields(ui.ctx());
+            return;
+        }
+        if go {
+            self.run_service(ui.ctx());
+        }
+    }
+
+    fn run_service(&mut self, ctx: &egui::Context) {
+        let lang = self.lang;
+        let Some(d) = self.service.as_mut() else {
+            return;
+        };
+        d.error = None;
+        let reader = d.reader.clone();
+        let job: Result<Job, String> = match d.kind {
+            ServiceKind::Unblock | ServiceKind::ChangePin => {
+                let new = if d.new_pin.as_str() != d.again.as_str() {
+                    Err(t(lang, "pin_differ").to_string())
+                } else {
+                    check_new_pin(&d.new_pin).map_err(|e| i18n::error(lang, &e))
+                };
+                let first = Pin::new(d.secret.as_bytes()).map_err(|e| e.to_string());
+                match (new, first) {
+                    (Ok(new), Ok(first)) => {
+                        let unblock = d.kind == ServiceKind::Unblock;
+                        let done = t(lang, if unblock { "unblocked" } else { "pin_changed" });
+                        Ok(Job::Service {
+                            name: "pin".into(),
+                            run: Box::new(move |station, card| {
+                                if unblock {
+                                    services::unblock(station, card, &first, &new)?;
+                                } else {
+                                    services::change_pin(station, card, &first, &new)?;
+                                }
+                                Ok(done.to_string())
+                            }),
+                        })
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
+            }
+            ServiceKind::Reset => {
+                let done = t(lang, "reset_done");
+                Ok(Job::Service {
+                    name: "reset".into(),
+                    run: Box::new(move |station, card| {
+                        let r = services::reset_card(station, card, RevocationReason::Superseded)?;
+                        Ok(format!("{done} ({})", r.serial))
+                    }),
+                })
+            }
+            ServiceKind::Revoke => {
+                // No card: the registry and the CA, off the UI thread.
+                let station = self.station.clone();
+                let tx = self.reports_tx.clone();
+                let app = d.application.unwrap_or_default();
+                let reason = d.reason;
+                let done = t(lang, "revoked");
+                let repaint = ctx.clone();
+                std::thread::spawn(move || {
+                    let r = services::revoke(&station, &AppKey::Id(app), reason)
+                        .map(|s| format!("{done}: {}", s.len()));
+                    let _ = tx.send(Report::ServiceDone(String::new(), "revoke".into(), r));
+                    repaint.request_repaint();
+                });
+                return;
+            }
+        };
+        d.secret.clear();
+        d.new_pin.clear();
+        d.again.clear();
+        match job {
+            Ok(job) => self.submit(&reader, job),
+            Err(e) => {
+                if let Some(d) = self.service.as_mut() {
+                    d.error = Some(e);
+                }
+            }
+        }
+        self.wipe_pin_fields(ctx);
+    }
+
+    fn audit_view(&mut self, ui: &mut egui::Ui) {
+        let lang = self.lang;
+        let entries: Vec<AuditEntry> = self.station.registry().audit_entries().unwrap_or_default();
+        ui.horizontal(|ui| {
+            let label = ui.label(t(lang, "filter"));
+            ui.add(egui::TextEdit::singleline(&mut self.audit_filter).desired_width(260.0))
+                .labelled_by(label.id);
+            if ui
+                .button(RichText::new(t(lang, "verify_chain")).strong())
+                .clicked()
+            {
+                self.audit_check = Some(match audit::verify(&entries) {
+                    Ok(n) => (true, format!("{} ({n})", t(lang, "chain_ok"))),
+                    Err(e) => (false, format!("{}: {e}", t(lang, "chain_broken"))),
+                });
+            }
+        });
+        if let Some((ok, text)) = &self.audit_check {
+            ui.colored_label(
+                if *ok {
+                    Color32::DARK_GREEN
+                } else {
+                    Color32::DARK_RED
+                },
+                text,
+            );
+        }
+        let filter = normalize(&self.audit_filter);
+        egui::Grid::new("audit")
+            .striped(true)
+            .num_columns(5)
+            .show(ui, |ui| {
+                for h in ["seq", "time", "who", "action", "detail"] {
+                    ui.label(RichText::new(t(lang, h)).strong());
+                }
+                ui.end_row();
+                for e in entries.iter().rev().filter(|e| {
+                    filter.is_empty()
+                        || normalize(&format!(
+                            "{} {} {} {} {}",
+                            e.operator, e.station, e.action, e.subject, e.detail
+                        ))
+                        .contains(&filter)
+                }) {
+                    ui.label(e.seq.to_string());
+                    ui.label(&e.at);
+                    ui.label(format!("{}@{}", e.operator, e.station));
+                    ui.label(&e.action);
+                    ui.label(format!("{}: {}", e.subject, e.detail));
+                    ui.end_row();
+                }
+            });
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.readers
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.readers
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        // A worker waiting for a PIN gets "cancelled" as its channel closes.
+        self.pin = None;
+    }
+}
+
+/// The labels of every secret entry, whose state is wiped after use.
+const PIN_FIELDS: [&str; 5] = ["pin", "pin_again", "puk", "pin_current_field", "pin_new"];
+
+fn pin_field_id(label: &str) -> egui::Id {
+    egui::Id::unique(("firma-secret-field", label))
+}
+
+/// A masked entry, labelled for screen readers and tests.
+fn pin_field(ui: &mut egui::Ui, label: &str, value: &mut Zeroizing<String>) -> egui::Response {
+    ui.horizontal(|ui| {
+        let l = ui.label(RichText::new(label).strong());
+        ui.add(
+            egui::TextEdit::singleline(&mut **value)
+                .id(pin_field_id(label))
+                .password(true)
+                .char_limit(8)
+                .desired_width(160.0),
+        )
+        .labelled_by(l.id)
+    })
+    .inner
+}
+
+/// Lower case without accents, for searching names.
+fn normalize(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'á' | 'à' | 'Á' | 'À' => 'a',
+            'é' | 'è' | 'É' | 'È' => 'e',
+            'í' | 'ï' | 'Í' | 'Ï' => 'i',
+            'ó' | 'ò' | 'Ó' | 'Ò' => 'o',
+            'ú' | 'ü' | 'Ú' | 'Ü' => 'u',
+            'ñ' | 'Ñ' => 'n',
+            'ç' | 'Ç' => 'c',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Sends the letter to the default printer (`lp`), through a pipe: the PDF
+/// is never written to disk.
+fn print_pdf(pdf: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("lp")
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("lp: {e}"))?;
+    child
+        .stdin
+        .take()
+        .ok_or("lp")?
+        .write_all(pdf)
+        .map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Opens the window; returns when the operator closes it.
+pub fn run(station: Arc<Station>, source: Arc<dyn ReaderSource>) -> Result<(), String> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Firma Station")
+            .with_inner_size([1280.0, 860.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Firma Station",
+        options,
+        Box::new(move |cc| {
+            setup_style(&cc.egui_ctx);
+            Ok(Box::new(App::new(station, source)))
+        }),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Large, readable text: the operator reads it at arm's length with a
+/// citizen in front of them.
+pub fn setup_style(ctx: &egui::Context) {
+    ctx.set_zoom_factor(1.2);
+    // A light theme: the state colours (green, red, amber) read well on it
+    // in a bright office.
+    ctx.set_theme(egui::Theme::Light);
+}

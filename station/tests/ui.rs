@@ -1,0 +1,473 @@
+//! The operator's window driven as an operator would (egui_kittest, through
+//! AccessKit: widgets found by their role and label), with the station's
+//! real engine and in-process virtual cards in two readers.
+//!
+//! Screenshots of the main screens are rendered (wgpu) into
+//! `target/screenshots/`, and into `docs/screenshots/` with
+//! `FIRMA_SCREENSHOTS=docs`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::Harness;
+use firma_apdu::piv::{Pin, Piv, Slot};
+use firma_apdu::transport::{Transport, TransportError};
+use firma_station::ca::LocalCa;
+use firma_station::engine::{Config, Station};
+use firma_station::error::StationError;
+use firma_station::identity::IdentityDocument;
+use firma_station::registry::{Actor, AppKey, NewApplication};
+use firma_station::services;
+use firma_station::ui::readers::ReaderSource;
+use firma_station::ui::App;
+use firma_station::worker::Connector;
+use firma_vcard::card::{Options, VirtualCard};
+
+type Slot_ = Arc<Mutex<Option<VirtualCard>>>;
+
+/// Two in-process readers; tests insert and pull cards.
+struct VirtualReaders {
+    slots: Vec<(String, Slot_)>,
+    generation: Mutex<u64>,
+    changed: Condvar,
+    tokens: Mutex<Vec<Option<u64>>>,
+}
+
+impl VirtualReaders {
+    fn new(n: usize) -> Arc<Self> {
+        Arc::new(Self {
+            slots: (0..n)
+                .map(|i| (format!("Virtual Reader {i}"), Arc::new(Mutex::new(None))))
+                .collect(),
+            generation: Mutex::new(0),
+            changed: Condvar::new(),
+            tokens: Mutex::new(vec![None; n]),
+        })
+    }
+
+    fn bump(&self, i: usize, present: bool) {
+        let mut g = self.generation.lock().unwrap();
+        *g += 1;
+        self.tokens.lock().unwrap()[i] = present.then_some(*g);
+        self.changed.notify_all();
+    }
+
+    fn insert(&self, i: usize, card: VirtualCard) {
+        *self.slots[i].1.lock().unwrap() = Some(card);
+        self.bump(i, true);
+    }
+
+    fn pull(&self, i: usize) -> VirtualCard {
+        let card = self.slots[i].1.lock().unwrap().take().expect("a card");
+        self.bump(i, false);
+        card
+    }
+
+    /// Works on the card in reader `i` directly, as the citizen's own
+    /// software would.
+    fn with_card<R>(&self, i: usize, f: impl FnOnce(&mut Piv<SharedCard>) -> R) -> R {
+        let mut piv = Piv::new(SharedCard(self.slots[i].1.clone()));
+        piv.select().unwrap();
+        f(&mut piv)
+    }
+}
+
+/// A connection to a virtual reader's card; fails as a pulled card does.
+struct SharedCard(Slot_);
+
+impl Transport for SharedCard {
+    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(card) => card.transmit_raw(apdu),
+            None => Err(TransportError::CardRemoved),
+        }
+    }
+
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), firma_apdu::Error>,
+    ) -> Result<(), firma_apdu::Error> {
+        f(self)
+    }
+}
+
+struct VirtualConnector(String, Slot_);
+
+impl Connector for VirtualConnector {
+    fn name(&self) -> String {
+        self.0.clone()
+    }
+    fn connect(&mut self) -> Result<Box<dyn Transport + Send>, StationError> {
+        if self.1.lock().unwrap().is_none() {
+            return Err(StationError::NoCard(self.0.clone()));
+        }
+        Ok(Box::new(SharedCard(self.1.clone())))
+    }
+}
+
+impl ReaderSource for VirtualReaders {
+    fn list(&self) -> Vec<(String, Option<u64>)> {
+        let tokens = self.tokens.lock().unwrap().clone();
+        self.slots
+            .iter()
+            .zip(tokens)
+            .map(|((n, _), t)| (n.clone(), t))
+            .collect()
+    }
+    fn wait(&self, known: &[(String, Option<u64>)], timeout: Duration) {
+        let g = self.generation.lock().unwrap();
+        if self.list() != known {
+            return;
+        }
+        let _ = self.changed.wait_timeout(g, timeout).unwrap();
+    }
+    fn connector(&self, reader: &str) -> Box<dyn Connector> {
+        let (n, s) = self.slots.iter().find(|(n, _)| n == reader).unwrap();
+        Box::new(VirtualConnector(n.clone(), s.clone()))
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/test-ca")
+}
+
+fn station(dir: &Path) -> Arc<Station> {
+    let ca = dir.join("ca");
+    std::fs::create_dir_all(&ca).unwrap();
+    for f in ["ca.key", "ca.pem"] {
+        std::fs::copy(fixtures().join(f), ca.join(f)).unwrap();
+    }
+    let actor = Actor {
+        operator: "ana.operadora".into(),
+        station: "PRU València 1".into(),
+    };
+    let config = Config {
+        algorithm: firma_apdu::piv::Algorithm::EccP256,
+        ..Config::default()
+    };
+    let station = Station::open(dir, Box::new(LocalCa::open(&ca).unwrap()), actor, config).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let app = |given: &str, surnames: &str, nif: &str, serial: Option<u32>| NewApplication {
+        given_name: given.into(),
+        surnames: surnames.into(),
+        nif: nif.into(),
+        email: format!("{}@example.es", nif.to_lowercase()),
+        phone: "600000000".into(),
+        card_serial: serial,
+        requested_at: now,
+        expires_at: now + time::Duration::days(90),
+    };
+    station
+        .registry()
+        .import(
+            &[
+                app("María José", "Núñez Ibáñez", "12345678Z", Some(5001)),
+                app("Youssef", "El Amrani", "X1234567L", None),
+                app("Jordi", "Ferrer Puig", "87654321X", Some(5003)),
+            ],
+            &station.actor,
+        )
+        .unwrap();
+    Arc::new(station)
+}
+
+fn blank(serial: u32, keygen_ms: u64) -> VirtualCard {
+    let mut card = VirtualCard::blank(serial);
+    card.set_options(Options {
+        keygen_delay: Duration::from_millis(keygen_ms),
+        ..Options::default()
+    });
+    card
+}
+
+fn harness(app: App) -> Harness<'static, App> {
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1280.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    h.step();
+    h
+}
+
+/// Steps the UI (as frames would come) until `cond` holds.
+fn wait_for(
+    h: &mut Harness<'static, App>,
+    what: &str,
+    cond: impl Fn(&Harness<'static, App>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        h.step();
+        if cond(h) {
+            h.step();
+            return;
+        }
+        if Instant::now() > deadline {
+            screenshot(h, &format!("timeout-{}", what.replace(' ', "-")));
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn visible(h: &Harness<'static, App>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+fn screenshot(h: &mut Harness<'static, App>, name: &str) {
+    h.step();
+    let image = h.render().expect("render the window (wgpu)");
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&target).unwrap();
+    image.save(target.join(format!("{name}.png"))).unwrap();
+    if std::env::var("FIRMA_SCREENSHOTS").is_ok_and(|v| v == "docs") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+        std::fs::create_dir_all(&docs).unwrap();
+        image.save(docs.join(format!("{name}.png"))).unwrap();
+    }
+}
+
+fn type_into(h: &mut Harness<'static, App>, role: Role, label: &str, text: &str) {
+    for _ in 0..3 {
+        if h.query_by_role_and_label(role, label).is_some() {
+            break;
+        }
+        h.step();
+    }
+    if h.query_by_role_and_label(role, label).is_none() {
+        screenshot(h, &format!("missing-{}", label.replace(' ', "-")));
+        let found: Vec<String> = h
+            .query_all_by_role(role)
+            .map(|n| format!("{:?}/{:?}", n.accesskit_node().label(), n.value()))
+            .collect();
+        panic!("no {role:?} labelled {label:?}; there are {found:?}");
+    }
+    let node = h.get_by_role_and_label(role, label);
+    node.focus();
+    node.type_text(text);
+    h.step();
+}
+
+fn click(h: &mut Harness<'static, App>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    h.step();
+    h.get_by_label(label).click();
+    h.step();
+}
+
+fn find_and_check_identity(h: &mut Harness<'static, App>, nif: &str) {
+    type_into(h, Role::TextInput, "Buscar solicitud", nif);
+    wait_for(h, "the search result", |h| visible(h, &format!("{nif} · ")));
+    h.get_by_label_contains(&format!("{nif} · ")).click();
+    wait_for(h, "the application", |h| {
+        visible(h, "Comprobación de identidad")
+    });
+    type_into(h, Role::TextInput, "Número del documento", nif);
+    type_into(
+        h,
+        Role::TextInput,
+        "Válido hasta (AAAA-MM-DD)",
+        "2031-05-17",
+    );
+    click(
+        h,
+        "He visto el documento y corresponde a la persona presente",
+    );
+    click(h, "Registrar la comprobación");
+    wait_for(h, "the identity check", |h| {
+        visible(h, "Identidad comprobada y registrada.")
+    });
+}
+
+fn enter_new_pin(h: &mut Harness<'static, App>, pin: &str) {
+    wait_for(h, "the PIN dialog", |h| {
+        visible(h, "El ciudadano elige su PIN")
+    });
+    type_into(h, Role::PasswordInput, "PIN", pin);
+    type_into(h, Role::PasswordInput, "Repita el PIN", pin);
+    click(h, "Aceptar");
+}
+
+fn letter_puk(h: &Harness<'static, App>) -> String {
+    let node = h.get_by_label_contains("Carta del PUK de su tarjeta de firma");
+    let text = node
+        .value()
+        .or_else(|| node.accesskit_node().label().map(|l| l.to_string()))
+        .unwrap_or_default();
+    text.lines()
+        .find_map(|l| {
+            let t = l.trim();
+            let digits: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+            (t.len() == 9
+                && t.as_bytes()[4] == b' '
+                && digits.len() == 8
+                && digits.chars().all(|c| c.is_ascii_digit()))
+            .then_some(digits)
+        })
+        .unwrap_or_else(|| panic!("no PUK in the letter:\n{text}"))
+}
+
+#[test]
+fn an_operator_activates_a_card_and_unblocks_its_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let station = station(dir.path());
+    let readers = VirtualReaders::new(2);
+    readers.insert(0, blank(5001, 0));
+    let mut h = harness(App::new(station.clone(), readers.clone()));
+    wait_for(&mut h, "the blank card in the readers panel", |h| {
+        visible(h, "Tarjeta en blanco")
+    });
+    screenshot(&mut h, "1-readers-and-search");
+
+    find_and_check_identity(&mut h, "12345678Z");
+    screenshot(&mut h, "2-application-identity-checked");
+    click(&mut h, "Virtual Reader 0");
+    click(&mut h, "Activar la tarjeta");
+    enter_new_pin(&mut h, "123456");
+    // A trivial PIN is refused in the dialog, with the rule.
+    wait_for(&mut h, "the PIN rule", |h| {
+        visible(h, "no puede ser una serie de cifras seguidas")
+    });
+    screenshot(&mut h, "3-pin-entry");
+    type_into(&mut h, Role::PasswordInput, "PIN", "281947");
+    type_into(&mut h, Role::PasswordInput, "Repita el PIN", "281947");
+    click(&mut h, "Aceptar");
+    wait_for(&mut h, "the PUK letter", |h| {
+        visible(h, "Carta del PUK de su tarjeta de firma")
+    });
+    let puk = letter_puk(&h);
+    screenshot(&mut h, "4-puk-letter");
+    click(&mut h, "Entregada: cerrar");
+    wait_for(&mut h, "the end of the wizard", |h| {
+        visible(h, "Tarjeta activada:")
+    });
+    screenshot(&mut h, "5-wizard-done");
+    click(&mut h, "Cerrar");
+
+    // The card works with the citizen's PIN and holds three certificates.
+    readers.with_card(0, |piv| {
+        piv.verify_pin(&Pin::new("281947").unwrap()).unwrap();
+        for slot in [Slot::Authentication, Slot::Signature, Slot::KeyManagement] {
+            assert!(piv.read_certificate(slot).unwrap().is_some(), "{slot:?}");
+        }
+    });
+    let app = station
+        .application(&AppKey::Nif("12345678Z".into()))
+        .unwrap();
+    assert_eq!(app.state.as_str(), "activated");
+    wait_for(&mut h, "the Firma card in the panel", |h| {
+        visible(h, "Tarjeta Firma 5001")
+    });
+
+    // The citizen forgets the PIN: three wrong tries block it.
+    readers.with_card(0, |piv| {
+        for _ in 0..3 {
+            let _ = piv.verify_pin(&Pin::new("999999").unwrap());
+        }
+    });
+    readers.bump(0, true); // the monitor looks at the card again
+    wait_for(&mut h, "the blocked PIN in the panel", |h| {
+        visible(h, "PIN BLOQUEADO")
+    });
+    click(&mut h, "Desbloquear el PIN");
+    type_into(&mut h, Role::PasswordInput, "PUK", &puk);
+    type_into(&mut h, Role::PasswordInput, "PIN nuevo", "583920");
+    type_into(&mut h, Role::PasswordInput, "Repita el PIN", "583920");
+    screenshot(&mut h, "6-unblock");
+    click(&mut h, "Hacerlo");
+    wait_for(&mut h, "the unblock", |h| {
+        visible(h, "PIN desbloqueado y cambiado.")
+    });
+    readers.with_card(0, |piv| {
+        piv.verify_pin(&Pin::new("583920").unwrap()).unwrap()
+    });
+
+    // The audit view checks the chain; English is one click away.
+    click(&mut h, "Auditoría");
+    click(&mut h, "Comprobar la cadena");
+    wait_for(&mut h, "the chain check", |h| {
+        visible(h, "El registro de auditoría está íntegro")
+    });
+    screenshot(&mut h, "7-audit");
+    click(&mut h, "English");
+    wait_for(&mut h, "English", |h| visible(h, "Check the chain"));
+    // No secret reached the audit log.
+    let log: String = station
+        .registry()
+        .audit_entries()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {} {}", e.action, e.subject, e.detail))
+        .collect();
+    for secret in ["281947", "583920", puk.as_str()] {
+        assert!(!log.contains(secret), "{secret} in the audit log");
+    }
+}
+
+#[test]
+fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming() {
+    let dir = tempfile::tempdir().unwrap();
+    let station = station(dir.path());
+    // Slow key generation, as on a real card.
+    let readers = VirtualReaders::new(2);
+    readers.insert(1, blank(7777, 1500));
+    let mut h = harness(App::new(station.clone(), readers.clone()));
+    find_and_check_identity(&mut h, "X1234567L");
+    wait_for(&mut h, "the blank card", |h| {
+        visible(h, "Tarjeta en blanco")
+    });
+    click(&mut h, "Virtual Reader 1");
+    click(&mut h, "Activar la tarjeta");
+    wait_for(&mut h, "key generation", |h| {
+        visible(
+            h,
+            "Generar en la tarjeta la clave de autenticación (9A) (en curso)",
+        )
+    });
+    // The window keeps drawing while the card generates a key.
+    let before = h.state().frames;
+    for _ in 0..20 {
+        h.step();
+    }
+    assert!(h.state().is_working(), "the card is still working");
+    assert_eq!(
+        h.state().frames - before,
+        20,
+        "every frame came while the card worked"
+    );
+
+    // The card is pulled out.
+    let card = readers.pull(1);
+    wait_for(&mut h, "the fault", |h| {
+        visible(h, "Se ha retirado la tarjeta")
+    });
+    assert!(visible(&h, "Reanudar"));
+    screenshot(&mut h, "8-fault-card-removed");
+    // Back in; resume: what was done is not done again.
+    readers.insert(1, card);
+    click(&mut h, "Reanudar");
+    enter_new_pin(&mut h, "502816");
+    wait_for(&mut h, "the PUK letter", |h| {
+        visible(h, "Carta del PUK de su tarjeta de firma")
+    });
+    click(&mut h, "Entregada: cerrar");
+    wait_for(&mut h, "the end", |h| visible(h, "Tarjeta activada:"));
+    assert!(
+        visible(&h, "ya hecho"),
+        "steps of the first run are shown as already done"
+    );
+    let app = station
+        .application(&AppKey::Nif("X1234567L".into()))
+        .unwrap();
+    assert_eq!(app.state.as_str(), "activated");
+    readers.with_card(1, |piv| {
+        piv.verify_pin(&Pin::new("502816").unwrap()).unwrap()
+    });
+    let _ = (
+        IdentityDocument::check,
+        services::describe_card::<SharedCard>,
+    );
+}
