@@ -47,6 +47,7 @@ const TEXTS: &[(&str, &str, &str, &str)] = &[
     ("reader_unknown", "Tarjeta desconocida", "Unknown card", "Targeta desconeguda"),
     ("search", "Buscar solicitud", "Find application", "Buscar sol·licitud"),
     ("search_hint", "NIF/NIE o nombre", "NIF/NIE or name", "NIF/NIE o nom"),
+    ("waiting_applications", "Solicitudes pendientes de activar:", "Applications waiting for their card:", "Sol·licituds pendents d'activar:"),
     ("no_match", "Ninguna solicitud coincide.", "No application matches.", "Cap sol·licitud coincidix."),
     ("pick_application", "Busque y elija una solicitud.", "Find and pick an application.", "Busque i trie una sol·licitud."),
     ("state_requested", "solicitada", "requested", "sol·licitada"),

@@ -520,10 +520,17 @@ impl App {
         });
         let apps = self.station.registry().applications().unwrap_or_default();
         let query = normalize(&self.search);
-        if !query.is_empty() {
+        // Without a search, the applications waiting for their card.
+        if query.is_empty() && self.selected.is_none() {
+            ui.label(self.tr("waiting_applications"));
+        }
+        if !query.is_empty() || self.selected.is_none() {
             let found: Vec<&Application> = apps
                 .iter()
                 .filter(|a| {
+                    if query.is_empty() {
+                        return a.state == AppState::Requested;
+                    }
                     normalize(&a.nif).contains(&query)
                         || normalize(&format!("{} {}", a.given_name, a.surnames)).contains(&query)
                 })
