@@ -429,3 +429,72 @@ pub fn describe_card<T: Transport>(station: &Station, transport: T) -> CardView 
         CardView::Blank { serial }
     }
 }
+
+/// A card's details for the operator (serial, version, PIN and PUK tries,
+/// each slot's certificate), read without changing anything.
+pub fn inspect<T: Transport>(station: &Station, transport: T) -> Result<String, StationError> {
+    let mut piv = Piv::new(transport);
+    let (serial, record) = identify(station, &mut piv)?;
+    let mut lines = vec![format!("card {serial}")];
+    if let Ok(v) = piv.version() {
+        lines.push(format!("version {v}"));
+    }
+    // GET METADATA tells the tries left even after a VERIFY in this session.
+    match (piv.metadata(0x80), piv.pin_status()) {
+        (
+            Ok(Some(firma_apdu::piv::Metadata {
+                retries: Some((_, 0)),
+                ..
+            })),
+            _,
+        )
+        | (_, Ok(firma_apdu::piv::PinStatus::Blocked)) => lines.push("PIN: blocked".into()),
+        (
+            Ok(Some(firma_apdu::piv::Metadata {
+                retries: Some((_, n)),
+                ..
+            })),
+            _,
+        )
+        | (_, Ok(firma_apdu::piv::PinStatus::TriesLeft(n))) => {
+            lines.push(format!("PIN: {n} tries left"))
+        }
+        _ => lines.push("PIN: verified in this session".into()),
+    }
+    if let Ok(Some(m)) = piv.metadata(0x81) {
+        if let Some((_, left)) = m.retries {
+            lines.push(format!("PUK: {left} tries left"));
+        }
+    }
+    for slot in [
+        firma_apdu::piv::Slot::Authentication,
+        firma_apdu::piv::Slot::Signature,
+        firma_apdu::piv::Slot::KeyManagement,
+    ] {
+        let text = match piv.read_certificate(slot) {
+            Ok(Some(der)) => {
+                use der::Decode;
+                match x509_cert::Certificate::from_der(&der) {
+                    Ok(c) => format!(
+                        "{}, until {}",
+                        c.tbs_certificate.subject, c.tbs_certificate.validity.not_after
+                    ),
+                    Err(_) => "an unreadable certificate".into(),
+                }
+            }
+            Ok(None) => "no certificate".into(),
+            Err(e) => return Err(StationError::card("reading the certificates", e)),
+        };
+        lines.push(format!("{slot}: {text}"));
+    }
+    match record {
+        Some(r) => lines.push(format!(
+            "registry: {}{}",
+            r.state,
+            r.application_id
+                .map_or(String::new(), |a| format!(", application {a}"))
+        )),
+        None => lines.push("registry: not a card of this station".into()),
+    }
+    Ok(lines.join("\n"))
+}

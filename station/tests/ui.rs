@@ -362,6 +362,17 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
         visible(h, "Tarjeta Firma 5001")
     });
 
+    // Inspect: the card's details, read by the reader's worker.
+    click(&mut h, "Inspeccionar la tarjeta");
+    wait_for(&mut h, "the inspection", |h| {
+        visible(h, "PIN: 3 tries left")
+    });
+    assert!(
+        visible(&h, "IDCES-12345678Z"),
+        "the certificates' subject is shown"
+    );
+    click(&mut h, "Ocultar aviso");
+
     // The citizen forgets the PIN: three wrong tries block it.
     readers.with_card(0, |piv| {
         for _ in 0..3 {

@@ -76,6 +76,7 @@ const TEXTS: &[(&str, &str, &str, &str)] = &[
     ("renew", "Renovar los certificados", "Renew the certificates", "Renovar els certificats"),
     ("renew_opens", "La renovación se abre el", "Renewal opens on", "La renovació s'obri el"),
     ("revoke", "Revocar", "Revoke", "Revocar"),
+    ("inspect", "Inspeccionar la tarjeta", "Inspect the card", "Inspeccionar la targeta"),
     ("apply_again", "El ciudadano debe solicitar de nuevo.", "The citizen must apply again.", "El ciutadà ha de sol·licitar de nou."),
     ("certificates", "Certificados", "Certificates", "Certificats"),
     ("history", "Historial", "History", "Historial"),

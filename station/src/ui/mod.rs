@@ -286,12 +286,10 @@ impl App {
                     } else {
                         Color32::DARK_RED
                     };
-                    ui.horizontal(|ui| {
-                        ui.label(RichText::new(text).color(color).strong());
-                        if ui.button(self.tr("dismiss")).clicked() {
-                            self.notice = None;
-                        }
-                    });
+                    ui.label(RichText::new(text).color(color).strong());
+                    if ui.button(self.tr("dismiss")).clicked() {
+                        self.notice = None;
+                    }
                     ui.separator();
                 }
                 if self.letter.is_some() {
@@ -712,6 +710,20 @@ impl App {
                     }
                     if ui.button(self.tr("revoke")).clicked() {
                         self.open_service(ServiceKind::Revoke, None, Some(app.id));
+                    }
+                    if ui
+                        .add_enabled(on_card, egui::Button::new(self.tr("inspect")))
+                        .clicked()
+                    {
+                        if let Some(reader) = reader.clone() {
+                            self.submit(
+                                &reader,
+                                Job::Service {
+                                    name: "inspect".into(),
+                                    run: Box::new(services::inspect),
+                                },
+                            );
+                        }
                     }
                 });
             }
