@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use der::{Decode, Encode};
+use firma_apdu::piv::pin::{DEFAULT_PIN, DEFAULT_PUK};
 use firma_apdu::piv::{
     Algorithm, Pin, PinPolicy, PinStatus, Piv, PublicKey, Puk, Slot, TouchPolicy,
 };
@@ -238,49 +239,11 @@ impl Transport for TimedRef<'_> {
 
 type Card<'t> = Piv<&'t mut dyn Transport>;
 
-/// Activates application `key` on the card behind `transport`, resuming an
-/// activation that stopped.
-pub fn activate<T: Transport>(
-    station: &Station,
-    transport: T,
-    reader: &str,
-    key: &AppKey,
-    citizen: &mut dyn Citizen,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Outcome, StationError> {
-    run(
-        station,
-        transport,
-        reader,
-        key,
-        WorkflowKind::Activate,
-        citizen,
-        progress,
-    )
-}
-
-/// Renews the certificates of application `key`: new keys and certificates
-/// on the same card, the old certificates revoked.
-pub fn renew<T: Transport>(
-    station: &Station,
-    transport: T,
-    reader: &str,
-    key: &AppKey,
-    citizen: &mut dyn Citizen,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Outcome, StationError> {
-    run(
-        station,
-        transport,
-        reader,
-        key,
-        WorkflowKind::Renew,
-        citizen,
-        progress,
-    )
-}
-
-fn run<T: Transport>(
+/// Runs workflow `kind` for application `key` on the card behind
+/// `transport`, resuming one that stopped: `Activate` personalizes a blank
+/// card; `Renew` puts new keys and certificates on an activated card and
+/// revokes the old certificates.
+pub fn run<T: Transport>(
     station: &Station,
     transport: T,
     reader: &str,
@@ -319,8 +282,26 @@ fn run<T: Transport>(
     // One PC/SC transaction: no other application's APDU comes between the
     // steps. After another application resets the card, the closure runs
     // again and resumes from the journal.
-    let result = piv.transaction(|card| work.steps(card).map_err(Stop::into_card_error));
-    result.map_err(Stop::recover)?;
+    // The closure must return a card error: a station error waits in
+    // `stopped` and comes out after the transaction. A reset by another
+    // application keeps its card error type, so the transaction sees it and
+    // runs the closure again.
+    let mut stopped = None;
+    let result = piv.transaction(|card| {
+        work.steps(card).map_err(|e| match e {
+            StationError::Card {
+                source: source @ CardError::Transport(TransportError::CardReset),
+                ..
+            } => source,
+            other => {
+                stopped = Some(other);
+                CardError::Malformed("station error")
+            }
+        })
+    });
+    if let Err(e) = result {
+        return Err(stopped.unwrap_or_else(|| StationError::card("the card session", e)));
+    }
     let timing = Timing {
         total: started.elapsed(),
         card: Duration::from_nanos(nanos.load(Ordering::Relaxed)),
@@ -356,43 +337,6 @@ fn crash_point(step: &str) {
     }
 }
 
-/// The transaction's closure must return a card error; a station error
-/// travels inside one and comes out again.
-mod stop {
-    use super::*;
-    use std::cell::RefCell;
-
-    thread_local! {
-        static STOPPED: RefCell<Option<StationError>> = const { RefCell::new(None) };
-    }
-
-    pub struct Stop;
-
-    impl Stop {
-        pub fn into_card_error(e: StationError) -> CardError {
-            match e {
-                // A card error inside the step keeps its type so that the
-                // transaction can see a reset and run again.
-                StationError::Card {
-                    source: source @ CardError::Transport(TransportError::CardReset),
-                    ..
-                } => source,
-                other => {
-                    STOPPED.with(|s| *s.borrow_mut() = Some(other));
-                    CardError::Malformed("station error")
-                }
-            }
-        }
-
-        pub fn recover(e: CardError) -> StationError {
-            STOPPED
-                .with(|s| s.borrow_mut().take())
-                .unwrap_or_else(|| StationError::card("the card session", e))
-        }
-    }
-}
-use stop::Stop;
-
 fn check_renewable(station: &Station, app: &Application) -> Result<(), StationError> {
     if !matches!(app.state, AppState::Activated | AppState::Renewed) {
         return Err(StationError::State(format!(
@@ -400,23 +344,16 @@ fn check_renewable(station: &Station, app: &Application) -> Result<(), StationEr
             app.id, app.state
         )));
     }
-    let certs = station.registry().certificates(app.id)?;
     let open = station.registry().open_activation(app.id)?;
     if open.is_some_and(|a| a.kind == WorkflowKind::Renew) {
         return Ok(()); // resuming a renewal that already passed this check
     }
-    let expiry = certs
-        .iter()
-        .filter(|c| c.state == CertState::Loaded)
-        .map(|c| c.not_after)
-        .min()
-        .ok_or_else(|| {
-            StationError::State(format!(
-                "application {} has no certificate on its card",
-                app.id
-            ))
-        })?;
-    let opens = expiry - station.config.renewal_window;
+    let (opens, expiry) = station.renewal_window(app.id)?.ok_or_else(|| {
+        StationError::State(format!(
+            "application {} has no certificate on its card",
+            app.id
+        ))
+    })?;
     if OffsetDateTime::now_utc() < opens {
         return Err(StationError::State(format!(
             "renewal of application {} opens on {} (70 days before its certificates expire on {})",
@@ -881,7 +818,7 @@ impl Run<'_> {
     /// factory PIN. After an interrupted PIN change it may be either.
     fn verify_pin(&mut self, card: &mut Card<'_>) -> Result<(), StationError> {
         let citizen = self.citizen_pin()?;
-        let default = Pin::new("123456").expect("valid");
+        let default = Pin::new(DEFAULT_PIN).expect("valid");
         let candidates: Vec<(&Pin, bool)> = match self.kind {
             WorkflowKind::Renew => vec![(&citizen, true)],
             WorkflowKind::Activate if self.pin_on_card => vec![(&citizen, true)],
@@ -936,8 +873,8 @@ impl Run<'_> {
             .map_err(on_card)?;
         self.pin_on_card = false;
         let citizen = self.citizen_pin()?;
-        let default_pin = Pin::new("123456").expect("valid");
-        let default_puk = Puk::new("12345678").expect("valid");
+        let default_pin = Pin::new(DEFAULT_PIN).expect("valid");
+        let default_puk = Puk::new(DEFAULT_PUK).expect("valid");
         card.change_pin(&default_pin, &citizen).map_err(on_card)?;
         self.pin_on_card = true;
         let puk = crate::pin::random_puk();

@@ -10,7 +10,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::ca::{CertificateAuthority, Holder};
 use crate::error::StationError;
-use crate::registry::{Actor, AppKey, AppState, Application, Registry, SqliteRegistry};
+use crate::registry::{
+    Actor, AppKey, AppState, Application, CertState, IdentityCheck, Registry, SqliteRegistry,
+};
 use crate::vault::Vault;
 
 /// How the station personalizes cards.
@@ -140,17 +142,38 @@ impl Station {
             ))
         })?;
         let checks = self.registry().identity_checks(app.id)?;
-        let recent = checks.iter().rev().find(|c| {
-            now - c.checked_at <= self.config.identity_check_validity
-                && c.document_expires >= now.date()
-        });
-        if recent.is_none() {
+        if !self.identity_checked(&checks) {
             return Err(StationError::State(format!(
                 "the citizen's identity has not been checked for application {} today: check their document first (firma-station identity {} --kind ... --number ... --expires ...)",
                 app.id, app.id
             )));
         }
         Ok(())
+    }
+
+    /// Whether one of an application's identity checks counts now: recent
+    /// enough, and of a document that has not expired.
+    pub fn identity_checked(&self, checks: &[IdentityCheck]) -> bool {
+        let now = OffsetDateTime::now_utc();
+        checks.iter().any(|c| {
+            now - c.checked_at <= self.config.identity_check_validity
+                && c.document_expires >= now.date()
+        })
+    }
+
+    /// When renewal opens for an application, and when its certificates
+    /// expire: from the earliest expiry of the certificates on its card.
+    pub fn renewal_window(
+        &self,
+        application_id: i64,
+    ) -> Result<Option<(OffsetDateTime, OffsetDateTime)>, StationError> {
+        let certs = self.registry().certificates(application_id)?;
+        let expiry = certs
+            .iter()
+            .filter(|c| c.state == CertState::Loaded)
+            .map(|c| c.not_after)
+            .min();
+        Ok(expiry.map(|e| (e - self.config.renewal_window, e)))
     }
 
     /// Authenticates to the card with the first of the keys the station

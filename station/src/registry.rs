@@ -334,6 +334,8 @@ pub trait Registry: Send {
         event: &Event,
     ) -> Result<()>;
     fn audit_entries(&self) -> Result<Vec<AuditEntry>>;
+    /// The newest `limit` audit entries about `subject`, newest first.
+    fn audit_about(&self, subject: &str, limit: usize) -> Result<Vec<AuditEntry>>;
 }
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -419,6 +421,7 @@ CREATE TABLE audit (
     prev TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE INDEX audit_subject ON audit(subject, seq);
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
@@ -938,11 +941,24 @@ impl Registry for SqliteRegistry {
     }
 
     fn audit_entries(&self) -> Result<Vec<AuditEntry>> {
-        let mut st = self.conn.prepare(
+        self.audit_query("ORDER BY seq", rusqlite::params![])
+    }
+
+    fn audit_about(&self, subject: &str, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.audit_query(
+            "WHERE subject = ?1 ORDER BY seq DESC LIMIT ?2",
+            rusqlite::params![subject, limit as i64],
+        )
+    }
+}
+
+impl SqliteRegistry {
+    fn audit_query(&self, tail: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Vec<AuditEntry>> {
+        let mut st = self.conn.prepare(&format!(
             "SELECT seq, at, operator, station, action, subject, detail, prev, hash
-             FROM audit ORDER BY seq",
-        )?;
-        let rows = st.query_map([], |r| {
+             FROM audit {tail}"
+        ))?;
+        let rows = st.query_map(params, |r| {
             Ok(AuditEntry {
                 seq: r.get(0)?,
                 at: r.get(1)?,

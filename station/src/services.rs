@@ -1,6 +1,6 @@
 //! What the station does for a citizen besides activation: the identity
 //! check, PIN unblock and change, revocation, and resetting a card for
-//! re-issue. (Renewal is a workflow: see [`crate::activation::renew`].)
+//! re-issue. (Renewal is a workflow: see [`crate::activation::run`].)
 
 use firma_apdu::piv::{Pin, Piv, Puk};
 use firma_apdu::transport::Transport;

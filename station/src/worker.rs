@@ -11,7 +11,7 @@ use firma_apdu::transport::{self, PcscTransport, Traced, Transport};
 use crate::activation::{self, Citizen, Outcome, Progress};
 use crate::engine::Station;
 use crate::error::StationError;
-use crate::registry::AppKey;
+use crate::registry::{AppKey, WorkflowKind};
 
 /// How a worker reaches its card: a PC/SC reader, or an in-process card in
 /// tests and benchmarks.
@@ -93,43 +93,32 @@ impl Worker {
                     let mut report = |p: Progress| {
                         let _ = reports.send(Report::Progress(reader.clone(), p));
                     };
-                    let job = match job {
+                    let (application, mut citizen, kind) = match job {
                         Job::Service { name, run } => {
                             let result = connector.connect().and_then(|t| run(&station, t));
-                            let _ = reports.send(Report::ServiceDone(reader, name, result));
+                            let _ = reports.send(Report::ServiceDone(reader.clone(), name, result));
                             continue;
                         }
-                        other => other,
-                    };
-                    let result = match job {
                         Job::Activate {
                             application,
-                            mut citizen,
-                        } => connector.connect().and_then(|t| {
-                            activation::activate(
-                                &station,
-                                t,
-                                &reader,
-                                &application,
-                                citizen.as_mut(),
-                                &mut report,
-                            )
-                        }),
+                            citizen,
+                        } => (application, citizen, WorkflowKind::Activate),
                         Job::Renew {
                             application,
-                            mut citizen,
-                        } => connector.connect().and_then(|t| {
-                            activation::renew(
-                                &station,
-                                t,
-                                &reader,
-                                &application,
-                                citizen.as_mut(),
-                                &mut report,
-                            )
-                        }),
-                        Job::Service { .. } => unreachable!("handled above"),
+                            citizen,
+                        } => (application, citizen, WorkflowKind::Renew),
                     };
+                    let result = connector.connect().and_then(|t| {
+                        activation::run(
+                            &station,
+                            t,
+                            &reader,
+                            &application,
+                            kind,
+                            citizen.as_mut(),
+                            &mut report,
+                        )
+                    });
                     let _ = reports.send(Report::Finished(reader, Box::new(result)));
                 }
             })

@@ -23,7 +23,7 @@ use crate::error::StationError;
 use crate::identity::IdentityDocument;
 use crate::letter::{self, LetterInfo};
 use crate::pin::check_new_pin;
-use crate::registry::{AppKey, AppState, Application, CertState, WorkflowKind};
+use crate::registry::{AppKey, AppState, Application, WorkflowKind};
 use crate::services::{self, CardView};
 use crate::worker::{Job, Report, Worker};
 use i18n::{t, Lang};
@@ -611,11 +611,7 @@ impl App {
             .registry()
             .identity_checks(app.id)
             .unwrap_or_default();
-        let now = OffsetDateTime::now_utc();
-        let checked_today = checks.iter().any(|c| {
-            now - c.checked_at <= self.station.config.identity_check_validity
-                && c.document_expires >= now.date()
-        });
+        let checked_today = self.station.identity_checked(&checks);
         ui.separator();
         ui.heading(self.tr("identity"));
         for c in &checks {
@@ -682,18 +678,13 @@ impl App {
                             self.open_service(kind, reader.clone(), Some(app.id));
                         }
                     }
-                    let certs = self
+                    let opens = self
                         .station
-                        .registry()
-                        .certificates(app.id)
-                        .unwrap_or_default();
-                    let expiry = certs
-                        .iter()
-                        .filter(|c| c.state == CertState::Loaded)
-                        .map(|c| c.not_after)
-                        .min();
-                    let opens = expiry.map(|e| e - self.station.config.renewal_window);
-                    let renew_open = opens.is_some_and(|o| now >= o);
+                        .renewal_window(app.id)
+                        .ok()
+                        .flatten()
+                        .map(|(opens, _)| opens);
+                    let renew_open = opens.is_some_and(|o| OffsetDateTime::now_utc() >= o);
                     let renew =
                         ui.add_enabled(on_card && renew_open, egui::Button::new(self.tr("renew")));
                     if let (false, Some(o)) = (renew_open, opens) {
@@ -751,15 +742,12 @@ impl App {
         ui.separator();
         ui.heading(self.tr("history"));
         let subject = format!("application {}", app.id);
+        // The newest entries only, read by SQL: this runs on every frame.
         for e in self
             .station
             .registry()
-            .audit_entries()
+            .audit_about(&subject, 30)
             .unwrap_or_default()
-            .iter()
-            .filter(|e| e.subject == subject)
-            .rev()
-            .take(30)
         {
             ui.label(format!(
                 "{} · {} · {}: {}",
