@@ -14,6 +14,7 @@ impl StatusWord {
     pub const AUTH_METHOD_BLOCKED: Self = Self(0x6983);
     pub const CONDITIONS_NOT_SATISFIED: Self = Self(0x6985);
     pub const INCORRECT_DATA: Self = Self(0x6A80);
+    pub const FUNCTION_NOT_SUPPORTED: Self = Self(0x6A81);
     pub const FILE_NOT_FOUND: Self = Self(0x6A82);
     pub const NOT_ENOUGH_MEMORY: Self = Self(0x6A84);
     pub const INCORRECT_P1P2: Self = Self(0x6A86);

@@ -378,9 +378,11 @@ impl<T: Transport> Piv<T> {
         let witness = key.crypt(sealed, false).ok_or(Error::Malformed(op))?;
         let mut challenge = Zeroizing::new(vec![0u8; alg.block_len()]);
         getrandom::getrandom(&mut challenge).expect("the OS random generator is available");
+        // Witness and challenge only, as libykpiv sends them: SP 800-73-4's
+        // empty 82 asking for the response is refused (6A80) by Nitrokey's
+        // PIV application, and no card needs it.
         let mut t = tlv::encode(0x80, &witness);
         tlv::push(&mut t, 0x81, &challenge);
-        tlv::push(&mut t, 0x82, &[]);
         let step2 = Command::new(0, 0x87, alg.id(), 0x9B)
             .with_data(tlv::encode(0x7C, &t))
             .with_le(256);
@@ -538,7 +540,12 @@ impl<T: Transport> Piv<T> {
         if sw == StatusWord::REFERENCE_NOT_FOUND {
             return Ok(None);
         }
-        check("GET METADATA (a Yubico extension)", Needs::Nothing, sw)?;
+        let op = "GET METADATA (a Yubico extension)";
+        check(op, Needs::Nothing, sw)?;
+        if data.is_empty() {
+            // Nitrokey 3 answers 9000 without any item: it keeps no metadata.
+            return Err(Error::NotSupportedByCard(op));
+        }
         Metadata::parse(&data).map(Some)
     }
 
@@ -649,7 +656,11 @@ fn check(op: &'static str, needs: Needs, sw: StatusWord) -> Result<(), Error> {
             _ => Error::PinRequired(op),
         }),
         StatusWord::AUTH_METHOD_BLOCKED => Err(Error::PinBlocked),
-        StatusWord::INS_NOT_SUPPORTED => Err(Error::NotSupportedByCard(op)),
+        // Cards say "not supported" either way: YubiKeys with 6D00, Nitrokey
+        // 3 with 6A81 (ISO 7816-4's "function not supported").
+        StatusWord::INS_NOT_SUPPORTED | StatusWord::FUNCTION_NOT_SUPPORTED => {
+            Err(Error::NotSupportedByCard(op))
+        }
         StatusWord::CONDITIONS_NOT_SATISFIED => Err(Error::ConditionsNotSatisfied(op)),
         StatusWord::FILE_NOT_FOUND | StatusWord::REFERENCE_NOT_FOUND => Err(Error::NotFound(op)),
         sw => Err(Error::Refused { op, sw }),
@@ -761,6 +772,26 @@ mod tests {
         let yubikey = hex::decode("3BFD1300008131FE158073C021C057597562694B657940").unwrap();
         assert!(atr_announces_extended_length(&yubikey));
         assert!(!atr_announces_extended_length(&[0x3B, 0x02, 0x14, 0x50]));
+        // Nitrokey 3's generic ATR does not: its APDUs stay short.
+        let nitrokey = hex::decode("3B9513810180 73FF01000B".replace(' ', "")).unwrap();
+        assert!(!atr_announces_extended_length(&nitrokey));
+    }
+
+    #[test]
+    fn both_ways_of_saying_not_supported_are_one_error() {
+        for sw in [0x6D00, 0x6A81] {
+            assert!(
+                matches!(
+                    check("SET PIN RETRIES", Needs::Nothing, StatusWord(sw)),
+                    Err(Error::NotSupportedByCard("SET PIN RETRIES"))
+                ),
+                "{sw:04X}"
+            );
+        }
+        assert!(matches!(
+            check("PUT DATA", Needs::ManagementKey, StatusWord(0x6A80)),
+            Err(Error::Refused { .. })
+        ));
     }
 
     #[test]
