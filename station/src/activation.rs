@@ -22,10 +22,11 @@ use std::time::{Duration, Instant};
 use der::{Decode, Encode};
 use firma_apdu::piv::pin::{DEFAULT_PIN, DEFAULT_PUK};
 use firma_apdu::piv::{
-    Algorithm, Pin, PinPolicy, PinStatus, Piv, PublicKey, Puk, Slot, TouchPolicy,
+    Algorithm, ManagementKey, MgmAlgorithm, Pin, PinPolicy, PinStatus, Piv, PublicKey, Puk, Slot,
+    TouchPolicy,
 };
 use firma_apdu::transport::{Transport, TransportError};
-use firma_apdu::Error as CardError;
+use firma_apdu::{Error as CardError, StatusWord};
 use spki::SubjectPublicKeyInfoOwned;
 use time::OffsetDateTime;
 use x509_cert::Certificate;
@@ -610,28 +611,7 @@ impl Run<'_> {
                 if self.done_before(step)?.is_some() {
                     return Ok(true);
                 }
-                let alg = firma_apdu::piv::MgmAlgorithm::Aes192;
-                let key = firma_apdu::piv::ManagementKey::random(alg);
-                let sealed = self.station.vault().seal(self.serial, &key);
-                // Sealed into the registry first: a crash after the card
-                // took the key must not lose it.
-                self.station.registry().commit(
-                    &self.station.actor,
-                    None,
-                    &[Change::PendingKey {
-                        serial: self.serial,
-                        sealed,
-                    }],
-                    &Event::new(
-                        "management key sealed",
-                        format!("card {}", self.serial),
-                        "a new per-card key, sealed by the station key",
-                    ),
-                )?;
-                crash_point("management-key-sealed");
-                card.set_management_key(&key, false).map_err(on_card)?;
-                self.record(step, String::new(), &[Change::ConfirmKey(self.serial)])?;
-                Ok(false)
+                self.replace_management_key(card)
             }
             Step::SelfTest => {
                 for p in Profile::all() {
@@ -802,6 +782,56 @@ impl Run<'_> {
         }
         self.record(Step::Authenticate, String::new(), &[])?;
         Ok(())
+    }
+
+    /// A new random management key of the strongest algorithm the card
+    /// takes (AES-256 first: Nitrokey 3 takes AES-256 and 3DES only, older
+    /// YubiKeys no AES-256). The sealed key carries its algorithm, so the
+    /// station remembers which one the card holds.
+    fn replace_management_key(&mut self, card: &mut Card<'_>) -> Result<bool, StationError> {
+        let step = Step::ManagementKey;
+        let mut refused = Vec::new();
+        for alg in MgmAlgorithm::STRONGEST_FIRST {
+            let key = ManagementKey::random(alg);
+            let sealed = self.station.vault().seal(self.serial, &key);
+            // Sealed into the registry first: a crash after the card
+            // took the key must not lose it.
+            self.station.registry().commit(
+                &self.station.actor,
+                None,
+                &[Change::PendingKey {
+                    serial: self.serial,
+                    sealed,
+                }],
+                &Event::new(
+                    "management key sealed",
+                    format!("card {}", self.serial),
+                    format!("a new per-card {alg} key, sealed by the station key"),
+                ),
+            )?;
+            crash_point("management-key-sealed");
+            match card.set_management_key(&key, false) {
+                Ok(()) => {
+                    let note = match refused.is_empty() {
+                        true => alg.to_string(),
+                        false => format!("{alg} (the card refused {})", refused.join(", ")),
+                    };
+                    self.record(step, note, &[Change::ConfirmKey(self.serial)])?;
+                    return Ok(false);
+                }
+                // The card does not take this algorithm: offer the next.
+                Err(CardError::Refused {
+                    sw: StatusWord::INCORRECT_DATA | StatusWord::INCORRECT_P1P2,
+                    ..
+                }) => refused.push(alg.to_string()),
+                Err(e) => return Err(StationError::card(step.to_string(), e)),
+            }
+        }
+        Err(StationError::State(format!(
+            "card {} refuses every management key algorithm ({}): it cannot be administered safely; use another card",
+            self.serial,
+            refused.join(", ")
+        )))
     }
 
     fn citizen_pin(&mut self) -> Result<Pin, StationError> {

@@ -18,6 +18,14 @@ pub enum MgmAlgorithm {
 }
 
 impl MgmAlgorithm {
+    /// Every algorithm, the strongest first: the order to offer a card a new key in.
+    pub const STRONGEST_FIRST: [Self; 4] = [
+        MgmAlgorithm::Aes256,
+        MgmAlgorithm::Aes192,
+        MgmAlgorithm::Aes128,
+        MgmAlgorithm::TripleDes,
+    ];
+
     pub fn id(self) -> u8 {
         match self {
             MgmAlgorithm::TripleDes => 0x03,
