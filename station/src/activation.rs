@@ -8,7 +8,9 @@
 //!   its key is still the card's, and revoked when it is not;
 //! - the PIN and PUK are set in the same run that prints the PUK letter: a
 //!   run that did not finish lost its PUK, so the next run puts PIN and PUK
-//!   back to the card's defaults (SET PIN RETRIES) and sets them again;
+//!   back to the card's defaults (SET PIN RETRIES) and sets them again; a
+//!   card without SET PIN RETRIES gets its new PUK sealed into the registry
+//!   before it takes it, kept only until the letter is handed over;
 //! - a new management key is sealed into the registry before the card gets
 //!   it, so a crash in between never leaves a card nobody can administer;
 //! - the application is marked activated only in the last step, in the same
@@ -51,6 +53,11 @@ pub trait Citizen {
     /// Prints or shows the PUK letter. An error leaves the card unfinished.
     fn deliver_letter(&mut self, info: &LetterInfo, puk: &Puk) -> Result<(), StationError>;
 }
+
+/// What the journal and the operator are told about a card that cannot set
+/// its PIN and PUK retry counts.
+pub const NO_RETRY_SETTING: &str =
+    "the card keeps its own retry counts (it cannot set them: no SET PIN RETRIES)";
 
 /// One step of the workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -660,7 +667,15 @@ impl Run<'_> {
                     certificates_expire: expires.date(),
                 };
                 self.citizen.deliver_letter(&info, puk)?;
-                self.record(step, "handed to the citizen".into(), &[])?;
+                // The PUK is the citizen's now: the station keeps no copy.
+                self.record(
+                    step,
+                    "handed to the citizen".into(),
+                    &[Change::SealedPuks {
+                        serial: self.serial,
+                        sealed: None,
+                    }],
+                )?;
                 Ok(false)
             }
             Step::Finish => self.finish().map(|_| false),
@@ -880,8 +895,11 @@ impl Run<'_> {
         }
     }
 
-    /// SET PIN RETRIES (which puts PIN and PUK back to the factory values),
-    /// then the citizen's PIN and a new random PUK.
+    /// The citizen's PIN and a new random PUK. A card with SET PIN RETRIES
+    /// first puts both back to the factory values, so an unfinished run's
+    /// PUK is never needed; a card without it (Nitrokey 3) keeps its own
+    /// retry counts and changes its PUK from the one it holds (see
+    /// [`Self::replace_puk_without_reset`]).
     fn pin_puk(&mut self, card: &mut Card<'_>) -> Result<(), StationError> {
         let step = Step::PinPuk;
         let on_card = |e: CardError| StationError::card(step.to_string(), e);
@@ -898,27 +916,90 @@ impl Run<'_> {
                 format!("card {}", self.serial),
             ),
         )?;
-        let config = &self.station.config;
-        card.set_pin_retries(config.pin_tries, config.puk_tries)
-            .map_err(on_card)?;
-        self.pin_on_card = false;
+        let (pin_tries, puk_tries) = (self.station.config.pin_tries, self.station.config.puk_tries);
         let citizen = self.citizen_pin()?;
         let default_pin = Pin::new(DEFAULT_PIN).expect("valid");
-        let default_puk = Puk::new(DEFAULT_PUK).expect("valid");
-        card.change_pin(&default_pin, &citizen).map_err(on_card)?;
-        self.pin_on_card = true;
-        let puk = crate::pin::random_puk();
-        card.change_puk(&default_puk, &puk).map_err(on_card)?;
-        self.puk = Some(puk);
-        self.record(
-            step,
-            format!(
-                "PIN and PUK set, {} and {} tries",
-                config.pin_tries, config.puk_tries
-            ),
-            &[],
-        )?;
+        let retries = match card.set_pin_retries(pin_tries, puk_tries) {
+            Ok(()) => {
+                self.pin_on_card = false;
+                card.change_pin(&default_pin, &citizen).map_err(on_card)?;
+                self.pin_on_card = true;
+                let puk = crate::pin::random_puk();
+                let default_puk = Puk::new(DEFAULT_PUK).expect("valid");
+                card.change_puk(&default_puk, &puk).map_err(on_card)?;
+                self.puk = Some(puk);
+                format!("{pin_tries} and {puk_tries} tries")
+            }
+            Err(CardError::NotSupportedByCard(_)) => {
+                if !self.pin_on_card {
+                    card.change_pin(&default_pin, &citizen).map_err(on_card)?;
+                    self.pin_on_card = true;
+                }
+                self.puk = Some(self.replace_puk_without_reset(card)?);
+                NO_RETRY_SETTING.to_string()
+            }
+            Err(e) => return Err(on_card(e)),
+        };
+        self.record(step, format!("PIN and PUK set, {retries}"), &[])?;
         Ok(())
+    }
+
+    /// A new random PUK on a card that cannot put its PUK back to the
+    /// factory value. The card holds the factory PUK or one that an
+    /// unfinished run sealed into the registry; the new PUK is sealed with
+    /// those before the card takes it, so a run stopped anywhere leaves a PUK
+    /// the next run can change, and the sealed PUKs are erased when the
+    /// letter is handed over. A resumed run may spend one PUK try on a sealed
+    /// PUK the card never took; the right one then restores the count.
+    fn replace_puk_without_reset(&mut self, card: &mut Card<'_>) -> Result<Puk, StationError> {
+        let serial = self.serial;
+        let sealed = self
+            .station
+            .registry()
+            .card(serial)?
+            .and_then(|c| c.sealed_puks);
+        let mut held = match sealed {
+            Some(s) => self.station.vault().unseal_puks(serial, &s)?,
+            None => Vec::new(),
+        };
+        held.push(Puk::new(DEFAULT_PUK).expect("valid"));
+        let new = crate::pin::random_puk();
+        let seal = |puks: &[&Puk]| Change::SealedPuks {
+            serial,
+            sealed: Some(self.station.vault().seal_puks(serial, puks)),
+        };
+        let all: Vec<&Puk> = std::iter::once(&new).chain(&held).collect();
+        self.station.registry().commit(
+            &self.station.actor,
+            None,
+            &[seal(&all)],
+            &Event::new(
+                "PUK sealed",
+                format!("card {serial}"),
+                "the card cannot reset its PUK: the new PUK is kept sealed until the letter is handed over",
+            ),
+        )?;
+        crash_point("puk-sealed");
+        let mut refused = None;
+        for old in &held {
+            match card.change_puk(old, &new) {
+                Ok(()) => {
+                    self.station.registry().commit(
+                        &self.station.actor,
+                        None,
+                        &[seal(&[&new])],
+                        &Event::new("PUK changed", format!("card {serial}"), "a new random PUK"),
+                    )?;
+                    return Ok(new);
+                }
+                Err(e @ CardError::WrongPuk { .. }) => refused = Some(e),
+                Err(e) => return Err(StationError::card(Step::PinPuk.to_string(), e)),
+            }
+        }
+        Err(StationError::State(format!(
+            "card {serial} refuses the factory PUK and every PUK this station set on it ({}): reset the card and start again",
+            refused.map_or(String::new(), |e| e.to_string())
+        )))
     }
 
     fn cert_and_key(&self, p: Profile) -> Result<(&CertRecord, &PublicKey), StationError> {

@@ -202,6 +202,10 @@ pub struct CardRecord {
     /// A management key being set on the card: kept until the card took it,
     /// so that a crash in between never loses the key.
     pub pending_key: Option<Vec<u8>>,
+    /// The PUKs the card may hold, sealed, newest first: kept only for a card
+    /// that cannot put its PUK back to the factory value (no SET PIN RETRIES)
+    /// and only until the PUK letter is handed over (see `activation`).
+    pub sealed_puks: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +271,12 @@ pub enum Change {
     ConfirmKey(u32),
     /// The card went back to its transport key (reset).
     ForgetKeys(u32),
+    /// The PUKs a card may hold while its activation is unfinished (sealed);
+    /// `None` once the letter is handed over or the card is reset.
+    SealedPuks {
+        serial: u32,
+        sealed: Option<Vec<u8>>,
+    },
     ActivationState {
         id: i64,
         state: ActivationState,
@@ -338,7 +348,8 @@ pub trait Registry: Send {
     fn audit_about(&self, subject: &str, limit: usize) -> Result<Vec<AuditEntry>>;
 }
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE applications (
     id INTEGER PRIMARY KEY,
     given_name TEXT NOT NULL,
@@ -426,7 +437,11 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"#];
+"#,
+    r#"
+ALTER TABLE cards ADD COLUMN sealed_puks BLOB;
+"#,
+];
 
 /// The embedded registry: one SQLite file in WAL mode.
 pub struct SqliteRegistry {
@@ -587,9 +602,15 @@ fn apply(tx: &rusqlite::Transaction<'_>, change: &Change, now: i64) -> Result<()
         }
         Change::ForgetKeys(serial) => {
             tx.execute(
-                "UPDATE cards SET sealed_key = NULL, pending_key = NULL, updated_at = ?2
-                 WHERE serial = ?1",
+                "UPDATE cards SET sealed_key = NULL, pending_key = NULL, sealed_puks = NULL,
+                 updated_at = ?2 WHERE serial = ?1",
                 params![serial, now],
+            )?;
+        }
+        Change::SealedPuks { serial, sealed } => {
+            tx.execute(
+                "UPDATE cards SET sealed_puks = ?2, updated_at = ?3 WHERE serial = ?1",
+                params![serial, sealed, now],
             )?;
         }
         Change::ActivationState { id, state, error } => {
@@ -782,7 +803,8 @@ impl Registry for SqliteRegistry {
         Ok(self
             .conn
             .query_row(
-                "SELECT serial, application_id, state, sealed_key, pending_key FROM cards WHERE serial = ?1",
+                "SELECT serial, application_id, state, sealed_key, pending_key, sealed_puks
+                 FROM cards WHERE serial = ?1",
                 [serial],
                 |r| {
                     Ok(CardRecord {
@@ -791,6 +813,7 @@ impl Registry for SqliteRegistry {
                         state: parse_col(r.get(2)?)?,
                         sealed_key: r.get(3)?,
                         pending_key: r.get(4)?,
+                        sealed_puks: r.get(5)?,
                     })
                 },
             )

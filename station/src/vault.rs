@@ -1,6 +1,8 @@
-//! The station's key vault: each card's management key is sealed with
-//! AES-256-GCM under the station key before it reaches the registry, bound
-//! to the card's serial so a sealed key cannot be moved to another card.
+//! The station's key vault: each card's management key (and, for a card
+//! that cannot reset its PUK, the PUK of an unfinished activation) is sealed
+//! with AES-256-GCM under the station key before it reaches the registry,
+//! bound to the card's serial so a sealed secret cannot be moved to another
+//! card.
 //!
 //! The station key is a 32-byte file (`station.key`, mode 0600) in the data
 //! directory. A production station would keep it in an HSM or the OS
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use firma_apdu::piv::{ManagementKey, MgmAlgorithm};
+use firma_apdu::piv::{ManagementKey, MgmAlgorithm, Puk};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
@@ -25,7 +27,7 @@ pub enum VaultError {
     },
     #[error("the station key {0} is damaged (it must be 32 bytes): restore it from the station's backup")]
     BadKey(PathBuf),
-    #[error("card {0}'s management key cannot be unsealed: it was sealed by another station key, or edited")]
+    #[error("card {0}'s sealed management key or PUK cannot be unsealed: it was sealed by another station key, or edited")]
     Unseal(u32),
 }
 
@@ -68,9 +70,9 @@ impl Vault {
         [VERSION, alg, s[0], s[1], s[2], s[3]]
     }
 
-    /// `version || algorithm || nonce || ciphertext+tag`.
-    pub fn seal(&self, serial: u32, key: &ManagementKey) -> Vec<u8> {
-        let alg = key.algorithm().id();
+    /// `version || kind || nonce || ciphertext+tag`, the card's serial and
+    /// the kind (a management key's algorithm id, or [`PUKS`]) authenticated.
+    fn seal_bytes(&self, serial: u32, kind: u8, secret: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = self
@@ -78,38 +80,74 @@ impl Vault {
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
-                    msg: key.key_bytes(),
-                    aad: &Self::aad(serial, alg),
+                    msg: secret,
+                    aad: &Self::aad(serial, kind),
                 },
             )
             .expect("AES-GCM encryption of a short buffer cannot fail");
-        let mut out = vec![VERSION, alg];
+        let mut out = vec![VERSION, kind];
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         out
     }
 
+    /// The secret and its kind, when `sealed` was sealed for this card here.
+    fn unseal_bytes(&self, serial: u32, sealed: &[u8]) -> Option<(u8, Zeroizing<Vec<u8>>)> {
+        if sealed.len() < 14 || sealed[0] != VERSION {
+            return None;
+        }
+        let kind = sealed[1];
+        let plain = self
+            .cipher
+            .decrypt(
+                Nonce::from_slice(&sealed[2..14]),
+                Payload {
+                    msg: &sealed[14..],
+                    aad: &Self::aad(serial, kind),
+                },
+            )
+            .ok()?;
+        Some((kind, Zeroizing::new(plain)))
+    }
+
+    pub fn seal(&self, serial: u32, key: &ManagementKey) -> Vec<u8> {
+        self.seal_bytes(serial, key.algorithm().id(), key.key_bytes())
+    }
+
     pub fn unseal(&self, serial: u32, sealed: &[u8]) -> Result<ManagementKey, VaultError> {
         let bad = || VaultError::Unseal(serial);
-        if sealed.len() < 14 || sealed[0] != VERSION {
-            return Err(bad());
-        }
-        let alg = sealed[1];
-        let plain = Zeroizing::new(
-            self.cipher
-                .decrypt(
-                    Nonce::from_slice(&sealed[2..14]),
-                    Payload {
-                        msg: &sealed[14..],
-                        aad: &Self::aad(serial, alg),
-                    },
-                )
-                .map_err(|_| bad())?,
-        );
+        let (alg, plain) = self.unseal_bytes(serial, sealed).ok_or_else(bad)?;
         let alg = MgmAlgorithm::from_id(alg).ok_or_else(bad)?;
         ManagementKey::new(alg, &plain).map_err(|_| bad())
     }
+
+    /// Seals the PUKs a card may hold, newest first.
+    pub fn seal_puks(&self, serial: u32, puks: &[&Puk]) -> Vec<u8> {
+        let mut plain = Zeroizing::new(Vec::with_capacity(8 * puks.len()));
+        for puk in puks {
+            plain.extend_from_slice(puk.padded());
+        }
+        self.seal_bytes(serial, PUKS, &plain)
+    }
+
+    pub fn unseal_puks(&self, serial: u32, sealed: &[u8]) -> Result<Vec<Puk>, VaultError> {
+        let bad = || VaultError::Unseal(serial);
+        match self.unseal_bytes(serial, sealed) {
+            Some((PUKS, plain)) if plain.len() % 8 == 0 => plain
+                .chunks(8)
+                .map(|p| {
+                    let digits = p.iter().position(|&b| b == 0xFF).unwrap_or(8);
+                    Puk::new(&p[..digits]).map_err(|_| bad())
+                })
+                .collect(),
+            _ => Err(bad()),
+        }
+    }
 }
+
+/// The kind byte of sealed PUKs (the PUK's key reference), apart from every
+/// management key algorithm id.
+const PUKS: u8 = 0x81;
 
 #[cfg(test)]
 mod tests {
@@ -139,6 +177,24 @@ mod tests {
         let mut edited = sealed.clone();
         edited[1] = MgmAlgorithm::TripleDes.id();
         assert!(again.unseal(7, &edited).is_err());
+    }
+
+    #[test]
+    fn sealed_puks_open_only_as_puks_for_their_card() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open_or_create(dir.path()).unwrap();
+        let (new, old) = (Puk::new("90817263").unwrap(), Puk::new("123456").unwrap());
+        let sealed = vault.seal_puks(7, &[&new, &old]);
+        assert!(!sealed.windows(8).any(|w| w == new.padded()));
+        let puks = vault.unseal_puks(7, &sealed).unwrap();
+        assert_eq!(puks.len(), 2);
+        assert_eq!(puks[0].as_bytes(), b"90817263");
+        assert_eq!(puks[1].as_bytes(), b"123456");
+        assert!(vault.unseal_puks(8, &sealed).is_err());
+        // A sealed PUK list is not a management key, and the reverse.
+        assert!(vault.unseal(7, &sealed).is_err());
+        let key = vault.seal(7, &ManagementKey::random(MgmAlgorithm::Aes192));
+        assert!(vault.unseal_puks(7, &key).is_err());
     }
 
     proptest::proptest! {
