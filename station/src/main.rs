@@ -992,12 +992,19 @@ fn show_card(ctx: &pcsc::Context, reader: &str) -> Result<(), Error> {
     if let Ok(serial) = piv.serial() {
         println!("  serial: {serial}");
     }
-    // Metadata is a Yubico extension: cards without it just show less.
-    let pin_meta = piv.metadata(0x80).ok().flatten();
+    // Metadata is a Yubico extension: cards without it just show less, and
+    // say so rather than leave the operator guessing.
+    let pin_meta = piv.metadata(0x80);
+    let no_metadata = matches!(pin_meta, Err(Error::NotSupportedByCard(_)));
+    let pin_meta = pin_meta.ok().flatten();
     match piv.pin_status()? {
         PinStatus::Blocked => println!("  PIN: blocked{}", default_note(&pin_meta)),
         PinStatus::TriesLeft(n) => println!("  PIN: {n} tries left{}", default_note(&pin_meta)),
         PinStatus::Verified => println!("  PIN: verified{}", default_note(&pin_meta)),
+    }
+    if no_metadata {
+        println!("  PUK: tries left {NOT_REPORTED}");
+        println!("  management key: algorithm {NOT_REPORTED}");
     }
     if let Some(m) = piv.metadata(0x81).ok().flatten() {
         let (_, left) = m.retries.unwrap_or((0, 0));
@@ -1031,6 +1038,7 @@ fn show_card(ctx: &pcsc::Context, reader: &str) -> Result<(), Error> {
         if key.is_none() && cert.is_none() {
             continue;
         }
+        let key = key.or_else(|| no_metadata.then(|| format!("key: {NOT_REPORTED}")));
         println!("  slot {slot}:");
         if let Some(k) = key {
             println!("    {k}");
@@ -1043,6 +1051,9 @@ fn show_card(ctx: &pcsc::Context, reader: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// What `card` says of what a card without GET METADATA (Nitrokey 3) keeps to itself.
+const NOT_REPORTED: &str = "not reported by this card";
 
 fn default_note(m: &Option<firma_apdu::piv::Metadata>) -> &'static str {
     match m {

@@ -461,10 +461,15 @@ pub fn inspect<T: Transport>(station: &Station, transport: T) -> Result<String, 
         }
         _ => lines.push("PIN: verified in this session".into()),
     }
-    if let Ok(Some(m)) = piv.metadata(0x81) {
-        if let Some((_, left)) = m.retries {
-            lines.push(format!("PUK: {left} tries left"));
+    match piv.metadata(0x81) {
+        Ok(Some(firma_apdu::piv::Metadata {
+            retries: Some((_, left)),
+            ..
+        })) => lines.push(format!("PUK: {left} tries left")),
+        Err(firma_apdu::Error::NotSupportedByCard(_)) => {
+            lines.push("PUK: tries left not reported by this card".into())
         }
+        _ => {}
     }
     for slot in [
         firma_apdu::piv::Slot::Authentication,
