@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev poppler-utils                        # the station registry (SQLite), PUK letter checks (pdftotext)
   libegl1 libgl1 libxkbcommon-x11-0                   # the station's window (OpenGL, keyboard on X11)
   mesa-vulkan-drivers libvulkan1                      # software rendering of the window's screenshots in the UI tests
+  libclang-dev                                        # bindgen for littlefs2-sys: the Nitrokey card's flash (tests/nitrokey)
 )
 
 missing=()

@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo fmt --all -- --check
+cargo fmt --manifest-path tests/nitrokey/Cargo.toml -- --check
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 cargo build --quiet --workspace
+# The rig's Nitrokey 3 card, a workspace of its own (it pulls Trussed).
+./scripts/build-nitrokey.sh
+CARGO_TARGET_DIR="$PWD/target/nitrokey" cargo clippy --quiet --locked \
+  --manifest-path tests/nitrokey/Cargo.toml -- -D warnings
 cargo test --workspace
