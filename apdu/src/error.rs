@@ -14,6 +14,10 @@ pub enum Error {
     WrongPin { tries_left: u8 },
     #[error("PUK incorrect: {tries_left} tries left")]
     WrongPuk { tries_left: u8 },
+    /// A wrong PUK where the card does not tell the tries left (Nitrokey 3
+    /// answers CHANGE REFERENCE DATA with a bare 6300).
+    #[error("PUK incorrect (the card does not tell how many tries are left)")]
+    WrongPukUncounted,
     #[error("the PIN is blocked: unblock it with the PUK")]
     PinBlocked,
     #[error("the PUK is blocked: the card can only be reset and personalized again")]

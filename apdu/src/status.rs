@@ -8,6 +8,7 @@ pub struct StatusWord(pub u16);
 
 impl StatusWord {
     pub const SUCCESS: Self = Self(0x9000);
+    pub const VERIFICATION_FAILED: Self = Self(0x6300);
     pub const WRONG_LENGTH: Self = Self(0x6700);
     pub const LAST_COMMAND_OF_CHAIN_EXPECTED: Self = Self(0x6883);
     pub const SECURITY_STATUS_NOT_SATISFIED: Self = Self(0x6982);
@@ -75,6 +76,7 @@ impl StatusWord {
             0x9000 => "success",
             0x6100..=0x61FF => "more data available",
             0x6281 => "part of returned data may be corrupted",
+            0x6300 => "verification failed",
             0x63C0..=0x63CF => "verification failed",
             0x6581 => "memory failure",
             0x6700 => "wrong length",

@@ -58,7 +58,7 @@ impl From<firma_apdu::Error> for Error {
             }
             E::Transport(TransportError::NoReader(_)) => Error::DEVICE_REMOVED,
             E::Transport(_) => Error::DEVICE_ERROR,
-            E::WrongPin { .. } | E::WrongPuk { .. } => Error::PIN_INCORRECT,
+            E::WrongPin { .. } | E::WrongPuk { .. } | E::WrongPukUncounted => Error::PIN_INCORRECT,
             E::PinBlocked | E::PukBlocked => Error::PIN_LOCKED,
             E::PinRequired(_) => Error::USER_NOT_LOGGED_IN,
             E::ManagementKeyRequired(_) | E::WrongManagementKey => Error::FUNCTION_NOT_SUPPORTED,

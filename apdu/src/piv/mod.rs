@@ -343,6 +343,16 @@ impl<T: Transport> Piv<T> {
         data.extend_from_slice(new.padded());
         let (_, sw) =
             self.send(&Command::new(0, 0x24, 0x00, reference).with_data(data.to_vec()))?;
+        if sw == StatusWord::VERIFICATION_FAILED {
+            // Refused without the count (Nitrokey 3): the PIN's can be asked.
+            return Err(match reference {
+                0x80 => match self.pin_status()? {
+                    PinStatus::TriesLeft(n) => Error::WrongPin { tries_left: n },
+                    _ => Error::PinBlocked,
+                },
+                _ => Error::WrongPukUncounted,
+            });
+        }
         reference_result(sw, reference, "CHANGE REFERENCE DATA")
     }
 
