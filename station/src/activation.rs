@@ -10,7 +10,7 @@
 //!   run that did not finish lost its PUK, so the next run puts PIN and PUK
 //!   back to the card's defaults (SET PIN RETRIES) and sets them again; a
 //!   card without SET PIN RETRIES gets its new PUK sealed into the registry
-//!   before it takes it, kept only until the letter is handed over;
+//!   before it takes it, kept only until the activation is finished;
 //! - a new management key is sealed into the registry before the card gets
 //!   it, so a crash in between never leaves a card nobody can administer;
 //! - the application is marked activated only in the last step, in the same
@@ -667,15 +667,7 @@ impl Run<'_> {
                     certificates_expire: expires.date(),
                 };
                 self.citizen.deliver_letter(&info, puk)?;
-                // The PUK is the citizen's now: the station keeps no copy.
-                self.record(
-                    step,
-                    "handed to the citizen".into(),
-                    &[Change::SealedPuks {
-                        serial: self.serial,
-                        sealed: None,
-                    }],
-                )?;
+                self.record(step, "handed to the citizen".into(), &[])?;
                 Ok(false)
             }
             Step::Finish => self.finish().map(|_| false),
@@ -949,7 +941,7 @@ impl Run<'_> {
     /// unfinished run sealed into the registry; the new PUK is sealed with
     /// those before the card takes it, so a run stopped anywhere leaves a PUK
     /// the next run can change, and the sealed PUKs are erased when the
-    /// letter is handed over. A resumed run may spend one PUK try on a sealed
+    /// activation is finished. A resumed run may spend one PUK try on a sealed
     /// PUK the card never took; the right one then restores the count.
     fn replace_puk_without_reset(&mut self, card: &mut Card<'_>) -> Result<Puk, StationError> {
         let serial = self.serial;
@@ -976,7 +968,7 @@ impl Run<'_> {
             &Event::new(
                 "PUK sealed",
                 format!("card {serial}"),
-                "the card cannot reset its PUK: the new PUK is kept sealed until the letter is handed over",
+                "the card cannot reset its PUK: the new PUK is kept sealed until the activation is finished",
             ),
         )?;
         crash_point("puk-sealed");
@@ -992,7 +984,9 @@ impl Run<'_> {
                     )?;
                     return Ok(new);
                 }
-                Err(e @ CardError::WrongPuk { .. }) => refused = Some(e),
+                Err(e @ (CardError::WrongPuk { .. } | CardError::WrongPukUncounted)) => {
+                    refused = Some(e)
+                }
                 Err(e) => return Err(StationError::card(Step::PinPuk.to_string(), e)),
             }
         }
@@ -1083,11 +1077,16 @@ impl Run<'_> {
     }
 
     fn finish(&mut self) -> Result<(), StationError> {
-        let mut changes = vec![Change::ActivationState {
+        // The PUK is the citizen's now: the station keeps no copy.
+        let mut changes = vec![Change::SealedPuks {
+            serial: self.serial,
+            sealed: None,
+        }];
+        changes.push(Change::ActivationState {
             id: self.activation_id(),
             state: ActivationState::Done,
             error: None,
-        }];
+        });
         let (state, action) = match self.kind {
             WorkflowKind::Activate => {
                 changes.push(Change::Card {

@@ -204,7 +204,7 @@ pub struct CardRecord {
     pub pending_key: Option<Vec<u8>>,
     /// The PUKs the card may hold, sealed, newest first: kept only for a card
     /// that cannot put its PUK back to the factory value (no SET PIN RETRIES)
-    /// and only until the PUK letter is handed over (see `activation`).
+    /// and only until its activation is finished (see `activation`).
     pub sealed_puks: Option<Vec<u8>>,
 }
 
@@ -272,7 +272,7 @@ pub enum Change {
     /// The card went back to its transport key (reset).
     ForgetKeys(u32),
     /// The PUKs a card may hold while its activation is unfinished (sealed);
-    /// `None` once the letter is handed over or the card is reset.
+    /// `None` once the activation is finished or the card is reset.
     SealedPuks {
         serial: u32,
         sealed: Option<Vec<u8>>,
