@@ -15,7 +15,7 @@ use trussed::pipe::TrussedChannel;
 use trussed::virt::{self, Runner};
 
 use crate::dispatch::{Dispatcher, BACKENDS};
-use crate::platform::{store_config, Platform};
+use crate::platform::{store_config, Platform, RamFlash};
 
 /// The ATR of a Nitrokey 3: a generic one, without extended length.
 pub const ATR: &[u8] = &[
@@ -77,10 +77,10 @@ impl vpicc::VSmartCard for Card<'_> {
     }
 }
 
-/// Powers the card on with the flash in `dir` (RAM when `None`) and runs `f`
-/// until it returns; the card's volatile state ends with it.
-pub fn power_cycle<R>(dir: Option<&Path>, f: impl FnOnce(&mut Card<'_>) -> R) -> R {
-    let mut store = store_config(dir);
+/// Powers the card on with the flash in `dir` (`ram` when `None`) and runs
+/// `f` until it returns; the card's volatile state ends with it.
+pub fn power_cycle<R>(dir: Option<&Path>, ram: &RamFlash, f: impl FnOnce(&mut Card<'_>) -> R) -> R {
+    let mut store = store_config(dir, ram);
     store.with_store(|store| {
         let trussed_channel = TrussedChannel::new();
         let (requester, responder) = trussed_channel.split().expect("a new channel splits once");

@@ -142,6 +142,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let ram = platform::RamFlash::default();
     let mut slot = Slot {
         log,
         fail_after: args.fail_after,
@@ -172,7 +173,7 @@ fn main() -> ExitCode {
             args.vpcd
         );
         loop {
-            let ended = card::power_cycle(args.state.as_deref(), |card| {
+            let ended = card::power_cycle(args.state.as_deref(), &ram, |card| {
                 slot.serve(&mut conn, &sock, card)
             });
             match ended {
