@@ -9,6 +9,7 @@
 //! stops what it started, and only that.
 #![forbid(unsafe_code)]
 
+pub mod oracle;
 pub mod station;
 
 use std::net::TcpListener;
@@ -31,9 +32,36 @@ pub struct Pcscd {
     used: std::sync::Mutex<[bool; 2]>,
 }
 
+/// Which implementation of PIV plays the card.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CardKind {
+    /// `firma-vcard`: Firma's own virtual card, YubiKey-like.
+    #[default]
+    Firma,
+    /// `firma-nitrokey`: Nitrokey 3's PIV application (`piv-authenticator`
+    /// on Trussed), a card Firma did not write. It has a fixed serial, no
+    /// SET PIN RETRIES, no metadata, no attestation and short APDUs only.
+    Nitrokey,
+}
+
+impl CardKind {
+    pub const ALL: [CardKind; 2] = [CardKind::Firma, CardKind::Nitrokey];
+
+    /// The serial number GET SERIAL answers: every Nitrokey PIV says 5437251.
+    pub fn serial(self, asked: Option<u32>) -> u32 {
+        match self {
+            CardKind::Firma => asked.unwrap_or(10_000_001),
+            CardKind::Nitrokey => NITROKEY_SERIAL,
+        }
+    }
+}
+
+pub const NITROKEY_SERIAL: u32 = 5_437_251;
+
 /// Options for a virtual card.
 #[derive(Debug, Clone, Default)]
 pub struct CardOptions {
+    pub kind: CardKind,
     pub state: Option<PathBuf>,
     pub serial: Option<u32>,
     pub fail_after: Option<u64>,
@@ -62,6 +90,26 @@ pub fn bin_dir() -> PathBuf {
         dir.pop();
     }
     dir
+}
+
+/// The Nitrokey card's runner, built apart from the workspace (it pulls
+/// Trussed) into `target/nitrokey` by scripts/test.sh.
+pub fn nitrokey_bin() -> PathBuf {
+    let path = match std::env::var_os("FIRMA_NITROKEY_BIN") {
+        Some(p) => PathBuf::from(p),
+        // bin_dir() is target/<profile>; the runner is always a dev build.
+        None => bin_dir()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+            .join("nitrokey/debug/firma-nitrokey"),
+    };
+    assert!(
+        path.exists(),
+        "{} is missing: build it with scripts/build-nitrokey.sh (scripts/test.sh does)",
+        path.display()
+    );
+    path
 }
 
 /// The path of one of the workspace's binaries, with a clear message when it
@@ -227,7 +275,10 @@ impl Pcscd {
             // before that thread has looked. Give it two polls.
             std::thread::sleep(Duration::from_millis(900));
         }
-        let mut cmd = Command::new(bin("firma-vcard"));
+        let mut cmd = match opts.kind {
+            CardKind::Firma => Command::new(bin("firma-vcard")),
+            CardKind::Nitrokey => Command::new(nitrokey_bin()),
+        };
         cmd.arg("--vpcd")
             .arg(self.vpcd_addr(slot))
             .arg("--wait")
@@ -235,17 +286,29 @@ impl Pcscd {
         if let Some(p) = &opts.state {
             cmd.arg("--state").arg(p);
         }
-        if let Some(s) = opts.serial {
-            cmd.arg("--serial").arg(s.to_string());
-        }
         if let Some(n) = opts.fail_after {
             cmd.arg("--fail-after").arg(n.to_string());
         }
-        if opts.plain_piv {
-            cmd.arg("--plain-piv");
-        }
-        if let Some(ms) = opts.keygen_delay_ms {
-            cmd.arg("--keygen-delay-ms").arg(ms.to_string());
+        match opts.kind {
+            CardKind::Firma => {
+                if let Some(s) = opts.serial {
+                    cmd.arg("--serial").arg(s.to_string());
+                }
+                if opts.plain_piv {
+                    cmd.arg("--plain-piv");
+                }
+                if let Some(ms) = opts.keygen_delay_ms {
+                    cmd.arg("--keygen-delay-ms").arg(ms.to_string());
+                }
+            }
+            CardKind::Nitrokey => {
+                if opts.serial.is_some_and(|s| s != NITROKEY_SERIAL)
+                    || opts.plain_piv
+                    || opts.keygen_delay_ms.is_some()
+                {
+                    return Err(format!("a Nitrokey card has a fixed serial ({NITROKEY_SERIAL}), its own applet and its own key generation time: {opts:?} asks for what it cannot do"));
+                }
+            }
         }
         if let Some(p) = &opts.log_apdus {
             cmd.arg("--log-apdus").arg(p);
@@ -271,7 +334,7 @@ impl Pcscd {
                 let log = self.log();
                 let tail: Vec<&str> = log.lines().rev().take(15).collect();
                 format!(
-                    "{e}\nfirma-vcard said:\n{vcard}\npcscd log (last lines, newest first):\n{}",
+                    "{e}\nthe card said:\n{vcard}\npcscd log (last lines, newest first):\n{}",
                     tail.join("\n")
                 )
             })?;
@@ -486,6 +549,13 @@ impl Pcscd {
     pub fn yubico(&self, slot: u8, args: &[&str]) -> Command {
         let mut cmd = self.command("yubico-piv-tool");
         cmd.arg("-r").arg(self.reader(slot)).args(args);
+        cmd
+    }
+
+    /// OpenSC's `pkcs11-tool` on the token in reader `slot` (any card kind).
+    pub fn opensc(&self, slot: u8, args: &[&str]) -> Command {
+        let mut cmd = self.pkcs11_tool(OPENSC_PKCS11, &["--slot-description"]);
+        cmd.arg(self.reader(slot)).args(args);
         cmd
     }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use firma_tests::station::{puk_from_letter, Run, StationDir};
-use firma_tests::{ok, CardOptions, Pcscd};
+use firma_tests::{ok, CardKind, CardOptions, Pcscd};
 
 const PIN: &str = "502816";
 const NIF: &str = "87654321X";
@@ -40,7 +40,13 @@ fn activate(st: &StationDir, rig: &Pcscd, reader: u8) -> Run {
 }
 
 /// The card, registry and audit log after a successful (resumed) activation.
-fn assert_personalized_once(st: &StationDir, rig: &Pcscd, reader: u8, last: &Run, context: &str) {
+fn assert_personalized_once(
+    st: &StationDir,
+    rig: &Pcscd,
+    (kind, reader): (CardKind, u8),
+    last: &Run,
+    context: &str,
+) {
     assert_eq!(
         last.code,
         0,
@@ -70,6 +76,11 @@ fn assert_personalized_once(st: &StationDir, rig: &Pcscd, reader: u8, last: &Run
     assert!(!show.contains("unfinished"), "{context}:\n{show}");
     let audit = st.run(rig, &["audit", "verify"], "").ok().stdout;
     assert!(audit.contains("intact"), "{context}: {audit}");
+    if kind == CardKind::Nitrokey {
+        // yubico-piv-tool cannot select Nitrokey's PIV application (it
+        // sends a 5-byte AID): OpenSC checks the card instead.
+        return assert_certificates_loaded_per_opensc(rig, reader, &show, context);
+    }
     let status = ok(&mut rig.yubico(reader, &["-a", "status"]));
     assert_eq!(
         status.matches("Subject DN:").count(),
@@ -106,6 +117,64 @@ fn assert_personalized_once(st: &StationDir, rig: &Pcscd, reader: u8, last: &Run
     }
 }
 
+/// OpenSC sees three certificates, each one the registry has as loaded, and
+/// the citizen's PIN opens the card.
+fn assert_certificates_loaded_per_opensc(rig: &Pcscd, reader: u8, show: &str, context: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = ok(&mut rig.opensc(reader, &["--list-objects", "--type", "cert"]));
+    assert_eq!(
+        listed.matches("Certificate Object").count(),
+        3,
+        "{context}:\n{listed}"
+    );
+    ok(&mut rig.opensc(
+        reader,
+        &[
+            "--login",
+            "--pin",
+            PIN,
+            "--list-objects",
+            "--type",
+            "privkey",
+        ],
+    ));
+    for id in ["01", "02", "03"] {
+        let der = dir.path().join(format!("{id}.der"));
+        ok(&mut rig.opensc(
+            reader,
+            &[
+                "--read-object",
+                "--type",
+                "cert",
+                "--id",
+                id,
+                "-o",
+                der.to_str().unwrap(),
+            ],
+        ));
+        let serial = ok(std::process::Command::new("openssl").args([
+            "x509",
+            "-inform",
+            "DER",
+            "-noout",
+            "-serial",
+            "-in",
+            der.to_str().unwrap(),
+        ]));
+        let serial = serial
+            .trim()
+            .trim_start_matches("serial=")
+            .to_ascii_uppercase();
+        let line = show
+            .lines()
+            .find(|l| l.contains(&serial))
+            .unwrap_or_else(|| {
+                panic!("{context}: certificate {id} ({serial}) is not in the registry:\n{show}")
+            });
+        assert!(line.contains(": loaded"), "{context}: {line}");
+    }
+}
+
 /// (step, APDUs before it, APDUs in it) from a station log.
 fn steps_in_log(log: &str) -> Vec<(String, u64, u64)> {
     let mut steps: Vec<(String, u64, u64)> = Vec::new();
@@ -126,12 +195,29 @@ fn steps_in_log(log: &str) -> Vec<(String, u64, u64)> {
 
 #[test]
 fn a_card_pulled_out_at_every_step_resumes_to_one_personalized_card() {
+    pulled_out_at_every_step(CardKind::Firma);
+}
+
+#[test]
+fn a_nitrokey_pulled_out_at_every_step_resumes_to_one_personalized_card() {
+    pulled_out_at_every_step(CardKind::Nitrokey);
+}
+
+fn pulled_out_at_every_step(kind: CardKind) {
     let rig = Pcscd::start().expect("rig");
     // A reference activation tells how many APDUs each step sends.
     let reference = StationDir::new();
     application(&reference, &rig);
     {
-        let _card = rig.insert(1, &CardOptions::default()).unwrap();
+        let _card = rig
+            .insert(
+                1,
+                &CardOptions {
+                    kind,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         activate(&reference, &rig, 1).ok();
     }
     let log = std::fs::read_to_string(reference.log()).unwrap();
@@ -153,10 +239,11 @@ fn a_card_pulled_out_at_every_step_resumes_to_one_personalized_card() {
             let context = format!("card pulled after {fail_after} APDUs, in {step}");
             let st = StationDir::new();
             application(&st, &rig);
-            let state = st.path().join("card.json");
+            let state = st.path().join("card");
             let opts = CardOptions {
+                kind,
                 state: Some(state.clone()),
-                serial: Some(7000 + u32::from(reader) * 100 + i as u32),
+                serial: Some(kind.serial(Some(7000 + u32::from(reader) * 100 + i as u32))),
                 ..Default::default()
             };
             let mut card = rig
@@ -195,7 +282,7 @@ fn a_card_pulled_out_at_every_step_resumes_to_one_personalized_card() {
             drop(card);
             let _card = rig.insert(reader, &opts).unwrap();
             let again = activate(&st, &rig, reader);
-            assert_personalized_once(&st, &rig, reader, &again, &context);
+            assert_personalized_once(&st, &rig, (kind, reader), &again, &context);
         }
     };
     let (even, odd): (Vec<_>, Vec<_>) = points
@@ -213,8 +300,17 @@ fn a_card_pulled_out_at_every_step_resumes_to_one_personalized_card() {
 
 #[test]
 fn a_station_killed_after_any_step_resumes_to_one_personalized_card() {
+    killed_after_any_step(CardKind::Firma);
+}
+
+#[test]
+fn a_station_killed_after_any_step_resumes_a_nitrokey_to_one_personalized_card() {
+    killed_after_any_step(CardKind::Nitrokey);
+}
+
+fn killed_after_any_step(kind: CardKind) {
     let rig = Pcscd::start().expect("rig");
-    let crash_points = [
+    let mut crash_points = vec![
         "check-card",
         "chuid-ccc",
         "generate-9c",
@@ -227,6 +323,11 @@ fn a_station_killed_after_any_step_resumes_to_one_personalized_card() {
         "self-test",
         "puk-letter",
     ];
+    if kind == CardKind::Nitrokey {
+        // Without SET PIN RETRIES the new PUK is sealed before the card
+        // takes it: killed in between, the next run must still change it.
+        crash_points.push("puk-sealed");
+    }
     let run_points = |reader: u8, points: &[&str]| {
         for (i, step) in points.iter().enumerate() {
             let context = format!("station killed after {step}");
@@ -236,7 +337,8 @@ fn a_station_killed_after_any_step_resumes_to_one_personalized_card() {
                 .insert(
                     reader,
                     &CardOptions {
-                        serial: Some(8000 + u32::from(reader) * 100 + i as u32),
+                        kind,
+                        serial: Some(kind.serial(Some(8000 + u32::from(reader) * 100 + i as u32))),
                         ..Default::default()
                     },
                 )
@@ -263,7 +365,7 @@ fn a_station_killed_after_any_step_resumes_to_one_personalized_card() {
                 killed.all()
             );
             let again = activate(&st, &rig, reader);
-            assert_personalized_once(&st, &rig, reader, &again, &context);
+            assert_personalized_once(&st, &rig, (kind, reader), &again, &context);
             if *step == "puk-letter" {
                 // The letter of the killed run holds a PUK the card no longer has.
                 let old =
@@ -324,7 +426,7 @@ fn a_ca_outage_mid_activation_stops_cleanly_and_the_next_run_finishes() {
     // The CA is back: the same command finishes the card.
     std::fs::remove_file(&blocker).unwrap();
     let again = activate(&st, &rig, 0);
-    assert_personalized_once(&st, &rig, 0, &again, "after a CA outage");
+    assert_personalized_once(&st, &rig, (CardKind::Firma, 0), &again, "after a CA outage");
     assert!(
         again.stderr.contains("already done"),
         "keys were not generated twice:\n{}",
