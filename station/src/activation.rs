@@ -54,10 +54,22 @@ pub trait Citizen {
     fn deliver_letter(&mut self, info: &LetterInfo, puk: &Puk) -> Result<(), StationError>;
 }
 
-/// What the journal and the operator are told about a card that cannot set
-/// its PIN and PUK retry counts.
-pub const NO_RETRY_SETTING: &str =
-    "the card keeps its own retry counts (it cannot set them: no SET PIN RETRIES)";
+/// What a card lacks, where the operator should hear of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardNote {
+    /// No SET PIN RETRIES: the card keeps its own PIN and PUK retry counts.
+    NoRetrySetting,
+}
+
+impl fmt::Display for CardNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CardNote::NoRetrySetting => f.write_str(
+                "the card keeps its own retry counts (it cannot set them: no SET PIN RETRIES)",
+            ),
+        }
+    }
+}
 
 /// One step of the workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,11 +166,13 @@ pub enum Progress {
         index: usize,
         total: usize,
     },
-    /// `skipped`: already done in an earlier run.
+    /// `skipped`: already done in an earlier run; `note`: what the operator
+    /// should know about how the card took it.
     Done {
         step: Step,
         skipped: bool,
         elapsed: Duration,
+        note: Option<CardNote>,
     },
     Failed {
         step: Step,
@@ -282,6 +296,7 @@ pub fn run<T: Transport>(
         serial: 0,
         pin: None,
         pin_on_card: false,
+        note: None,
         puk: None,
         keys: Default::default(),
         certs: Default::default(),
@@ -386,6 +401,8 @@ struct Run<'a> {
     pin: Option<Pin>,
     /// Whether the card holds the citizen's PIN (as far as this run knows).
     pin_on_card: bool,
+    /// What the running step found the card lacks (see [`Progress::Done`]).
+    note: Option<CardNote>,
     /// The PUK set in this run: only this run can print the letter.
     puk: Option<Puk>,
     keys: [Option<PublicKey>; 3],
@@ -418,6 +435,7 @@ impl Run<'_> {
                     step,
                     skipped,
                     elapsed: t.elapsed(),
+                    note: self.note.take(),
                 }),
                 Err(e) => {
                     (self.progress)(Progress::Failed {
@@ -928,7 +946,8 @@ impl Run<'_> {
                     self.pin_on_card = true;
                 }
                 self.puk = Some(self.replace_puk_without_reset(card)?);
-                NO_RETRY_SETTING.to_string()
+                self.note = Some(CardNote::NoRetrySetting);
+                CardNote::NoRetrySetting.to_string()
             }
             Err(e) => return Err(on_card(e)),
         };

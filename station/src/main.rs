@@ -706,8 +706,11 @@ fn drive(station: Station, reader: &str, job: Job) -> Result<ExitCode, StationEr
             Report::Progress(_, Progress::Done { skipped: true, .. }) => {
                 eprintln!("already done");
             }
-            Report::Progress(_, Progress::Done { elapsed, .. }) => {
+            Report::Progress(_, Progress::Done { elapsed, note, .. }) => {
                 eprintln!("done ({:.1} s)", elapsed.as_secs_f64());
+                if let Some(note) = note {
+                    eprintln!("        note: {note}");
+                }
             }
             Report::Progress(_, Progress::Failed { .. }) => eprintln!("FAILED"),
             Report::ServiceDone(..) => {}

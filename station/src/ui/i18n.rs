@@ -2,7 +2,7 @@
 //! English and Valencian. Widgets ask [`t`] by key; nothing is written in
 //! the widgets themselves. A key missing from the table shows as the key.
 
-use crate::activation::Step;
+use crate::activation::{CardNote, Step};
 use crate::ca::Profile;
 use crate::error::StationError;
 
@@ -26,6 +26,12 @@ impl Lang {
 /// (key, Spanish, English, Valencian)
 const TEXTS: &[(&str, &str, &str, &str)] = &[
     ("close", "Cerrar", "Close", "Tancar"),
+    (
+        "note_no_retry_setting",
+        "Esta tarjeta no permite fijar el número de intentos del PIN y del PUK: conserva los suyos de fábrica.",
+        "This card cannot set the number of PIN and PUK tries: it keeps its factory ones.",
+        "Esta targeta no permet fixar el nombre d'intents del PIN i del PUK: conserva els seus de fàbrica.",
+    ),
     ("dismiss", "Ocultar aviso", "Dismiss", "Amagar l'avís"),
     ("tab_applications", "Solicitudes", "Applications", "Sol·licituds"),
     ("tab_audit", "Auditoría", "Audit log", "Auditoria"),
@@ -179,6 +185,13 @@ fn profile(lang: Lang, p: Profile) -> &'static str {
             Profile::KeyManagement => "profile_keymgmt",
         },
     )
+}
+
+/// What a card lacks, as the operator reads it.
+pub fn card_note(lang: Lang, note: CardNote) -> &'static str {
+    match note {
+        CardNote::NoRetrySetting => t(lang, "note_no_retry_setting"),
+    }
 }
 
 /// A workflow step, for the wizard's list.

@@ -315,6 +315,12 @@ impl App {
         while let Ok(report) = self.reports.try_recv() {
             match report {
                 Report::Progress(reader, p) => {
+                    if let Progress::Done {
+                        note: Some(note), ..
+                    } = &p
+                    {
+                        self.notice = Some((true, i18n::card_note(self.lang, *note).into()));
+                    }
                     if let Some(w) = self.wizard.as_mut().filter(|w| w.reader == reader) {
                         let (step, state) = match p {
                             Progress::Started { step, .. } => (step, StepState::Running),
