@@ -323,17 +323,7 @@ fn nss_lists_the_certificates() {
     let rig = Pcscd::start().unwrap();
     let (_card, _p) = card(&rig);
     let db = tempfile::tempdir().unwrap();
-    let dbarg = format!("sql:{}", db.path().display());
-    ok(Command::new("certutil").args(["-N", "-d", &dbarg, "--empty-password"]));
-    ok(rig.command("modutil").args([
-        "-force",
-        "-dbdir",
-        &dbarg,
-        "-add",
-        "Firma",
-        "-libfile",
-        &firma_module(),
-    ]));
+    let dbarg = firma_tests::nss::db(&rig, db.path());
     let out = ok(rig.command("modutil").args(["-dbdir", &dbarg, "-list"]));
     assert!(out.contains("Yubico Firma Virtual 00 00"), "{out}");
     let out = ok(rig
@@ -346,145 +336,19 @@ fn nss_lists_the_certificates() {
     );
 }
 
-/// Registers the module in a fresh NSS database and returns its `sql:` path.
-fn nss_db(rig: &Pcscd, dir: &std::path::Path) -> String {
-    let dbarg = format!("sql:{}", dir.display());
-    ok(Command::new("certutil").args(["-N", "-d", &dbarg, "--empty-password"]));
-    ok(rig.command("modutil").args([
-        "-force",
-        "-dbdir",
-        &dbarg,
-        "-add",
-        "Firma",
-        "-libfile",
-        &firma_module(),
-    ]));
-    dbarg
-}
-
 /// TLS client authentication the way a browser does it: NSS's tstclnt with
 /// the card's 9A key against `openssl s_server -Verify 1`.
 #[test]
 fn nss_authenticates_over_tls_with_the_card() {
     let rig = Pcscd::start().unwrap();
-    let (_card, p) = card(&rig);
-    let db = tempfile::tempdir().unwrap();
-    let dbarg = nss_db(&rig, db.path());
-    let (srv_key, srv_cert) = (p.path("srv.key"), p.path("srv.pem"));
-    ok(Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-        ])
-        .arg(&srv_key)
-        .arg("-out")
-        .arg(&srv_cert));
-    let ca = firma_tests::fixtures().join("test-ca").join("ca.pem");
-    let nickname = format!("{HOLDER}:Certificate for PIV Authentication");
-    for (server_version, client_range) in
-        [("-tls1_2", "tls1.2:tls1.2"), ("-tls1_3", "tls1.3:tls1.3")]
-    {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = p.path(&format!("server{server_version}.log"));
-        let mut server = Command::new("openssl")
-            .args([
-                "s_server",
-                "-accept",
-                &format!("127.0.0.1:{port}"),
-                "-naccept",
-                "1",
-                "-www",
-                "-Verify",
-                "1",
-                server_version,
-                "-CAfile",
-            ])
-            .arg(&ca)
-            .arg("-cert")
-            .arg(&srv_cert)
-            .arg("-key")
-            .arg(&srv_key)
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(p.path(&format!("server{server_version}.err"))).unwrap())
-            .spawn()
-            .unwrap();
-        let start = std::time::Instant::now();
-        while !firma_tests::listening(port) && start.elapsed() < std::time::Duration::from_secs(10)
-        {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let client_log = p.path(&format!("client{server_version}.log"));
-        let mut client = rig
-            .command("tstclnt")
-            .args([
-                "-4",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-d",
-                &dbarg,
-                "-n",
-                &nickname,
-                "-w",
-                "123456",
-                "-o",
-                "-V",
-                client_range,
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::fs::File::create(&client_log).unwrap())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        client
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"GET / HTTP/1.0\r\n\r\n")
-            .unwrap();
-        // tstclnt keeps polling its closed stdin after the answer, so it is
-        // stopped once the server's page has arrived.
-        let start = std::time::Instant::now();
-        while !std::fs::read_to_string(&client_log)
-            .unwrap_or_default()
-            .contains("</HTML>")
-            && start.elapsed() < std::time::Duration::from_secs(30)
-        {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = client.kill();
-        let _ = client.wait();
-        let _ = server.kill();
-        let _ = server.wait();
-        let out = std::fs::read(&client_log).unwrap();
-        let page = String::from_utf8_lossy(&out);
-        let server_log = std::fs::read_to_string(&log).unwrap_or_default()
-            + &std::fs::read_to_string(p.path(&format!("server{server_version}.err")))
-                .unwrap_or_default();
-        // The server verified the card's certificate against the CA, and its
-        // page shows the client certificate it received.
-        assert!(
-            server_log.contains("depth=0 C = ES, CN = GARCIA LOPEZ ANA - 12345678Z")
-                && page.contains("Client certificate"),
-            "{server_version}: tstclnt: {page}\nserver: {server_log}"
-        );
-    }
+    let (_card, _p) = card(&rig);
+    firma_tests::nss::assert_tls_client_auth(
+        &rig,
+        &firma_tests::fixtures().join("test-ca").join("ca.pem"),
+        &format!("{HOLDER}:Certificate for PIV Authentication"),
+        "123456",
+        "depth=0 C = ES, CN = GARCIA LOPEZ ANA - 12345678Z",
+    );
 }
 
 /// OpenSSL (through libp11's engine) signs with a `pkcs11:` URI; GnuTLS lists the objects.
