@@ -1,12 +1,16 @@
-//! Firma Station activates a blank `firma-vcard` through pcscd and vpcd,
-//! and tools independent of Firma check the result: OpenSC's pkcs11-tool,
-//! yubico-piv-tool and openssl.
+//! Firma Station activates a blank card through pcscd and vpcd (firma-vcard,
+//! and Nitrokey 3's PIV application), and tools independent of Firma check
+//! the result: OpenSC's pkcs11-tool and piv-tool, yubico-piv-tool, NSS and
+//! openssl.
 
 use std::path::Path;
 use std::process::Command;
 
 use firma_tests::station::{puk_from_letter, StationDir};
-use firma_tests::{ok, verify_with_cert, CardOptions, Pcscd, OPENSC_PKCS11};
+use firma_tests::{
+    fails, firma_module, ok, verify_with_cert, CardKind, CardOptions, Pcscd, NITROKEY_SERIAL,
+    OPENSC_PKCS11,
+};
 
 const PIN: &str = "281947";
 const NIF: &str = "12345678Z";
@@ -286,4 +290,236 @@ fn activation_gives_a_card_that_opensc_and_yubico_use_with_the_citizens_pin() {
     );
     assert_eq!(unblock.code, 0, "{}", unblock.all());
     ok(&mut rig.yubico(0, &["-a", "verify-pin", "-P", "583920"]));
+}
+
+/// OpenSC's piv-tool authenticates with the factory management key (3DES,
+/// mutual authentication).
+fn factory_management_key(rig: &Pcscd, dir: &Path) -> Command {
+    let key = dir.join("factory-9b.hex");
+    std::fs::write(&key, ["01:02:03:04:05:06:07:08"; 3].join(":")).unwrap();
+    let mut cmd = rig.command("piv-tool");
+    cmd.env("PIV_EXT_AUTH_KEY", &key)
+        .args(["-r", &rig.reader(0), "-A", "M:9B:03"]);
+    cmd
+}
+
+/// A card Firma did not write: the station activates Nitrokey 3's PIV
+/// application, and OpenSC, Firma's module and NSS use it with the PIN.
+#[test]
+fn a_nitrokey_activated_by_the_station_works_with_opensc_firmas_module_and_nss() {
+    let rig = Pcscd::start().expect("rig");
+    let trace_dir = tempfile::tempdir().unwrap();
+    let trace = trace_dir.path().join("apdus.log");
+    let _card = rig
+        .insert(
+            0,
+            &CardOptions {
+                kind: CardKind::Nitrokey,
+                log_apdus: Some(trace.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = |n: &str| work.path().join(n);
+    // The blank card takes the factory management key (the check below
+    // would prove nothing if piv-tool could not authenticate at all).
+    ok(&mut factory_management_key(&rig, work.path()));
+
+    let st = StationDir::new();
+    st.import_csv(&rig, &csv_one(&NITROKEY_SERIAL.to_string()))
+        .ok();
+    st.identity(&rig, NIF);
+    let run = st
+        .run(
+            &rig,
+            &[
+                "activate",
+                "--reader",
+                "00 00",
+                "--application",
+                NIF,
+                "--pin-stdin",
+            ],
+            &format!("{PIN}\n{PIN}\n"),
+        )
+        .ok();
+    let puk = puk_from_letter(&run.stdout).expect("a PUK letter");
+    assert!(
+        run.stderr.contains("is activated: 3 certificates loaded"),
+        "{}",
+        run.stderr
+    );
+    // The operator hears what this card cannot do.
+    assert!(
+        run.stderr
+            .contains("note: the card keeps its own retry counts"),
+        "{}",
+        run.stderr
+    );
+
+    // Both modules list the three certificates and sign with 9A and 9C
+    // (RSA-2048) under the citizen's PIN; openssl checks each signature
+    // against the certificate OpenSC read, which chains to the CA.
+    std::fs::write(w("data"), b"a document the citizen signs").unwrap();
+    let ca = st.ca().join("ca.pem");
+    for (id, slot) in [("01", "9a"), ("02", "9c"), ("03", "9d")] {
+        let der = w(&format!("{slot}.der"));
+        ok(&mut rig.opensc(
+            0,
+            &[
+                "--read-object",
+                "--type",
+                "cert",
+                "--id",
+                id,
+                "-o",
+                der.to_str().unwrap(),
+            ],
+        ));
+        let pem = w(&format!("{slot}.pem"));
+        openssl(&[
+            "x509",
+            "-inform",
+            "DER",
+            "-in",
+            der.to_str().unwrap(),
+            "-out",
+            pem.to_str().unwrap(),
+        ]);
+        let verified = openssl(&[
+            "verify",
+            "-CAfile",
+            ca.to_str().unwrap(),
+            pem.to_str().unwrap(),
+        ]);
+        assert!(verified.contains(": OK"), "{verified}");
+    }
+    let firma = firma_module();
+    for module in [OPENSC_PKCS11, firma.as_str()] {
+        let tool = |args: &[&str]| {
+            let mut cmd = rig.pkcs11_tool(module, &["--slot-description"]);
+            cmd.arg(rig.reader(0)).args(args);
+            cmd
+        };
+        let listed = ok(&mut tool(&["--list-objects", "--type", "cert"]));
+        assert_eq!(
+            listed.matches("Certificate Object").count(),
+            3,
+            "{module}: {listed}"
+        );
+        for (id, slot) in [("01", "9a"), ("02", "9c")] {
+            let sig = w(&format!("{slot}-{}.sig", module.len()));
+            ok(&mut tool(&[
+                "--login",
+                "--pin",
+                PIN,
+                "--sign",
+                "--id",
+                id,
+                "-m",
+                "SHA256-RSA-PKCS",
+                "-i",
+                w("data").to_str().unwrap(),
+                "-o",
+                sig.to_str().unwrap(),
+            ]));
+            verify_with_cert(&w(&format!("{slot}.pem")), "sha256", &w("data"), &sig);
+        }
+        // 9D decrypts what openssl encrypted to its certificate.
+        let (enc, dec) = (w("key.enc"), w(&format!("key-{}.dec", module.len())));
+        std::fs::write(w("key"), b"clave de sesion AES").unwrap();
+        openssl(&[
+            "pkeyutl",
+            "-encrypt",
+            "-certin",
+            "-inkey",
+            w("9d.pem").to_str().unwrap(),
+            "-in",
+            w("key").to_str().unwrap(),
+            "-out",
+            enc.to_str().unwrap(),
+        ]);
+        ok(&mut tool(&[
+            "--login",
+            "--pin",
+            PIN,
+            "--decrypt",
+            "--id",
+            "03",
+            "-m",
+            "RSA-PKCS",
+            "-i",
+            enc.to_str().unwrap(),
+            "-o",
+            dec.to_str().unwrap(),
+        ]));
+        assert_eq!(
+            std::fs::read(&dec).unwrap(),
+            b"clave de sesion AES",
+            "{module}"
+        );
+    }
+    // NSS (Firefox, Chrome) authenticates over TLS with the 9A key.
+    firma_tests::nss::assert_tls_client_auth(
+        &rig,
+        &ca,
+        // The token's label is the holder's name cut to PKCS#11's 32 bytes.
+        "NÚÑEZ IBÁÑEZ MARÍA JOSÉ -:Certificate for PIV Authentication",
+        PIN,
+        "CN = N\\C3\\9A\\C3\\91EZ",
+    );
+
+    // None of the factory secrets opens the card any more.
+    let out = fails(&mut rig.opensc(0, &["--login", "--pin", "123456", "--list-objects"]));
+    assert!(out.contains("CKR_PIN_INCORRECT"), "{out}");
+    let out = fails(&mut rig.pkcs11_tool(
+        &firma,
+        &[
+            "--session-rw",
+            "--login",
+            "--login-type",
+            "so",
+            "--so-pin",
+            "12345678",
+            "-O",
+        ],
+    ));
+    assert!(out.contains("CKR_PIN_INCORRECT"), "the factory PUK: {out}");
+    fails(&mut factory_management_key(&rig, work.path()));
+    ok(&mut rig.opensc(0, &["--login", "--pin", PIN, "--list-objects"]));
+
+    // The PIN and the PUK are nowhere: registry, WAL, log, audit, APDU trace
+    // (the PUK is sealed in the registry only while the activation runs).
+    let audit = st.run(&rig, &["audit", "show"], "").ok();
+    let mut written = everything_written(&[st.path(), &trace, &st.ca()]);
+    written.extend(audit.all().as_bytes());
+    written.extend(run.stderr.as_bytes());
+    for secret in [PIN, puk.as_str()] {
+        assert!(
+            !contains(&written, secret),
+            "{secret} was written somewhere"
+        );
+        assert!(
+            !contains(&written, &hex::encode_upper(secret.as_bytes())),
+            "{secret} was written as hex somewhere"
+        );
+    }
+    let verify = st.run(&rig, &["audit", "verify"], "").ok();
+    assert!(verify.stdout.contains("intact"), "{}", verify.stdout);
+
+    // The PUK from the letter unblocks the PIN.
+    firma_tests::oracle::block_pin(&rig, 0, CardKind::Nitrokey);
+    let unblock = st.run(
+        &rig,
+        &["unblock", "--reader", "00 00", "--stdin"],
+        &format!("{puk}\n583920\n583920\n"),
+    );
+    assert_eq!(unblock.code, 0, "{}", unblock.all());
+    ok(&mut firma_tests::oracle::verify_pin(
+        &rig,
+        0,
+        CardKind::Nitrokey,
+        "583920",
+    ));
 }
