@@ -38,14 +38,19 @@ pub fn check_new_pin(pin: &str) -> Result<Pin, StationError> {
     Pin::new(pin).map_err(|e| StationError::PinRule(e.to_string()))
 }
 
-/// A random 8-digit PUK from the operating system's generator.
+/// A random 8-digit PUK from the operating system's generator, never one
+/// digit repeated (the wrong PUK a card reset spends tries with).
 pub fn random_puk() -> Puk {
     let mut rng = rand::rngs::OsRng;
     let mut digits = zeroize::Zeroizing::new([0u8; 8]);
-    for d in digits.iter_mut() {
-        *d = b'0' + rng.gen_range(0..10u8);
+    loop {
+        for d in digits.iter_mut() {
+            *d = b'0' + rng.gen_range(0..10u8);
+        }
+        if digits.iter().any(|&d| d != digits[0]) {
+            return Puk::new(&digits[..]).expect("8 digits are a valid PUK");
+        }
     }
-    Puk::new(&digits[..]).expect("8 digits are a valid PUK")
 }
 
 #[cfg(test)]

@@ -224,8 +224,11 @@ pub fn reset_card<T: Transport>(
     let mut piv = Piv::new(transport);
     let (serial, record) = identify(station, &mut piv)?;
     let step = "resetting the card";
-    // Citizen PINs are digits only, so this never is one.
-    let wrong = Pin::new("FIRMA-X!").expect("valid");
+    // Digits, as every card takes (Nitrokey 3 refuses other characters with
+    // 6A80), and never a citizen's PIN or a station's PUK: the PIN rules
+    // refuse a repeated digit, and random_puk never makes one.
+    let wrong = Pin::new("000000").expect("valid");
+    let wrong_puk = Puk::new("00000000").expect("valid");
     for _ in 0..16 {
         match piv.verify_pin(&wrong) {
             Err(CardError::PinBlocked) => break,
@@ -239,7 +242,7 @@ pub fn reset_card<T: Transport>(
         }
     }
     for _ in 0..16 {
-        match piv.unblock_pin(&wrong, &wrong) {
+        match piv.unblock_pin(&wrong_puk, &wrong) {
             Err(CardError::PukBlocked) => break,
             Err(CardError::WrongPuk { .. }) => continue,
             Ok(()) => {
