@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use firma_tests::station::{puk_from_letter, Run, StationDir};
-use firma_tests::{fails, ok, CardOptions, Pcscd};
+use firma_tests::{fails, ok, oracle, CardKind, CardOptions, Pcscd};
 
 const PIN: &str = "730194";
 
@@ -309,17 +309,80 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
         .contains("intact"));
 }
 
+/// OpenSC's and Firma's module sign ECDSA with 9A and 9C under `pin`;
+/// openssl checks each signature with the certificate OpenSC read.
+fn both_modules_sign_with_p256(rig: &Pcscd, pin: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::write(&data, b"solicitud firmada").unwrap();
+    let firma = firma_tests::firma_module();
+    for (id, slot) in [("01", "9a"), ("02", "9c")] {
+        let der = dir.path().join(format!("{slot}.der"));
+        let pem = dir.path().join(format!("{slot}.pem"));
+        ok(&mut rig.opensc(
+            0,
+            &[
+                "--read-object",
+                "--type",
+                "cert",
+                "--id",
+                id,
+                "-o",
+                der.to_str().unwrap(),
+            ],
+        ));
+        ok(Command::new("openssl")
+            .args(["x509", "-inform", "DER", "-in"])
+            .arg(&der)
+            .arg("-out")
+            .arg(&pem));
+        for module in [firma_tests::OPENSC_PKCS11, firma.as_str()] {
+            let sig = dir.path().join(format!("{slot}-{}.sig", module.len()));
+            let mut cmd = rig.pkcs11_tool(module, &["--slot-description"]);
+            cmd.arg(rig.reader(0)).args([
+                "--login",
+                "--pin",
+                pin,
+                "--sign",
+                "--id",
+                id,
+                "-m",
+                "ECDSA-SHA256",
+                "--signature-format",
+                "openssl",
+                "-i",
+                data.to_str().unwrap(),
+                "-o",
+                sig.to_str().unwrap(),
+            ]);
+            ok(&mut cmd);
+            firma_tests::verify_with_cert(&pem, "sha256", &data, &sig);
+        }
+    }
+}
+
 #[test]
 fn pin_change_renewal_revocation_and_reset_for_reissue() {
+    services_on(CardKind::Firma);
+}
+
+#[test]
+fn pin_change_renewal_revocation_and_reset_for_reissue_of_a_nitrokey() {
+    services_on(CardKind::Nitrokey);
+}
+
+fn services_on(kind: CardKind) {
     let rig = Pcscd::start().expect("rig");
     let st = StationDir::new();
-    st.import_csv(&rig, "given_name,surnames,nif,email,phone,card_serial\nMarta,Vila Puig,12345678Z,marta@example.cat,600000020,3001\n").ok();
+    let serial = kind.serial(Some(3001));
+    st.import_csv(&rig, &format!("given_name,surnames,nif,email,phone,card_serial\nMarta,Vila Puig,12345678Z,marta@example.cat,600000020,{serial}\n")).ok();
     st.identity(&rig, "12345678Z");
     let _card = rig
         .insert(
             0,
             &CardOptions {
-                serial: Some(3001),
+                kind,
+                serial: Some(serial),
                 ..Default::default()
             },
         )
@@ -327,6 +390,7 @@ fn pin_change_renewal_revocation_and_reset_for_reissue() {
     // Certificates of 60 days: inside the 70-day renewal window at once.
     let first = activate(&st, &rig, 0, "12345678Z", &["--cert-days", "60"]).ok();
     let puk = puk_from_letter(&first.stdout).unwrap();
+    both_modules_sign_with_p256(&rig, PIN);
     let serials_before = st.run(&rig, &["applications", "show", "1"], "").ok().stdout;
 
     // PIN change: the citizen's old PIN, a new one.
@@ -336,7 +400,7 @@ fn pin_change_renewal_revocation_and_reset_for_reissue() {
         &format!("{PIN}\n619372\n619372\n"),
     );
     assert_eq!(r.code, 0, "{}", r.all());
-    ok(&mut rig.yubico(0, &["-a", "verify-pin", "-P", "619372"]));
+    ok(&mut oracle::verify_pin(&rig, 0, kind, "619372"));
     let r = st.run(
         &rig,
         &["change-pin", "--reader", "00 00", "--stdin"],
@@ -396,11 +460,7 @@ fn pin_change_renewal_revocation_and_reset_for_reissue() {
     );
 
     // Unblock with the PUK of the letter after three wrong PINs.
-    for _ in 0..3 {
-        let _ = rig
-            .yubico(0, &["-a", "verify-pin", "-P", "999999"])
-            .output();
-    }
+    oracle::block_pin(&rig, 0, kind);
     let r = st.run(
         &rig,
         &["unblock", "--reader", "00 00", "--stdin"],
@@ -414,7 +474,7 @@ fn pin_change_renewal_revocation_and_reset_for_reissue() {
         &format!("{puk}\n482913\n"),
     );
     assert_eq!(r.code, 0, "{}", r.all());
-    ok(&mut rig.yubico(0, &["-a", "verify-pin", "-P", "482913"]));
+    ok(&mut oracle::verify_pin(&rig, 0, kind, "482913"));
 
     // Revocation: needs --yes; then registry and CRL.
     let r = st.run(
@@ -456,14 +516,16 @@ fn pin_change_renewal_revocation_and_reset_for_reissue() {
     assert_eq!(r.code, 2, "needs --yes: {}", r.all());
     st.run(&rig, &["reset-card", "--reader", "00 00", "--yes"], "")
         .ok();
-    let s = status(&rig, 0);
-    assert!(!s.contains("Slot 9"), "{s}");
-    ok(&mut rig.yubico(0, &["-a", "verify-pin", "-P", "123456"]));
+    assert_eq!(oracle::certificate_count(&rig, 0, kind), 0);
+    ok(&mut oracle::verify_pin(&rig, 0, kind, "123456"));
     let inspect = st
         .run(&rig, &["inspect", "--reader", "00 00"], "")
         .ok()
         .stdout;
-    assert!(inspect.contains("registry: card 3001 reset"), "{inspect}");
+    assert!(
+        inspect.contains(&format!("registry: card {serial} reset")),
+        "{inspect}"
+    );
     assert!(st
         .run(&rig, &["audit", "verify"], "")
         .ok()
