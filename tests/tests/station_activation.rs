@@ -522,4 +522,35 @@ fn a_nitrokey_activated_by_the_station_works_with_opensc_firmas_module_and_nss()
         CardKind::Nitrokey,
         "583920",
     ));
+    // Firma's module counts a wrong PIN, and unblocks with the PUK as
+    // pkcs11-tool --unlock-pin asks.
+    let firma_tool = |args: &[&str]| rig.pkcs11_tool(&firma, args);
+    let out = fails(&mut firma_tool(&[
+        "--login",
+        "--pin",
+        "999999",
+        "--list-objects",
+    ]));
+    assert!(out.contains("CKR_PIN_INCORRECT"), "{out}");
+    firma_tests::oracle::block_pin(&rig, 0, CardKind::Nitrokey);
+    let out = fails(&mut firma_tool(&[
+        "--login",
+        "--pin",
+        "583920",
+        "--list-objects",
+    ]));
+    assert!(out.contains("CKR_PIN_LOCKED"), "{out}");
+    ok(&mut firma_tool(&[
+        "--unlock-pin",
+        "--puk",
+        &puk,
+        "--new-pin",
+        "468024",
+    ]));
+    ok(&mut firma_tool(&[
+        "--login",
+        "--pin",
+        "468024",
+        "--list-objects",
+    ]));
 }
