@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --quiet --release --workspace
+./scripts/build-nitrokey.sh
 export FIRMA_BIN_DIR="$PWD/target/release"
 cargo bench -p firma-tests --bench vcard_path "$@"
 cargo bench -p firma-tests --bench piv_client "$@"
