@@ -3,6 +3,7 @@
 //! Nitrokey card (yubico-piv-tool selects PIV with a 5-byte AID, which
 //! Nitrokey's PIV application refuses).
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{CardKind, Pcscd};
@@ -44,4 +45,43 @@ pub fn certificate_count(rig: &Pcscd, reader: u8, kind: CardKind) -> usize {
                 .count()
         }
     }
+}
+
+/// The certificate OpenSC reads for PKCS#11 id `id` (01 = 9A, 02 = 9C,
+/// 03 = 9D), written as PEM into `dir`.
+pub fn opensc_certificate(rig: &Pcscd, reader: u8, id: &str, dir: &Path) -> PathBuf {
+    let der = dir.join(format!("cert-{reader}-{id}.der"));
+    let pem = dir.join(format!("cert-{reader}-{id}.pem"));
+    crate::ok(&mut rig.opensc(
+        reader,
+        &[
+            "--read-object",
+            "--type",
+            "cert",
+            "--id",
+            id,
+            "-o",
+            der.to_str().unwrap(),
+        ],
+    ));
+    crate::ok(
+        Command::new("openssl")
+            .args(["x509", "-inform", "DER", "-in"])
+            .arg(&der)
+            .arg("-out")
+            .arg(&pem),
+    );
+    pem
+}
+
+/// A certificate's serial number as the registry writes it (hex, upper case).
+pub fn certificate_serial(pem: &Path) -> String {
+    let out = crate::ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-serial", "-in"])
+            .arg(pem),
+    );
+    out.trim()
+        .trim_start_matches("serial=")
+        .to_ascii_uppercase()
 }

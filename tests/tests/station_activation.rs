@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use firma_tests::station::{puk_from_letter, StationDir};
+use firma_tests::station::{puk_from_letter, Run, StationDir};
 use firma_tests::{
     fails, firma_module, ok, verify_with_cert, CardKind, CardOptions, Pcscd, NITROKEY_SERIAL,
     OPENSC_PKCS11,
@@ -19,6 +19,22 @@ fn csv_one(serial: &str) -> String {
     format!(
         "given_name,surnames,nif,email,phone,card_serial\n\
          María José,Núñez Ibáñez,{NIF},mjose@example.es,+34 600 111 222,{serial}\n"
+    )
+}
+
+/// `firma-station activate` of the application in reader 00 00, the citizen typing PIN twice.
+fn activate(st: &StationDir, rig: &Pcscd) -> Run {
+    st.run(
+        rig,
+        &[
+            "activate",
+            "--reader",
+            "00 00",
+            "--application",
+            NIF,
+            "--pin-stdin",
+        ],
+        &format!("{PIN}\n{PIN}\n"),
     )
 }
 
@@ -72,20 +88,7 @@ fn activation_gives_a_card_that_opensc_and_yubico_use_with_the_citizens_pin() {
     );
     st.identity(&rig, NIF);
 
-    let run = st
-        .run(
-            &rig,
-            &[
-                "activate",
-                "--reader",
-                "00 00",
-                "--application",
-                NIF,
-                "--pin-stdin",
-            ],
-            &format!("{PIN}\n{PIN}\n"),
-        )
-        .ok();
+    let run = activate(&st, &rig).ok();
     let puk = puk_from_letter(&run.stdout)
         .unwrap_or_else(|| panic!("no PUK in the letter:\n{}", run.stdout));
     assert!(
@@ -330,20 +333,7 @@ fn a_nitrokey_activated_by_the_station_works_with_opensc_firmas_module_and_nss()
     st.import_csv(&rig, &csv_one(&NITROKEY_SERIAL.to_string()))
         .ok();
     st.identity(&rig, NIF);
-    let run = st
-        .run(
-            &rig,
-            &[
-                "activate",
-                "--reader",
-                "00 00",
-                "--application",
-                NIF,
-                "--pin-stdin",
-            ],
-            &format!("{PIN}\n{PIN}\n"),
-        )
-        .ok();
+    let run = activate(&st, &rig).ok();
     let puk = puk_from_letter(&run.stdout).expect("a PUK letter");
     assert!(
         run.stderr.contains("is activated: 3 certificates loaded"),
@@ -364,29 +354,8 @@ fn a_nitrokey_activated_by_the_station_works_with_opensc_firmas_module_and_nss()
     std::fs::write(w("data"), b"a document the citizen signs").unwrap();
     let ca = st.ca().join("ca.pem");
     for (id, slot) in [("01", "9a"), ("02", "9c"), ("03", "9d")] {
-        let der = w(&format!("{slot}.der"));
-        ok(&mut rig.opensc(
-            0,
-            &[
-                "--read-object",
-                "--type",
-                "cert",
-                "--id",
-                id,
-                "-o",
-                der.to_str().unwrap(),
-            ],
-        ));
-        let pem = w(&format!("{slot}.pem"));
-        openssl(&[
-            "x509",
-            "-inform",
-            "DER",
-            "-in",
-            der.to_str().unwrap(),
-            "-out",
-            pem.to_str().unwrap(),
-        ]);
+        let pem = firma_tests::oracle::opensc_certificate(&rig, 0, id, work.path());
+        std::fs::copy(&pem, w(&format!("{slot}.pem"))).unwrap();
         let verified = openssl(&[
             "verify",
             "-CAfile",

@@ -96,17 +96,7 @@ fn assert_personalized_once(
             reader,
             &["-a", "read-cert", "-s", slot, "-o", pem.to_str().unwrap()],
         ));
-        let serial = ok(std::process::Command::new("openssl").args([
-            "x509",
-            "-noout",
-            "-serial",
-            "-in",
-            pem.to_str().unwrap(),
-        ]));
-        let serial = serial
-            .trim()
-            .trim_start_matches("serial=")
-            .to_ascii_uppercase();
+        let serial = firma_tests::oracle::certificate_serial(&pem);
         let line = show
             .lines()
             .find(|l| l.contains(&serial))
@@ -139,32 +129,8 @@ fn assert_certificates_loaded_per_opensc(rig: &Pcscd, reader: u8, show: &str, co
         ],
     ));
     for id in ["01", "02", "03"] {
-        let der = dir.path().join(format!("{id}.der"));
-        ok(&mut rig.opensc(
-            reader,
-            &[
-                "--read-object",
-                "--type",
-                "cert",
-                "--id",
-                id,
-                "-o",
-                der.to_str().unwrap(),
-            ],
-        ));
-        let serial = ok(std::process::Command::new("openssl").args([
-            "x509",
-            "-inform",
-            "DER",
-            "-noout",
-            "-serial",
-            "-in",
-            der.to_str().unwrap(),
-        ]));
-        let serial = serial
-            .trim()
-            .trim_start_matches("serial=")
-            .to_ascii_uppercase();
+        let pem = firma_tests::oracle::opensc_certificate(rig, reader, id, dir.path());
+        let serial = firma_tests::oracle::certificate_serial(&pem);
         let line = show
             .lines()
             .find(|l| l.contains(&serial))

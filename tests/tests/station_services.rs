@@ -317,25 +317,7 @@ fn both_modules_sign_with_p256(rig: &Pcscd, pin: &str) {
     std::fs::write(&data, b"solicitud firmada").unwrap();
     let firma = firma_tests::firma_module();
     for (id, slot) in [("01", "9a"), ("02", "9c")] {
-        let der = dir.path().join(format!("{slot}.der"));
-        let pem = dir.path().join(format!("{slot}.pem"));
-        ok(&mut rig.opensc(
-            0,
-            &[
-                "--read-object",
-                "--type",
-                "cert",
-                "--id",
-                id,
-                "-o",
-                der.to_str().unwrap(),
-            ],
-        ));
-        ok(Command::new("openssl")
-            .args(["x509", "-inform", "DER", "-in"])
-            .arg(&der)
-            .arg("-out")
-            .arg(&pem));
+        let pem = firma_tests::oracle::opensc_certificate(rig, 0, id, dir.path());
         for module in [firma_tests::OPENSC_PKCS11, firma.as_str()] {
             let sig = dir.path().join(format!("{slot}-{}.sig", module.len()));
             let mut cmd = rig.pkcs11_tool(module, &["--slot-description"]);
