@@ -1190,10 +1190,25 @@ fn check_blank(card: &mut Card<'_>, serial: u32) -> Result<(), StationError> {
         _ => {}
     }
     for (reference, what) in [(0x80u8, "PIN"), (0x81, "PUK")] {
-        if let Ok(Some(m)) = card.metadata(reference) {
-            if m.is_default == Some(false) {
+        match card.metadata(reference) {
+            Ok(Some(m)) if m.is_default == Some(false) => {
                 return Err(not_blank(&format!("its {what} is not the factory {what}")));
             }
+            // No metadata (Nitrokey 3): the factory PIN is tried instead,
+            // before any key is made, so a used card is turned away here.
+            Err(CardError::NotSupportedByCard(_)) if reference == 0x80 => {
+                match card.verify_pin(&Pin::new(DEFAULT_PIN).expect("valid")) {
+                    Ok(()) => {}
+                    Err(CardError::WrongPin { tries_left }) => {
+                        return Err(not_blank(&format!(
+                        "its PIN is not the factory PIN (the check cost a try: {tries_left} left)"
+                    )))
+                    }
+                    Err(e) if e.is_card_gone() => return Err(StationError::card(step, e)),
+                    Err(_) => return Err(not_blank("it refuses the factory PIN")),
+                }
+            }
+            _ => {}
         }
     }
     Ok(())

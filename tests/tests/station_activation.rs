@@ -523,3 +523,40 @@ fn a_nitrokey_activated_by_the_station_works_with_opensc_firmas_module_and_nss()
         "--list-objects",
     ]));
 }
+
+/// A Nitrokey whose PIN someone already changed is turned away at the first
+/// step: the card keeps no metadata, so the station tries the factory PIN
+/// before it generates anything.
+#[test]
+fn a_used_nitrokey_is_turned_away_before_any_key_is_made() {
+    let rig = Pcscd::start().expect("rig");
+    let _card = rig
+        .insert(
+            0,
+            &CardOptions {
+                kind: CardKind::Nitrokey,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    ok(&mut rig.opensc(
+        0,
+        &["--change-pin", "--pin", "123456", "--new-pin", "246813"],
+    ));
+    let st = StationDir::new();
+    st.import_csv(&rig, &csv_one(&NITROKEY_SERIAL.to_string()))
+        .ok();
+    st.identity(&rig, NIF);
+    let run = activate(&st, &rig);
+    assert_eq!(run.code, 4, "{}", run.all());
+    assert!(
+        run.stderr.contains("its PIN is not the factory PIN"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.stderr.contains("generating"), "{}", run.all());
+    // Nothing was started for the application: no activation to resume.
+    let show = st.run(&rig, &["applications", "show", NIF], "").ok().stdout;
+    assert!(!show.contains("unfinished"), "{show}");
+    assert!(show.contains("application 1: requested"), "{show}");
+}
