@@ -96,3 +96,31 @@ fn a_plain_piv_card_shows_less_but_works() {
     assert!(out.contains("PIN: 3 tries left"), "{out}");
     assert!(!out.contains("serial"), "{out}");
 }
+
+/// A Nitrokey 3 keeps no metadata: `card` shows what it reports and says
+/// which details it does not report, rather than leaving them out.
+#[test]
+fn card_says_what_a_nitrokey_does_not_report() {
+    let rig = Pcscd::start().expect("rig");
+    let _card = rig
+        .insert(
+            0,
+            &CardOptions {
+                kind: firma_tests::CardKind::Nitrokey,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let out = ok(rig
+        .command(bin("firma-station"))
+        .args(["card", "--reader", "00 00"]));
+    for line in [
+        "application: Nitrokey PIV (APDUs: Short)",
+        "serial: 5437251",
+        "PIN: 3 tries left",
+        "PUK: tries left not reported by this card",
+        "management key: algorithm not reported by this card",
+    ] {
+        assert!(out.contains(line), "{line}:\n{out}");
+    }
+}
