@@ -973,7 +973,10 @@ impl Run<'_> {
             Some(s) => self.station.vault().unseal_puks(serial, &s)?,
             None => Vec::new(),
         };
-        held.push(Puk::new(DEFAULT_PUK).expect("valid"));
+        let factory = Puk::new(DEFAULT_PUK).expect("valid");
+        if !held.iter().any(|p| p.padded() == factory.padded()) {
+            held.push(factory);
+        }
         let new = crate::pin::random_puk();
         let seal = |puks: &[&Puk]| Change::SealedPuks {
             serial,
