@@ -4,9 +4,9 @@
 //! operator. Any input is read or refused, never a panic.
 #![no_main]
 
-use firma_station::identity::{self, IdentityDocument, Nif};
-use firma_station::registry::AppKey;
-use firma_station::{applications, csr};
+use firma_station_engine::identity::{self, IdentityDocument, Nif};
+use firma_station_engine::registry::AppKey;
+use firma_station_engine::{applications, csr};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,6 @@
 //! commands. All operator-facing text comes from [`i18n`].
 
 pub mod i18n;
-pub mod readers;
 
 use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -15,19 +14,19 @@ use firma_apdu::piv::{Pin, Puk};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::activation::{Citizen, Progress, Step};
-use crate::audit::{self, AuditEntry};
-use crate::ca::RevocationReason;
-use crate::engine::Station;
-use crate::error::StationError;
-use crate::identity::IdentityDocument;
-use crate::letter::{self, LetterInfo};
-use crate::pin::check_new_pin;
-use crate::registry::{AppKey, AppState, Application, WorkflowKind};
-use crate::services::{self, CardView};
-use crate::worker::{Job, Report, Worker};
+use firma_station_engine::activation::{Citizen, Progress, Step};
+use firma_station_engine::audit::{self, AuditEntry};
+use firma_station_engine::ca::RevocationReason;
+use firma_station_engine::engine::Station;
+use firma_station_engine::error::StationError;
+use firma_station_engine::identity::IdentityDocument;
+use firma_station_engine::letter::{self, LetterInfo};
+use firma_station_engine::pin::check_new_pin;
+use firma_station_engine::readers::{self, ReaderSource, ReaderView, Readers};
+use firma_station_engine::registry::{AppKey, AppState, Application, WorkflowKind};
+use firma_station_engine::services::{self, CardView};
+use firma_station_engine::worker::{Job, Report, Worker};
 use i18n::{t, Lang};
-use readers::{ReaderSource, ReaderView, Readers};
 
 /// What the citizen's side of a workflow asks of the window.
 pub enum CitizenEvent {

@@ -12,17 +12,17 @@ use clap::{Parser, Subcommand};
 use firma_apdu::piv::{Pin, PinStatus, Piv, Puk, Slot};
 use firma_apdu::transport::{self, PcscTransport, Transport};
 use firma_apdu::{Command, Error};
-use firma_station::activation::{self, Citizen, Progress};
-use firma_station::ca::{
+use firma_station_engine::activation::{self, Citizen, Progress};
+use firma_station_engine::ca::{
     CaError, CertificateAuthority, Holder, Issued, LocalCa, Profile, RevocationReason,
 };
-use firma_station::engine::{Config, Station};
-use firma_station::error::StationError;
-use firma_station::identity::IdentityDocument;
-use firma_station::letter::{self, LetterInfo};
-use firma_station::registry::{Actor, AppKey};
-use firma_station::worker::{Connector, Job, PcscReader, Report, Worker};
-use firma_station::{applications, audit, pin, services};
+use firma_station_engine::engine::{Config, Station};
+use firma_station_engine::error::StationError;
+use firma_station_engine::identity::IdentityDocument;
+use firma_station_engine::letter::{self, LetterInfo};
+use firma_station_engine::registry::{Actor, AppKey};
+use firma_station_engine::worker::{Connector, Job, PcscReader, Report, Worker};
+use firma_station_engine::{applications, audit, pin, services};
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -535,7 +535,7 @@ fn ui(cli: &Cli) -> Result<ExitCode, StationError> {
         return Ok(ExitCode::from(2));
     }
     let station = Arc::new(open_station(cli, false, Config::default())?);
-    firma_station::ui::run(station, Arc::new(firma_station::ui::readers::PcscSource))
+    firma_station::ui::run(station, Arc::new(firma_station_engine::readers::PcscSource))
         .map_err(StationError::State)?;
     Ok(ExitCode::SUCCESS)
 }

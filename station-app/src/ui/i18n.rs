@@ -2,9 +2,9 @@
 //! English and Valencian. Widgets ask [`t`] by key; nothing is written in
 //! the widgets themselves. A key missing from the table shows as the key.
 
-use crate::activation::{CardNote, Step};
-use crate::ca::Profile;
-use crate::error::StationError;
+use firma_station_engine::activation::{CardNote, Step};
+use firma_station_engine::ca::Profile;
+use firma_station_engine::error::StationError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -267,7 +267,7 @@ mod tests {
     #[test]
     fn every_pin_rule_is_said_in_the_operators_language() {
         for pin in ["12345", "12a456", "000000", "123456", "123123"] {
-            let e = crate::pin::check_new_pin(pin).unwrap_err();
+            let e = firma_station_engine::pin::check_new_pin(pin).unwrap_err();
             let es = error(Lang::Es, &e);
             assert!(es.starts_with("El PIN"), "{pin}: {es}");
             assert_ne!(es, error(Lang::En, &e));
