@@ -1,0 +1,78 @@
+//! `firma-station revoke` and `reset-card`: both need `--yes`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use firma_station_engine::ca::RevocationReason;
+use firma_station_engine::engine::Config;
+use firma_station_engine::error::StationError;
+use firma_station_engine::services;
+
+use super::{app_key, ca_dir, connect, find_reader, open_station, Cli};
+
+#[derive(Args)]
+pub struct RevokeArgs {
+    #[arg(long)]
+    application: String,
+    /// unspecified, key-compromise, affiliation-changed, superseded or cessation-of-operation.
+    #[arg(long)]
+    reason: String,
+    /// Confirms: revocation cannot be undone.
+    #[arg(long)]
+    yes: bool,
+}
+
+#[derive(Args)]
+pub struct ResetCardArgs {
+    #[arg(long)]
+    reader: String,
+    #[arg(long, default_value = "superseded")]
+    reason: String,
+    /// Confirms: the keys on the card are destroyed.
+    #[arg(long)]
+    yes: bool,
+}
+
+pub fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<ExitCode, StationError> {
+    let reason: RevocationReason = args.reason.parse()?;
+    if !args.yes {
+        return Err(StationError::Input(
+            "revocation cannot be undone: add --yes to confirm".into(),
+        ));
+    }
+    let station = open_station(cli, true, Config::default())?;
+    let serials = services::revoke(&station, &app_key(&args.application), reason)?;
+    println!(
+        "Revoked ({reason}): {} certificate(s) {}. The CRL is {}",
+        serials.len(),
+        serials.join(", "),
+        ca_dir(cli).join("crl.pem").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn reset_card(cli: &Cli, args: &ResetCardArgs) -> Result<ExitCode, StationError> {
+    let reason: RevocationReason = args.reason.parse()?;
+    if !args.yes {
+        return Err(StationError::Input(
+            "resetting destroys the card's keys and revokes its certificates: add --yes to confirm"
+                .into(),
+        ));
+    }
+    let station = open_station(cli, true, Config::default())?;
+    let reader = find_reader(&args.reader)?;
+    let report = services::reset_card(&station, connect(&reader)?, reason)?;
+    println!(
+        "Card {} is blank again{}; certificates revoked: {}",
+        report.serial,
+        report.application.map_or(String::new(), |a| format!(
+            " (application {a} can be issued again)"
+        )),
+        if report.revoked.is_empty() {
+            "none".into()
+        } else {
+            report.revoked.join(", ")
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
