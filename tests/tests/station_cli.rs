@@ -111,6 +111,13 @@ fn card_says_what_a_nitrokey_does_not_report() {
             },
         )
         .unwrap();
+    // `readers` selects with the full AID: the card's apdu-dispatch refuses
+    // the 5-byte one yubico-piv-tool sends.
+    let out = ok(rig.command(bin("firma-station")).arg("readers"));
+    assert!(
+        out.contains("PIV card, version 6.6.6, serial 5437251, PIN tries left 3"),
+        "{out}"
+    );
     let out = ok(rig
         .command(bin("firma-station"))
         .args(["card", "--reader", "00 00"]));

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use firma_apdu::piv::{PinStatus, Piv, Slot};
-use firma_apdu::transport::{self, PcscTransport, Transport};
-use firma_apdu::{Command, Error};
+use firma_apdu::transport::{self, PcscTransport};
+use firma_apdu::Error;
 use firma_station_engine::engine::Config;
 use firma_station_engine::error::StationError;
 use firma_station_engine::registry::AppKey;
@@ -51,37 +51,29 @@ pub fn inspect(cli: &Cli, args: &InspectArgs) -> Result<ExitCode, StationError> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a card in a reader turned out to be.
+/// What a card in a reader turned out to be, in one line, read through
+/// firma-apdu's PIV client (SELECT with the full AID, which every card takes).
 fn describe_card(ctx: &pcsc::Context, reader: &str) -> String {
-    let mut card = match PcscTransport::connect(ctx, reader) {
+    let transport = match PcscTransport::connect(ctx, reader) {
         Ok(c) => c,
         Err(e) => return format!("cannot connect: {e}"),
     };
-    let select = Command::new(0, 0xA4, 4, 0)
-        .with_data(vec![0xA0, 0, 0, 3, 8])
-        .with_le(256);
-    match card.transmit(&select) {
-        Ok((_, sw)) if sw.is_success() => {}
-        Ok((_, sw)) => return format!("not a PIV card (SELECT answered {sw})"),
+    let mut piv = match Piv::open(transport) {
+        Ok((piv, _)) => piv,
+        Err(Error::NotFound(_)) => return "not a PIV card".into(),
         Err(e) => return format!("no answer: {e}"),
-    }
+    };
     let mut parts = vec!["PIV card".to_string()];
-    if let Ok((v, sw)) = card.transmit(&Command::new(0, 0xFD, 0, 0).with_le(256)) {
-        if sw.is_success() && v.len() == 3 {
-            parts.push(format!("version {}.{}.{}", v[0], v[1], v[2]));
-        }
+    if let Ok(v) = piv.version() {
+        parts.push(format!("version {v}"));
     }
-    if let Ok((s, sw)) = card.transmit(&Command::new(0, 0xF8, 0, 0).with_le(256)) {
-        if let (true, Ok(b)) = (sw.is_success(), <[u8; 4]>::try_from(&s[..])) {
-            parts.push(format!("serial {}", u32::from_be_bytes(b)));
-        }
+    if let Ok(serial) = piv.serial() {
+        parts.push(format!("serial {serial}"));
     }
-    if let Ok((_, sw)) = card.transmit(&Command::new(0, 0x20, 0, 0x80)) {
-        match sw.tries_left() {
-            Some(n) => parts.push(format!("PIN tries left {n}")),
-            None if sw.0 == 0x6983 => parts.push("PIN blocked".into()),
-            None => {}
-        }
+    match piv.pin_status() {
+        Ok(PinStatus::TriesLeft(n)) => parts.push(format!("PIN tries left {n}")),
+        Ok(PinStatus::Blocked) => parts.push("PIN blocked".into()),
+        _ => {}
     }
     parts.join(", ")
 }
