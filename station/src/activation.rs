@@ -1051,7 +1051,8 @@ impl Run<'_> {
                 return Ok(true); // issued before, not lost: reuse it
             }
             // Issued for a key the card no longer has.
-            self.revoke_at_ca(&c.serial, RevocationReason::Superseded)?;
+            self.station
+                .revoke_at_ca(&c.serial, RevocationReason::Superseded)?;
             changes.push(Change::CertificateState {
                 serial: c.serial.clone(),
                 state: CertState::Revoked,
@@ -1091,13 +1092,6 @@ impl Run<'_> {
         Ok(false)
     }
 
-    fn revoke_at_ca(&self, serial: &str, reason: RevocationReason) -> Result<(), StationError> {
-        match self.station.ca().revoke(serial, reason) {
-            Ok(()) | Err(crate::ca::CaError::AlreadyRevoked(_)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     fn finish(&mut self) -> Result<(), StationError> {
         // The PUK is the citizen's now: the station keeps no copy.
         let mut changes = vec![Change::SealedPuks {
@@ -1130,7 +1124,8 @@ impl Run<'_> {
                     })
                     .collect();
                 for c in old {
-                    self.revoke_at_ca(&c.serial, RevocationReason::Superseded)?;
+                    self.station
+                        .revoke_at_ca(&c.serial, RevocationReason::Superseded)?;
                     changes.push(Change::CertificateState {
                         serial: c.serial,
                         state: CertState::Revoked,

@@ -179,6 +179,19 @@ impl Station {
     /// Authenticates to the card with the first of the keys the station
     /// knows for it that the card accepts: its sealed key, a key being set,
     /// then the transport key. Returns the key that worked.
+    /// Revokes a certificate at the CA; one the CA already revoked counts as
+    /// done, so a resumed workflow can revoke again safely.
+    pub fn revoke_at_ca(
+        &self,
+        serial: &str,
+        reason: crate::ca::RevocationReason,
+    ) -> Result<(), StationError> {
+        match self.ca().revoke(serial, reason) {
+            Ok(()) | Err(crate::ca::CaError::AlreadyRevoked(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub fn authenticate<T: Transport>(
         &self,
         piv: &mut Piv<T>,

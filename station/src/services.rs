@@ -7,7 +7,7 @@ use firma_apdu::transport::Transport;
 use firma_apdu::Error as CardError;
 use time::OffsetDateTime;
 
-use crate::ca::{CaError, RevocationReason};
+use crate::ca::RevocationReason;
 use crate::engine::Station;
 use crate::error::StationError;
 use crate::identity::{IdentityDocument, Nif};
@@ -172,7 +172,7 @@ pub fn revoke(
     }
     let mut changes = Vec::new();
     for c in &live {
-        revoke_at_ca(station, &c.serial, reason)?;
+        station.revoke_at_ca(&c.serial, reason)?;
         changes.push(Change::CertificateState {
             serial: c.serial.clone(),
             state: CertState::Revoked,
@@ -192,17 +192,6 @@ pub fn revoke(
         ),
     )?;
     Ok(serials)
-}
-
-fn revoke_at_ca(
-    station: &Station,
-    serial: &str,
-    reason: RevocationReason,
-) -> Result<(), StationError> {
-    match station.ca().revoke(serial, reason) {
-        Ok(()) | Err(CaError::AlreadyRevoked(_)) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// What `reset_card` did.
@@ -262,7 +251,7 @@ pub fn reset_card<T: Transport>(
         let app = station.application(&AppKey::Id(app_id))?;
         for c in station.registry().certificates(app_id)? {
             if c.card_serial == serial && c.state != CertState::Revoked {
-                revoke_at_ca(station, &c.serial, reason)?;
+                station.revoke_at_ca(&c.serial, reason)?;
                 changes.push(Change::CertificateState {
                     serial: c.serial.clone(),
                     state: CertState::Revoked,
