@@ -46,8 +46,6 @@ pub enum CardKind {
 }
 
 impl CardKind {
-    pub const ALL: [CardKind; 2] = [CardKind::Firma, CardKind::Nitrokey];
-
     /// The serial number GET SERIAL answers: every Nitrokey PIV says 5437251.
     pub fn serial(self, asked: Option<u32>) -> u32 {
         match self {
