@@ -404,17 +404,34 @@ impl Transport for InTransaction<'_, '_> {
     }
 }
 
-/// Counts APDUs and logs each with `tracing`, never with secret bytes: only
-/// SELECT and GET DATA commands show their data; every other command, and
-/// every answer, shows its length and status word.
+/// Counts APDUs and the time the card took to answer them, and logs each
+/// with `tracing`, never with secret bytes: only SELECT and GET DATA
+/// commands show their data; every other command, and every answer, shows
+/// its length and status word.
 pub struct Traced<T> {
     inner: T,
     count: u64,
+    busy: Duration,
+    log: bool,
 }
 
 impl<T: Transport> Traced<T> {
     pub fn new(inner: T) -> Self {
-        Self { inner, count: 0 }
+        Self {
+            inner,
+            count: 0,
+            busy: Duration::ZERO,
+            log: true,
+        }
+    }
+
+    /// Counts and times without logging (for a transport that is already
+    /// traced further out).
+    pub fn quiet(inner: T) -> Self {
+        Self {
+            log: false,
+            ..Self::new(inner)
+        }
     }
 
     /// APDUs sent so far (GET RESPONSE and chained parts included).
@@ -422,8 +439,14 @@ impl<T: Transport> Traced<T> {
         self.count
     }
 
+    /// The time spent waiting for the card's answers so far.
+    pub fn busy(&self) -> Duration {
+        self.busy
+    }
+
     pub fn reset_count(&mut self) {
         self.count = 0;
+        self.busy = Duration::ZERO;
     }
 
     pub fn inner(&mut self) -> &mut T {
@@ -451,7 +474,12 @@ pub fn describe_apdu(apdu: &[u8]) -> String {
 impl<T: Transport> Transport for Traced<T> {
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         self.count += 1;
+        let started = std::time::Instant::now();
         let result = self.inner.transmit_raw(apdu);
+        self.busy += started.elapsed();
+        if !self.log {
+            return result;
+        }
         match &result {
             Ok(r) if r.len() >= 2 => tracing::debug!(
                 target: "firma_apdu",
@@ -475,11 +503,17 @@ impl<T: Transport> Transport for Traced<T> {
         &mut self,
         f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), crate::Error>,
     ) -> Result<(), crate::Error> {
-        let count = &mut self.count;
+        let (count, busy, log) = (&mut self.count, &mut self.busy, self.log);
         self.inner.exclusive(&mut |t| {
-            let mut counted = Traced { inner: t, count: 0 };
+            let mut counted = Traced {
+                inner: t,
+                count: 0,
+                busy: Duration::ZERO,
+                log,
+            };
             let r = f(&mut counted);
             *count += counted.count;
+            *busy += counted.busy;
             r
         })
     }

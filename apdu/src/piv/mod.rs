@@ -97,6 +97,20 @@ enum Needs {
     Nothing,
 }
 
+/// An error that a [`Piv::transaction`] body returns: a card error or the
+/// caller's own. The transaction runs the body again when the error is a
+/// reset of the card by another application.
+pub trait TransactionError: From<Error> {
+    /// Whether this is [`TransportError::CardReset`] (directly or wrapped).
+    fn is_card_reset(&self) -> bool;
+}
+
+impl TransactionError for Error {
+    fn is_card_reset(&self) -> bool {
+        matches!(self, Error::Transport(TransportError::CardReset))
+    }
+}
+
 impl<T: Transport> Piv<T> {
     /// Wraps a transport; APDUs are short unless the card's ATR announces
     /// extended length (see [`Piv::set_mode`]).
@@ -144,14 +158,16 @@ impl<T: Transport> Piv<T> {
     /// Runs `f` with the card to ourselves (one PC/SC transaction). If another
     /// application reset the card, `f` runs once more from the start after
     /// SELECT, so it must begin with whatever it needs (VERIFY, authentication).
-    pub fn transaction<R>(
+    /// `f` may fail with the caller's own error type; [`TransactionError`]
+    /// tells the transaction which of its errors is a reset.
+    pub fn transaction<R, E: TransactionError>(
         &mut self,
-        mut f: impl FnMut(&mut Piv<&mut dyn Transport>) -> Result<R, Error>,
-    ) -> Result<R, Error> {
+        mut f: impl FnMut(&mut Piv<&mut dyn Transport>) -> Result<R, E>,
+    ) -> Result<R, E> {
         let (mode, mut resets) = (self.mode, self.resets);
         let mut out = None;
         let mut runs = 0;
-        self.transport.exclusive(&mut |t| {
+        let outer = self.transport.exclusive(&mut |t| {
             runs += 1;
             let mut inner = Piv {
                 transport: t,
@@ -166,11 +182,17 @@ impl<T: Transport> Piv<T> {
             }
             let result = f(&mut inner);
             resets = inner.resets;
-            out = Some(result?);
-            Ok(())
-        })?;
+            match result {
+                Err(e) if e.is_card_reset() => Err(Error::Transport(TransportError::CardReset)),
+                other => {
+                    out = Some(other);
+                    Ok(())
+                }
+            }
+        });
         self.resets = resets;
-        out.ok_or(Error::Transport(TransportError::CardReset))
+        outer?;
+        out.unwrap_or_else(|| Err(Error::Transport(TransportError::CardReset).into()))
     }
 
     /// Sends one command (chained when it is too long for a short APDU) and
