@@ -17,13 +17,14 @@ use egui_kittest::Harness;
 use firma_apdu::piv::{Pin, Piv, Slot};
 use firma_apdu::transport::{Transport, TransportError};
 use firma_station::ui::App;
+use firma_station_engine::audit::Actor;
 use firma_station_engine::ca::LocalCa;
 use firma_station_engine::engine::{Config, Station};
 use firma_station_engine::error::StationError;
 use firma_station_engine::identity::IdentityDocument;
+use firma_station_engine::inspection;
 use firma_station_engine::readers::ReaderSource;
-use firma_station_engine::registry::{Actor, AppKey, NewApplication};
-use firma_station_engine::services;
+use firma_station_engine::registry::{AppKey, NewApplication};
 use firma_station_engine::worker::Connector;
 use firma_vcard::card::{Options, VirtualCard};
 
@@ -479,6 +480,6 @@ fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming
     });
     let _ = (
         IdentityDocument::check,
-        services::describe_card::<SharedCard>,
+        inspection::describe_card::<SharedCard>,
     );
 }

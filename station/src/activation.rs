@@ -17,31 +17,31 @@
 //!   transaction that closes the activation.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use der::{Decode, Encode};
 use firma_apdu::piv::pin::{DEFAULT_PIN, DEFAULT_PUK};
 use firma_apdu::piv::{
-    Algorithm, ManagementKey, MgmAlgorithm, Pin, PinPolicy, PinStatus, Piv, PublicKey, Puk, Slot,
-    TouchPolicy,
+    ManagementKey, MgmAlgorithm, Pin, PinStatus, Piv, PublicKey, Puk, Slot, TouchPolicy,
 };
-use firma_apdu::transport::{Transport, TransportError};
+use firma_apdu::transport::{Traced, Transport};
 use firma_apdu::{Error as CardError, StatusWord};
 use spki::SubjectPublicKeyInfoOwned;
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 
-use crate::ca::{Profile, RevocationReason};
+use crate::audit::Event;
+use crate::ca::RevocationReason;
 use crate::csr;
 use crate::engine::Station;
-use crate::error::StationError;
+use crate::error::{CardTask, StationError};
 use crate::letter::LetterInfo;
+use crate::profile::Profile;
 use crate::registry::{
     self, ActivationState, AppKey, AppState, Application, CardState, CertRecord, CertState, Change,
-    Event, JournalEntry, WorkflowKind,
+    JournalEntry, RegistryError, WorkflowKind,
 };
+pub use crate::step::Step;
 
 /// The citizen's side of the workflow: the PIN they type and the letter
 /// they take home. The CLI reads a prompt; the UI shows a dialog.
@@ -67,93 +67,6 @@ impl fmt::Display for CardNote {
             CardNote::NoRetrySetting => f.write_str(
                 "the card keeps its own retry counts (it cannot set them: no SET PIN RETRIES)",
             ),
-        }
-    }
-}
-
-/// One step of the workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    CheckCard,
-    Authenticate,
-    ChuidCcc,
-    Generate(Profile),
-    PinPuk,
-    Issue(Profile),
-    CheckCertificates,
-    LoadCertificates,
-    ManagementKey,
-    SelfTest,
-    PukLetter,
-    Finish,
-}
-
-impl Step {
-    /// The steps of a workflow, in order.
-    pub fn plan(kind: WorkflowKind) -> Vec<Step> {
-        let mut steps = vec![Step::CheckCard, Step::Authenticate];
-        if kind == WorkflowKind::Activate {
-            steps.push(Step::ChuidCcc);
-        }
-        steps.extend(Profile::all().map(Step::Generate));
-        if kind == WorkflowKind::Activate {
-            steps.push(Step::PinPuk);
-        }
-        steps.extend(Profile::all().map(Step::Issue));
-        steps.extend([Step::CheckCertificates, Step::LoadCertificates]);
-        if kind == WorkflowKind::Activate {
-            steps.push(Step::ManagementKey);
-        }
-        steps.push(Step::SelfTest);
-        if kind == WorkflowKind::Activate {
-            steps.push(Step::PukLetter);
-        }
-        steps.push(Step::Finish);
-        steps
-    }
-
-    /// The name the journal and audit log use.
-    pub fn name(self) -> String {
-        let slot = |p: Profile| format!("{:02x}", p.slot().key_reference());
-        match self {
-            Step::CheckCard => "check-card".into(),
-            Step::Authenticate => "authenticate".into(),
-            Step::ChuidCcc => "chuid-ccc".into(),
-            Step::Generate(p) => format!("generate-{}", slot(p)),
-            Step::PinPuk => "pin-puk".into(),
-            Step::Issue(p) => format!("issue-{}", slot(p)),
-            Step::CheckCertificates => "check-certificates".into(),
-            Step::LoadCertificates => "load-certificates".into(),
-            Step::ManagementKey => "management-key".into(),
-            Step::SelfTest => "self-test".into(),
-            Step::PukLetter => "puk-letter".into(),
-            Step::Finish => "finish".into(),
-        }
-    }
-
-    /// Whether the step usually takes seconds (a progress bar is due).
-    pub fn is_slow(self) -> bool {
-        matches!(self, Step::Generate(_) | Step::Issue(_) | Step::SelfTest)
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::CheckCard => f.write_str("checking the card"),
-            Step::Authenticate => f.write_str("authenticating to the card"),
-            Step::ChuidCcc => f.write_str("writing the card identifiers (CHUID, CCC)"),
-            Step::Generate(p) => write!(f, "generating the {p} key on the card"),
-            Step::PinPuk => f.write_str("setting the citizen's PIN and a new PUK"),
-            Step::Issue(p) => write!(f, "requesting the {p} certificate"),
-            Step::CheckCertificates => {
-                f.write_str("checking the certificates against the card's keys")
-            }
-            Step::LoadCertificates => f.write_str("loading the certificates onto the card"),
-            Step::ManagementKey => f.write_str("replacing the transport management key"),
-            Step::SelfTest => f.write_str("testing each key with a signature"),
-            Step::PukLetter => f.write_str("printing the PUK letter"),
-            Step::Finish => f.write_str("recording the activation"),
         }
     }
 }
@@ -199,66 +112,6 @@ pub struct Outcome {
     pub timing: Timing,
 }
 
-/// Counts the time spent waiting for the card.
-struct Timed<T> {
-    inner: T,
-    nanos: Arc<AtomicU64>,
-}
-
-struct TimedRef<'a> {
-    inner: &'a mut dyn Transport,
-    nanos: &'a AtomicU64,
-}
-
-fn timed_call<R>(nanos: &AtomicU64, f: impl FnOnce() -> R) -> R {
-    let start = Instant::now();
-    let r = f();
-    nanos.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    r
-}
-
-impl<T: Transport> Transport for Timed<T> {
-    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let inner = &mut self.inner;
-        timed_call(&self.nanos, || inner.transmit_raw(apdu))
-    }
-
-    fn exclusive(
-        &mut self,
-        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), CardError>,
-    ) -> Result<(), CardError> {
-        let nanos = self.nanos.clone();
-        self.inner.exclusive(&mut |t| {
-            f(&mut TimedRef {
-                inner: t,
-                nanos: &nanos,
-            })
-        })
-    }
-
-    fn atr(&self) -> Option<Vec<u8>> {
-        self.inner.atr()
-    }
-}
-
-impl Transport for TimedRef<'_> {
-    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let inner = &mut self.inner;
-        timed_call(self.nanos, || inner.transmit_raw(apdu))
-    }
-
-    fn exclusive(
-        &mut self,
-        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), CardError>,
-    ) -> Result<(), CardError> {
-        f(self)
-    }
-
-    fn atr(&self) -> Option<Vec<u8>> {
-        self.inner.atr()
-    }
-}
-
 type Card<'t> = Piv<&'t mut dyn Transport>;
 
 /// Runs workflow `kind` for application `key` on the card behind
@@ -280,11 +133,8 @@ pub fn run<T: Transport>(
         WorkflowKind::Activate => station.check_activatable(&app)?,
         WorkflowKind::Renew => check_renewable(station, &app)?,
     }
-    let nanos = Arc::new(AtomicU64::new(0));
-    let mut piv = Piv::new(Timed {
-        inner: transport,
-        nanos: nanos.clone(),
-    });
+    // The worker's transport logs the APDUs already; this one times them.
+    let mut piv = Piv::new(Traced::quiet(transport));
     let mut work = Run {
         station,
         app,
@@ -305,29 +155,10 @@ pub fn run<T: Transport>(
     // One PC/SC transaction: no other application's APDU comes between the
     // steps. After another application resets the card, the closure runs
     // again and resumes from the journal.
-    // The closure must return a card error: a station error waits in
-    // `stopped` and comes out after the transaction. A reset by another
-    // application keeps its card error type, so the transaction sees it and
-    // runs the closure again.
-    let mut stopped = None;
-    let result = piv.transaction(|card| {
-        work.steps(card).map_err(|e| match e {
-            StationError::Card {
-                source: source @ CardError::Transport(TransportError::CardReset),
-                ..
-            } => source,
-            other => {
-                stopped = Some(other);
-                CardError::Malformed("station error")
-            }
-        })
-    });
-    if let Err(e) = result {
-        return Err(stopped.unwrap_or_else(|| StationError::card("the card session", e)));
-    }
+    piv.transaction(|card| work.steps(card))?;
     let timing = Timing {
         total: started.elapsed(),
-        card: Duration::from_nanos(nanos.load(Ordering::Relaxed)),
+        card: piv.transport().busy(),
         ca: work.ca_time,
     };
     let certificates = work.certs.iter().flatten().cloned().collect();
@@ -362,28 +193,28 @@ fn crash_point(step: &str) {
 
 fn check_renewable(station: &Station, app: &Application) -> Result<(), StationError> {
     if !matches!(app.state, AppState::Activated | AppState::Renewed) {
-        return Err(StationError::State(format!(
-            "application {} is {}: only an activated card can be renewed",
-            app.id, app.state
-        )));
+        return Err(StationError::NotRenewable {
+            application: app.id,
+            state: app.state,
+        });
     }
     let open = station.registry().open_activation(app.id)?;
     if open.is_some_and(|a| a.kind == WorkflowKind::Renew) {
         return Ok(()); // resuming a renewal that already passed this check
     }
-    let (opens, expiry) = station.renewal_window(app.id)?.ok_or_else(|| {
-        StationError::State(format!(
-            "application {} has no certificate on its card",
-            app.id
-        ))
-    })?;
+    let (opens, expiry) =
+        station
+            .renewal_window(app.id)?
+            .ok_or(StationError::NoCertificateOnCard {
+                application: app.id,
+            })?;
     if OffsetDateTime::now_utc() < opens {
-        return Err(StationError::State(format!(
-            "renewal of application {} opens on {} (70 days before its certificates expire on {})",
-            app.id,
-            opens.date(),
-            expiry.date()
-        )));
+        return Err(StationError::RenewalNotOpen {
+            application: app.id,
+            opens: opens.date(),
+            expires: expiry.date(),
+            days: crate::profile::RENEWAL_WINDOW_DAYS,
+        });
     }
     Ok(())
 }
@@ -534,8 +365,7 @@ impl Run<'_> {
 
     /// Runs one step; `Ok(true)` when an earlier run had done it.
     fn step(&mut self, card: &mut Card<'_>, step: Step) -> Result<bool, StationError> {
-        let name = step.to_string();
-        let on_card = |e: CardError| StationError::card(name.clone(), e);
+        let on_card = |e: CardError| StationError::card(step, e);
         match step {
             Step::CheckCard => self.check_card(card).map(|_| false),
             Step::Authenticate => self.authenticate(card).map(|_| false),
@@ -570,15 +400,11 @@ impl Run<'_> {
                     self.keys[index(p)] = Some(decode_key(&e.data)?);
                     return Ok(true);
                 }
-                let pin_policy = match p {
-                    Profile::Signature => PinPolicy::Always,
-                    _ => PinPolicy::Once,
-                };
                 let key = card
                     .generate(
                         p.slot(),
                         self.station.config.algorithm,
-                        pin_policy,
+                        p.pin_policy(),
                         TouchPolicy::Never,
                     )
                     .map_err(on_card)?;
@@ -600,10 +426,10 @@ impl Run<'_> {
                     if !csr::same_key(&spki, key)
                         || on_card.is_some_and(|k| !csr::same_key(&spki, &k))
                     {
-                        return Err(StationError::State(format!(
-                            "the {p} certificate (serial {}) does not hold the card's key: it was not loaded. Reset the card and start again",
-                            cert.serial
-                        )));
+                        return Err(StationError::CertificateNotCardKey {
+                            profile: p,
+                            serial: cert.serial.clone(),
+                        });
                     }
                 }
                 self.record(step, String::new(), &[])?;
@@ -649,10 +475,9 @@ impl Run<'_> {
                         .private_operation(p.slot(), alg, &csr::card_input(alg, &challenge))
                         .map_err(on_card)?;
                     csr::verify(&spki, &csr::signature_algorithm(alg), &challenge, &sig).map_err(
-                        |e| {
-                            StationError::State(format!(
-                                "the {p} key failed its test signature ({e}): the card is faulty; reset it and use another card"
-                            ))
+                        |e| StationError::TestSignatureFailed {
+                            profile: p,
+                            why: e.to_string(),
                         },
                     )?;
                 }
@@ -693,9 +518,9 @@ impl Run<'_> {
     }
 
     fn check_card(&mut self, card: &mut Card<'_>) -> Result<(), StationError> {
-        let step = Step::CheckCard.to_string();
+        let step = Step::CheckCard;
         card.select().map_err(|e| match e {
-            e if e.is_card_gone() => StationError::card(step.clone(), e),
+            e if e.is_card_gone() => StationError::card(step, e),
             _ => StationError::NotBlank {
                 serial: 0,
                 why: "it has no PIV application".into(),
@@ -706,7 +531,7 @@ impl Run<'_> {
                 serial: 0,
                 why: "it does not tell its serial number (GET SERIAL, a Yubico extension this station needs)".into(),
             },
-            e => StationError::card(step.clone(), e),
+            e => StationError::card(step, e),
         })?;
         self.serial = serial;
         let app = &self.app;
@@ -740,10 +565,10 @@ impl Run<'_> {
                 });
             }
             if a.kind != self.kind {
-                return Err(StationError::State(format!(
-                    "application {} has an unfinished {} on this card: finish it first",
-                    app.id, a.kind
-                )));
+                return Err(StationError::UnfinishedWorkflow {
+                    application: app.id,
+                    kind: a.kind,
+                });
             }
         }
         match self.kind {
@@ -764,10 +589,11 @@ impl Run<'_> {
                 Some(r)
                     if r.state == CardState::Personalized && r.application_id == Some(app.id) => {}
                 _ => {
-                    return Err(StationError::State(format!(
-                        "card {serial} is not application {}'s card: insert the card the station activated for {}",
-                        app.id, app.nif
-                    )))
+                    return Err(StationError::NotApplicationsCard {
+                        serial,
+                        application: app.id,
+                        nif: app.nif.clone(),
+                    })
                 }
             },
         }
@@ -849,14 +675,13 @@ impl Run<'_> {
                     sw: StatusWord::INCORRECT_DATA | StatusWord::INCORRECT_P1P2,
                     ..
                 }) => refused.push(alg.to_string()),
-                Err(e) => return Err(StationError::card(step.to_string(), e)),
+                Err(e) => return Err(StationError::card(step, e)),
             }
         }
-        Err(StationError::State(format!(
-            "card {} refuses every management key algorithm ({}): it cannot be administered safely; use another card",
-            self.serial,
-            refused.join(", ")
-        )))
+        Err(StationError::NoManagementKeyAlgorithm {
+            serial: self.serial,
+            refused: refused.join(", "),
+        })
     }
 
     fn citizen_pin(&mut self) -> Result<Pin, StationError> {
@@ -883,26 +708,21 @@ impl Run<'_> {
                 Some(_) => vec![(&default, false), (&citizen, true)],
             },
         };
-        let mut last = None;
-        for (pin, is_citizens) in candidates {
+        let count = candidates.len();
+        for (i, (pin, is_citizens)) in candidates.into_iter().enumerate() {
             match card.verify_pin(pin) {
                 Ok(()) => {
                     self.pin_on_card = is_citizens;
                     return Ok(());
                 }
-                Err(e @ CardError::WrongPin { .. }) => last = Some(e),
-                Err(e) => return Err(StationError::card("PIN verification", e)),
+                Err(CardError::WrongPin { .. }) if i + 1 < count => {}
+                Err(CardError::WrongPin { tries_left }) if self.kind == WorkflowKind::Activate => {
+                    return Err(StationError::NotTheChosenPin { tries_left })
+                }
+                Err(e) => return Err(StationError::card(CardTask::VerifyPin, e)),
             }
         }
-        match last {
-            Some(CardError::WrongPin { tries_left }) if self.kind == WorkflowKind::Activate => {
-                Err(StationError::State(format!(
-                    "the card holds the PIN the citizen chose when this activation began, and the PIN typed now is different ({tries_left} tries left): type that PIN, or reset the card and start again"
-                )))
-            }
-            Some(e) => Err(StationError::card("PIN verification", e)),
-            None => Err(StationError::State("no PIN to try".into())),
-        }
+        unreachable!("every workflow tries at least one PIN, and the last one returns")
     }
 
     /// The citizen's PIN and a new random PUK. A card with SET PIN RETRIES
@@ -912,7 +732,7 @@ impl Run<'_> {
     /// [`Self::replace_puk_without_reset`]).
     fn pin_puk(&mut self, card: &mut Card<'_>) -> Result<(), StationError> {
         let step = Step::PinPuk;
-        let on_card = |e: CardError| StationError::card(step.to_string(), e);
+        let on_card = |e: CardError| StationError::card(step, e);
         self.verify_pin(card)?;
         // Journaled before the card changes: if this run dies half-way, the
         // next one knows the PIN may be either.
@@ -1009,19 +829,17 @@ impl Run<'_> {
                 Err(e @ (CardError::WrongPuk { .. } | CardError::WrongPukUncounted)) => {
                     refused = Some(e)
                 }
-                Err(e) => return Err(StationError::card(Step::PinPuk.to_string(), e)),
+                Err(e) => return Err(StationError::card(Step::PinPuk, e)),
             }
         }
-        Err(StationError::State(format!(
-            "card {serial} refuses the factory PUK and every PUK this station set on it ({}): reset the card and start again",
-            refused.map_or(String::new(), |e| e.to_string())
-        )))
+        Err(StationError::PukUnknown {
+            serial,
+            refused: refused.map_or(String::new(), |e| e.to_string()),
+        })
     }
 
     fn cert_and_key(&self, p: Profile) -> Result<(&CertRecord, &PublicKey), StationError> {
-        let missing = || {
-            StationError::State(format!("the {p} certificate or key is missing: the journal is inconsistent; reset the card and start again"))
-        };
+        let missing = || StationError::MissingCertificateOrKey(p);
         let cert = self.certs[index(p)].as_ref().ok_or_else(missing)?;
         let key = self.keys[index(p)].as_ref().ok_or_else(missing)?;
         Ok((cert, key))
@@ -1029,11 +847,9 @@ impl Run<'_> {
 
     fn issue(&mut self, card: &mut Card<'_>, p: Profile) -> Result<bool, StationError> {
         let step = Step::Issue(p);
-        let key = self.keys[index(p)].clone().ok_or_else(|| {
-            StationError::State(format!(
-                "no {p} key was generated: reset the card and start again"
-            ))
-        })?;
+        let key = self.keys[index(p)]
+            .clone()
+            .ok_or(StationError::NoKeyGenerated(p))?;
         // A certificate of this activation for this slot, issued earlier.
         let slot = slot_name(p);
         let earlier: Vec<CertRecord> = self
@@ -1061,15 +877,16 @@ impl Run<'_> {
         }
         let holder = self.app.holder();
         let alg = self.station.config.algorithm;
-        let info =
-            csr::request_info(&holder, &key).map_err(|e| StationError::Input(e.to_string()))?;
+        let info = csr::request_info(&holder, &key).map_err(|e| StationError::NotIssuable {
+            application: self.app.id,
+            why: e.to_string(),
+        })?;
         self.verify_pin(card)?;
         let sig = card
             .private_operation(p.slot(), alg, &csr::card_input(alg, &info))
-            .map_err(|e| StationError::card(step.to_string(), e))?;
-        let request = csr::assemble(&info, alg, &sig).map_err(|e| {
-            StationError::State(format!("the card's signature of the certificate request does not verify ({e}): the card is faulty"))
-        })?;
+            .map_err(|e| StationError::card(step, e))?;
+        let request = csr::assemble(&info, alg, &sig)
+            .map_err(|e| StationError::RequestSignatureInvalid(e.to_string()))?;
         let t = Instant::now();
         let issued = self.station.ca().issue(&request, &holder, p);
         self.ca_time += t.elapsed();
@@ -1160,7 +977,7 @@ impl Run<'_> {
 /// (where the card can tell) PIN and PUK are the factory ones. The transport
 /// management key is checked by the next step.
 fn check_blank(card: &mut Card<'_>, serial: u32) -> Result<(), StationError> {
-    let step = Step::CheckCard.to_string();
+    let step = Step::CheckCard;
     let not_blank = |why: &str| StationError::NotBlank {
         serial,
         why: why.into(),
@@ -1217,47 +1034,27 @@ fn slot_name(p: Profile) -> String {
 }
 
 fn cert_spki(der: &[u8]) -> Result<SubjectPublicKeyInfoOwned, StationError> {
-    let cert = Certificate::from_der(der).map_err(|e| {
-        StationError::State(format!(
-            "a certificate in the registry cannot be read ({e}): was the registry edited?"
-        ))
-    })?;
+    let cert = Certificate::from_der(der)
+        .map_err(|e| RegistryError::Corrupt(format!("a certificate that cannot be read: {e}")))?;
     Ok(cert.tbs_certificate.subject_public_key_info)
 }
 
 /// Public keys go to the journal as hex SPKI DER (public data only).
 fn encode_key(key: &PublicKey) -> Result<String, StationError> {
-    let spki = csr::spki(key).map_err(|e| StationError::State(e.to_string()))?;
-    let der = spki
-        .to_der()
-        .map_err(|e| StationError::State(format!("cannot encode a public key: {e}")))?;
+    let unusable = |e: String| StationError::UnusableCardKey(e);
+    let spki = csr::spki(key).map_err(|e| unusable(e.to_string()))?;
+    let der = spki.to_der().map_err(|e| unusable(e.to_string()))?;
     Ok(hex::encode(der))
 }
 
 fn decode_key(data: &str) -> Result<PublicKey, StationError> {
-    let bad = |why: String| {
-        StationError::State(format!(
-            "the journal holds a public key it cannot read ({why}): was the registry edited?"
-        ))
-    };
+    let bad = |why: String| RegistryError::Corrupt(format!("a public key in the journal ({why})"));
     let der = hex::decode(data).map_err(|e| bad(e.to_string()))?;
     let spki = SubjectPublicKeyInfoOwned::from_der(&der).map_err(|e| bad(e.to_string()))?;
-    csr::public_key(&spki).map_err(|e| bad(e.to_string()))
+    Ok(csr::public_key(&spki).map_err(|e| bad(e.to_string()))?)
 }
 
 /// The public key of a card slot as the journal records it, for tests.
 pub fn journal_key(data: &str) -> Option<PublicKey> {
     decode_key(data).ok()
-}
-
-/// Whether `algorithm` is one the station can personalize.
-pub fn parse_algorithm(s: &str) -> Result<Algorithm, StationError> {
-    match s.to_ascii_lowercase().as_str() {
-        "rsa2048" | "rsa-2048" => Ok(Algorithm::Rsa2048),
-        "p256" | "p-256" | "eccp256" => Ok(Algorithm::EccP256),
-        "p384" | "p-384" | "eccp384" => Ok(Algorithm::EccP384),
-        other => Err(StationError::Input(format!(
-            "unknown key algorithm {other:?}: use rsa2048 (the default), p256 or p384"
-        ))),
-    }
 }

@@ -11,11 +11,10 @@ use std::path::Path;
 use serde::Deserialize;
 use time::{Date, OffsetDateTime, Time};
 
-use crate::ca::Holder;
-use crate::csr;
 use crate::engine::Station;
 use crate::error::StationError;
 use crate::identity::Nif;
+use crate::profile::{self, Holder};
 use crate::registry::{AppKey, AppState, NewApplication};
 
 /// One row as the file has it, before it is checked.
@@ -158,7 +157,7 @@ fn parse_csv(text: &str) -> Result<Vec<Result<Row, String>>, StationError> {
         .from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| StationError::Input(format!("the CSV header cannot be read: {e}")))?
+        .map_err(|e| StationError::ImportFile(format!("the CSV header cannot be read: {e}")))?
         .clone();
     let missing: Vec<&str> = HEADER
         .iter()
@@ -166,7 +165,7 @@ fn parse_csv(text: &str) -> Result<Vec<Result<Row, String>>, StationError> {
         .filter(|h| !headers.iter().any(|x| x == *h))
         .collect();
     if !missing.is_empty() {
-        return Err(StationError::Input(format!(
+        return Err(StationError::ImportFile(format!(
             "the CSV header lacks {}: the first line must be {}",
             missing.join(", "),
             HEADER.join(",")
@@ -187,7 +186,7 @@ fn parse_csv(text: &str) -> Result<Vec<Result<Row, String>>, StationError> {
 
 fn parse_json(text: &str) -> Result<Vec<Result<Row, String>>, StationError> {
     let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
-        StationError::Input(format!(
+        StationError::ImportFile(format!(
             "the JSON file must be an array of objects with the keys {}: {e}",
             HEADER.join(", ")
         ))
@@ -221,7 +220,7 @@ fn check_row(station: &Station, r: Row, now: OffsetDateTime) -> Result<NewApplic
         nif: nif.to_string(),
         email: email.clone(),
     };
-    csr::subject_alt_name(&holder).map_err(|e| e.to_string())?;
+    profile::subject_alt_name(&holder).map_err(|e| e.to_string())?;
     let phone = required(r.phone, "phone")?;
     let digits = phone.chars().filter(char::is_ascii_digit).count();
     let phone_ok = phone

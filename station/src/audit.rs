@@ -3,11 +3,36 @@
 //! entry anywhere but at the very end breaks the chain. The registry stores
 //! it append-only; [`verify`] checks it.
 
+use std::fmt;
+
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::registry::{Actor, Event};
+/// Who did something, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub operator: String,
+    pub station: String,
+}
+
+/// What goes to the audit log with a commit. Never a secret.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+}
+
+impl Event {
+    pub fn new(action: &str, subject: impl fmt::Display, detail: impl Into<String>) -> Self {
+        Self {
+            action: action.into(),
+            subject: subject.to_string(),
+            detail: detail.into(),
+        }
+    }
+}
 
 /// The `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
 
-use der::asn1::{Any, BitString, GeneralizedTime, ObjectIdentifier, OctetString, SetOfVec};
+use der::asn1::{Any, BitString, GeneralizedTime, OctetString, SetOfVec};
 use der::asn1::{PrintableStringRef, Uint, UtcTime, Utf8StringRef};
 use der::oid::AssociatedOid;
-use der::{Decode, Encode, Sequence};
-use firma_apdu::piv::{PublicKey, Slot};
+use der::{Decode, Encode};
+use firma_apdu::piv::PublicKey;
 use p256::ecdsa::signature::Signer;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rand::RngCore;
@@ -42,25 +42,9 @@ use x509_cert::{Certificate, TbsCertificate, Version};
 use zeroize::Zeroizing;
 
 use crate::csr::{self, CsrError};
-
-/// id-kp-clientAuth (RFC 5280).
-const KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
-/// id-kp-emailProtection (RFC 5280).
-const KP_EMAIL_PROTECTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4");
-/// id-pe-qcStatements (RFC 3739).
-const PE_QC_STATEMENTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.3");
-/// id-etsi-qcs-QcCompliance (ETSI EN 319 412-5).
-const QCS_COMPLIANCE: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.1862.1.1");
-/// id-etsi-qcs-QcSSCD: the private key is in a qualified signature creation device.
-const QCS_SSCD: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.1862.1.4");
-/// id-etsi-qcs-QcType.
-const QCS_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.1862.1.6");
-/// id-etsi-qct-esign: a certificate for electronic signatures.
-const QCT_ESIGN: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.1862.1.6.1");
-
-const COUNTRY_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.6");
-const ORGANIZATION_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
-const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+use crate::profile::{
+    self, Holder, Profile, COMMON_NAME, COUNTRY_NAME, ORGANIZATION_NAME, PE_QC_STATEMENTS,
+};
 
 const KEY_FILE: &str = "ca.key";
 const CERT_FILE: &str = "ca.pem";
@@ -68,59 +52,6 @@ const REVOKED_FILE: &str = "revoked.txt";
 const CRL_DER: &str = "crl.der";
 const CRL_PEM: &str = "crl.pem";
 const ISSUED_DIR: &str = "issued";
-
-/// Whom a certificate is for.
-#[derive(Clone, Debug)]
-pub struct Holder {
-    pub given_name: String,
-    pub surnames: String,
-    /// NIF or NIE.
-    pub nif: String,
-    pub email: String,
-}
-
-/// The three certificates of a citizen card.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Profile {
-    /// PIV 9A: TLS client authentication.
-    Authentication,
-    /// PIV 9C: qualified electronic signature.
-    Signature,
-    /// PIV 9D: decryption and key agreement.
-    KeyManagement,
-}
-
-impl Profile {
-    pub fn slot(self) -> Slot {
-        match self {
-            Profile::Authentication => Slot::Authentication,
-            Profile::Signature => Slot::Signature,
-            Profile::KeyManagement => Slot::KeyManagement,
-        }
-    }
-
-    pub fn for_slot(slot: Slot) -> Option<Self> {
-        Self::all().into_iter().find(|p| p.slot() == slot)
-    }
-
-    pub fn all() -> [Profile; 3] {
-        [
-            Profile::Authentication,
-            Profile::Signature,
-            Profile::KeyManagement,
-        ]
-    }
-}
-
-impl fmt::Display for Profile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Profile::Authentication => "authentication (9A)",
-            Profile::Signature => "signature (9C)",
-            Profile::KeyManagement => "key management (9D)",
-        })
-    }
-}
 
 /// An issued certificate.
 #[derive(Clone, Debug)]
@@ -234,7 +165,7 @@ impl From<CsrError> for CaError {
             CsrError::InvalidKey(_) | CsrError::UnsupportedKey(_) => {
                 CaError::UnsupportedKey(e.to_string())
             }
-            CsrError::InvalidEmail { .. } => CaError::BadHolder(e.to_string()),
+            CsrError::InvalidEmail(_) => CaError::BadHolder(e.to_string()),
             CsrError::UnsupportedSignatureAlgorithm(_)
             | CsrError::Malformed(_)
             | CsrError::Encoding(_) => CaError::BadCsr(e.to_string()),
@@ -359,41 +290,6 @@ fn extension<T: Encode + AssociatedOid>(value: &T, critical: bool) -> Result<Ext
         extn_id: T::OID,
         critical,
         extn_value: OctetString::new(value.to_der()?)?,
-    })
-}
-
-/// QCStatement (RFC 3739): `SEQUENCE { statementId, statementInfo ANY OPTIONAL }`.
-#[derive(Clone, Debug, PartialEq, Eq, Sequence)]
-struct QcStatement {
-    statement_id: ObjectIdentifier,
-    #[asn1(optional = "true")]
-    statement_info: Option<Any>,
-}
-
-/// The ETSI EN 319 412-5 statements of a qualified signature certificate on a
-/// card: EU qualified (QcCompliance), key in a qualified signature creation
-/// device (QcSSCD), for electronic signatures (QcType esign).
-fn qc_statements() -> Result<Extension, CaError> {
-    // QcType ::= SEQUENCE OF OBJECT IDENTIFIER
-    let qc_type: Vec<ObjectIdentifier> = vec![QCT_ESIGN];
-    let statements = vec![
-        QcStatement {
-            statement_id: QCS_COMPLIANCE,
-            statement_info: None,
-        },
-        QcStatement {
-            statement_id: QCS_SSCD,
-            statement_info: None,
-        },
-        QcStatement {
-            statement_id: QCS_TYPE,
-            statement_info: Some(Any::encode_from(&qc_type)?),
-        },
-    ];
-    Ok(Extension {
-        extn_id: PE_QC_STATEMENTS,
-        critical: false,
-        extn_value: OctetString::new(statements.to_der()?)?,
     })
 }
 
@@ -774,7 +670,7 @@ impl CertificateAuthority for LocalCa {
         csr::check(csr_der)?;
 
         let spki = csr::spki(&key)?;
-        let subject = csr::subject(holder);
+        let subject = profile::subject(holder);
         if holder.given_name.trim().is_empty()
             || holder.surnames.trim().is_empty()
             || holder.nif.trim().is_empty()
@@ -783,7 +679,8 @@ impl CertificateAuthority for LocalCa {
                 "the given name, the surnames and the NIF/NIE are required".into(),
             ));
         }
-        let san = csr::subject_alt_name(holder)?;
+        let san =
+            profile::subject_alt_name(holder).map_err(|e| CaError::BadHolder(e.to_string()))?;
 
         let mut extensions = vec![extension(
             &BasicConstraints {
@@ -792,24 +689,9 @@ impl CertificateAuthority for LocalCa {
             },
             true,
         )?];
-        let is_rsa = matches!(key, PublicKey::Rsa { .. });
-        let (usage, eku) = match profile {
-            Profile::Authentication => (
-                KeyUsages::DigitalSignature.into(),
-                Some(vec![KP_CLIENT_AUTH, KP_EMAIL_PROTECTION]),
-            ),
-            Profile::Signature => (KeyUsages::NonRepudiation.into(), None),
-            Profile::KeyManagement if is_rsa => (
-                KeyUsages::KeyEncipherment.into(),
-                Some(vec![KP_EMAIL_PROTECTION]),
-            ),
-            Profile::KeyManagement => (
-                KeyUsages::KeyAgreement.into(),
-                Some(vec![KP_EMAIL_PROTECTION]),
-            ),
-        };
-        extensions.push(extension(&KeyUsage(usage), true)?);
-        if let Some(eku) = eku {
+        let (usage, eku) = profile.key_usage(matches!(key, PublicKey::Rsa { .. }));
+        extensions.push(extension(&KeyUsage(usage.into()), true)?);
+        if !eku.is_empty() {
             extensions.push(extension(&ExtendedKeyUsage(eku), false)?);
         }
         extensions.push(extension(
@@ -818,8 +700,12 @@ impl CertificateAuthority for LocalCa {
         )?);
         extensions.push(self.aki()?);
         extensions.push(extension(&san, false)?);
-        if profile == Profile::Signature {
-            extensions.push(qc_statements()?);
+        if profile.is_qualified() {
+            extensions.push(Extension {
+                extn_id: PE_QC_STATEMENTS,
+                critical: false,
+                extn_value: OctetString::new(profile::qc_statements()?)?,
+            });
         }
 
         let not_before = now() - time::Duration::minutes(5);
@@ -915,6 +801,7 @@ impl CertificateAuthority for LocalCa {
 mod tests {
     use super::*;
     use crate::csr::testing::*;
+    use der::asn1::ObjectIdentifier;
     use std::process::Command;
 
     const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/test-ca");
@@ -1269,7 +1156,7 @@ mod tests {
         let csr = key.csr(&mallory);
         let issued = ca.issue(&csr, &holder(), Profile::Authentication).unwrap();
         let cert = Certificate::from_der(&issued.der).unwrap();
-        assert_eq!(cert.tbs_certificate.subject, csr::subject(&holder()));
+        assert_eq!(cert.tbs_certificate.subject, profile::subject(&holder()));
         let der = cert.to_der().unwrap();
         let text = String::from_utf8_lossy(&der);
         assert!(!text.contains("MALLORY") && !text.contains("mallory"));
@@ -1394,14 +1281,7 @@ mod tests {
     }
 
     #[test]
-    fn profiles_and_reasons() {
-        for p in Profile::all() {
-            assert_eq!(Profile::for_slot(p.slot()), Some(p));
-        }
-        assert_eq!(Profile::for_slot(Slot::CardAuthentication), None);
-        assert_eq!(Profile::Signature.to_string(), "signature (9C)");
-        assert_eq!(Profile::Authentication.to_string(), "authentication (9A)");
-        assert_eq!(Profile::KeyManagement.to_string(), "key management (9D)");
+    fn reasons_by_name() {
         for (r, name) in RevocationReason::ALL {
             assert_eq!(name.parse::<RevocationReason>().unwrap(), r);
             assert_eq!(r.to_string(), name);

@@ -6,9 +6,7 @@
 //! RSA, a hash for ECC), and [`assemble`] wraps the card's answer into the
 //! request, after checking that it verifies with the key the request names.
 
-use der::asn1::{
-    Any, BitString, Ia5String, ObjectIdentifier, PrintableStringRef, SetOfVec, Utf8StringRef,
-};
+use der::asn1::{Any, BitString, ObjectIdentifier, SetOfVec};
 use der::{Decode, Encode, Reader, SliceReader, Tagged};
 use firma_apdu::piv::padding::{pkcs1_sign_block, SHA256_PREFIX};
 use firma_apdu::piv::{Algorithm, PublicKey};
@@ -17,14 +15,10 @@ use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256, Sha384};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
-use x509_cert::attr::AttributeTypeAndValue;
-use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::AsExtension;
-use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq, Version};
 
-use crate::ca::Holder;
+use crate::profile::{subject, subject_alt_name, Holder, InvalidEmail};
 
 /// rsaEncryption (RFC 8017).
 pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -41,12 +35,6 @@ pub const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.
 /// ecdsa-with-SHA384 (RFC 5758).
 pub const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 
-const COUNTRY_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.6");
-const GIVEN_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.42");
-const SURNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.4");
-const SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
-const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
-
 #[derive(Debug, thiserror::Error)]
 pub enum CsrError {
     #[error("the public key is not valid: {0}")]
@@ -55,8 +43,8 @@ pub enum CsrError {
     UnsupportedKey(String),
     #[error("unsupported signature algorithm {0} for this key")]
     UnsupportedSignatureAlgorithm(String),
-    #[error("the e-mail address {address:?} cannot go in a certificate: {why}")]
-    InvalidEmail { address: String, why: &'static str },
+    #[error(transparent)]
+    InvalidEmail(#[from] InvalidEmail),
     #[error("the signature is malformed: {0}")]
     MalformedSignature(String),
     #[error("the signature does not verify with the public key")]
@@ -171,88 +159,6 @@ pub fn same_key(spki: &SubjectPublicKeyInfoOwned, key: &PublicKey) -> bool {
         ) => algorithm == *a && ec_point(*a, p).is_ok_and(|(_, p)| p == point),
         _ => false,
     }
-}
-
-/// Collapses runs of white space and uppercases (Unicode: "Muñoz" → "MUÑOZ").
-fn upper(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_uppercase()
-}
-
-/// The NIF/NIE as it goes in certificates: uppercase, no white space.
-fn nif(holder: &Holder) -> String {
-    holder
-        .nif
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_uppercase()
-}
-
-fn utf8(s: &str) -> Any {
-    // Only a string over 256 MiB fails to encode.
-    Any::encode_from(&Utf8StringRef::new(s).expect("a name of sane length"))
-        .expect("a name of sane length")
-}
-
-/// A PrintableString when `s` fits one, a UTF8String otherwise.
-fn printable_or_utf8(s: &str) -> Any {
-    match PrintableStringRef::new(s) {
-        Ok(p) => Any::encode_from(&p).expect("a name of sane length"),
-        Err(_) => utf8(s),
-    }
-}
-
-/// The subject of every certificate of `holder`: C=ES, givenName, surname,
-/// serialNumber=IDCES-<NIF>, CN="<SURNAMES> <GIVEN NAME> - <NIF>".
-pub fn subject(holder: &Holder) -> Name {
-    let given = upper(&holder.given_name);
-    let surnames = upper(&holder.surnames);
-    let nif = nif(holder);
-    let attributes = [
-        (COUNTRY_NAME, printable_or_utf8("ES")),
-        (GIVEN_NAME, utf8(&given)),
-        (SURNAME, utf8(&surnames)),
-        (SERIAL_NUMBER, printable_or_utf8(&format!("IDCES-{nif}"))),
-        (COMMON_NAME, utf8(&format!("{surnames} {given} - {nif}"))),
-    ];
-    RdnSequence(
-        attributes
-            .into_iter()
-            .map(|(oid, value)| {
-                let mut set = SetOfVec::new();
-                set.insert(AttributeTypeAndValue { oid, value })
-                    .expect("a set of one");
-                RelativeDistinguishedName(set)
-            })
-            .collect(),
-    )
-}
-
-/// subjectAltName with the holder's e-mail (rfc822Name).
-pub fn subject_alt_name(holder: &Holder) -> Result<SubjectAltName, CsrError> {
-    let address = holder.email.trim();
-    let bad = |why| CsrError::InvalidEmail {
-        address: holder.email.clone(),
-        why,
-    };
-    if !address.is_ascii() {
-        return Err(bad("only ASCII addresses fit an rfc822Name"));
-    }
-    match address.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !address
-                    .chars()
-                    .any(|c| c.is_ascii_whitespace() || c.is_ascii_control()) => {}
-        _ => return Err(bad("it is not of the form name@domain")),
-    }
-    let name = Ia5String::new(address).map_err(|_| bad("not an IA5 string"))?;
-    Ok(SubjectAltName(vec![GeneralName::Rfc822Name(name)]))
 }
 
 /// The DER of the CertificationRequestInfo for `holder` and `key` (subject,
@@ -583,40 +489,6 @@ mod tests {
     use super::*;
     use rsa::signature::{SignatureEncoding, Signer};
     use std::process::Command;
-
-    fn attribute_values(name: &Name) -> Vec<(String, der::Tag, String)> {
-        name.0
-            .iter()
-            .flat_map(|rdn| rdn.0.iter())
-            .map(|atv| {
-                (
-                    atv.oid.to_string(),
-                    atv.value.tag(),
-                    String::from_utf8(atv.value.value().to_vec()).unwrap(),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_subject_is_uppercase_unicode_with_the_nif() {
-        let values = attribute_values(&subject(&holder()));
-        let expected = [
-            ("2.5.4.6", der::Tag::PrintableString, "ES"),
-            ("2.5.4.42", der::Tag::Utf8String, "MARÍA JOSÉ"),
-            ("2.5.4.4", der::Tag::Utf8String, "MUÑOZ DE LA PEÑA"),
-            ("2.5.4.5", der::Tag::PrintableString, "IDCES-12345678Z"),
-            (
-                "2.5.4.3",
-                der::Tag::Utf8String,
-                "MUÑOZ DE LA PEÑA MARÍA JOSÉ - 12345678Z",
-            ),
-        ];
-        assert_eq!(values.len(), expected.len());
-        for ((oid, tag, value), (eoid, etag, evalue)) in values.iter().zip(expected) {
-            assert_eq!((oid.as_str(), *tag, value.as_str()), (eoid, etag, evalue));
-        }
-    }
 
     #[test]
     fn spki_round_trips_and_names_the_same_key() {

@@ -8,10 +8,12 @@ use firma_apdu::piv::{Algorithm, ManagementKey, Piv};
 use firma_apdu::transport::Transport;
 use time::{Duration, OffsetDateTime};
 
-use crate::ca::{CertificateAuthority, Holder};
-use crate::error::StationError;
+use crate::audit::Actor;
+use crate::ca::CertificateAuthority;
+use crate::error::{CardTask, StationError};
+use crate::profile::Holder;
 use crate::registry::{
-    Actor, AppKey, AppState, Application, CertState, IdentityCheck, Registry, SqliteRegistry,
+    AppKey, AppState, Application, CertState, IdentityCheck, Registry, SqliteRegistry,
 };
 use crate::vault::Vault;
 
@@ -26,8 +28,6 @@ pub struct Config {
     pub application_validity: Duration,
     /// How recent the identity check must be when a card is activated.
     pub identity_check_validity: Duration,
-    /// Renewal opens this long before the certificates expire.
-    pub renewal_window: Duration,
 }
 
 impl Default for Config {
@@ -38,7 +38,6 @@ impl Default for Config {
             puk_tries: 3,
             application_validity: Duration::days(90),
             identity_check_validity: Duration::hours(12),
-            renewal_window: Duration::days(70),
         }
     }
 }
@@ -113,40 +112,37 @@ impl Station {
         match app.state {
             AppState::Requested => {}
             AppState::Activated | AppState::Renewed => {
-                return Err(StationError::State(format!(
-                    "application {} ({}) is already activated: use renew, unblock or change-pin for its card",
-                    app.id, app.nif
-                )))
+                return Err(StationError::AlreadyActivated {
+                    application: app.id,
+                    nif: app.nif.clone(),
+                })
             }
             AppState::Revoked | AppState::Expired => {
-                return Err(StationError::State(format!(
-                    "application {} ({}) is {}: the citizen must apply again",
-                    app.id, app.nif, app.state
-                )))
+                return Err(StationError::ApplicationClosed {
+                    application: app.id,
+                    nif: app.nif.clone(),
+                    state: app.state,
+                })
             }
         }
         let now = OffsetDateTime::now_utc();
         if app.expires_at < now {
-            return Err(StationError::State(format!(
-                "application {} ({}) expired on {}: it was not activated in time; the citizen must apply again",
-                app.id,
-                app.nif,
-                app.expires_at.date()
-            )));
+            return Err(StationError::ApplicationExpired {
+                application: app.id,
+                nif: app.nif.clone(),
+                on: app.expires_at.date(),
+            });
         }
         // What goes into the certificates is checked before the card is touched.
-        crate::csr::subject_alt_name(&app.holder()).map_err(|e| {
-            StationError::Input(format!(
-                "application {} cannot be issued: {e}. Correct the application and import it again",
-                app.id
-            ))
+        crate::profile::subject_alt_name(&app.holder()).map_err(|e| StationError::NotIssuable {
+            application: app.id,
+            why: e.to_string(),
         })?;
         let checks = self.registry().identity_checks(app.id)?;
         if !self.identity_checked(&checks) {
-            return Err(StationError::State(format!(
-                "the citizen's identity has not been checked for application {} today: check their document first (firma-station identity {} --kind ... --number ... --expires ...)",
-                app.id, app.id
-            )));
+            return Err(StationError::IdentityNotChecked {
+                application: app.id,
+            });
         }
         Ok(())
     }
@@ -173,7 +169,7 @@ impl Station {
             .filter(|c| c.state == CertState::Loaded)
             .map(|c| c.not_after)
             .min();
-        Ok(expiry.map(|e| (e - self.config.renewal_window, e)))
+        Ok(expiry.map(|e| (crate::profile::renewal_opens(e), e)))
     }
 
     /// Authenticates to the card with the first of the keys the station
@@ -209,7 +205,7 @@ impl Station {
             match piv.authenticate(&key) {
                 Ok(()) => return Ok(key),
                 Err(firma_apdu::Error::WrongManagementKey) => continue,
-                Err(e) => return Err(StationError::card("management key authentication", e)),
+                Err(e) => return Err(StationError::card(CardTask::ManagementKeyAuth, e)),
             }
         }
         Err(StationError::NotBlank {

@@ -16,8 +16,10 @@ use std::fmt::Write as _;
 
 use firma_apdu::piv::Puk;
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
-use time::{Date, Duration, Month};
+use time::{Date, Month};
 use zeroize::Zeroizing;
+
+use crate::profile::{self, RENEWAL_WINDOW_DAYS};
 
 /// What the letter says about the card and its holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +33,6 @@ pub struct LetterInfo {
     pub issued_on: Date,
     pub certificates_expire: Date,
 }
-
-/// Renewal opens this many days before the certificates expire.
-const RENEWAL_WINDOW_DAYS: i64 = 70;
 
 // ---------------------------------------------------------------------------
 // The content, shared by both forms.
@@ -69,9 +68,7 @@ fn date_en(d: Date) -> String {
 }
 
 fn renewal_opens(info: &LetterInfo) -> Date {
-    info.certificates_expire
-        .checked_sub(Duration::days(RENEWAL_WINDOW_DAYS))
-        .unwrap_or(info.certificates_expire)
+    profile::renewal_opens_on(info.certificates_expire)
 }
 
 /// (label, value) pairs at the top of the letter.

@@ -3,39 +3,51 @@
 use firma_apdu::piv::{Pin, Puk};
 use rand::Rng;
 
-use crate::error::StationError;
-
 /// The rules in plain words, for prompts and the UI.
 pub const RULES: &str = "6 to 8 digits, not a run like 123456 or 654321, not one digit repeated like 000000, not a repeated group like 123123 or 121212";
 
+/// Why a new PIN is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PinRule {
+    #[error("it has {0} characters, it needs 6 to 8 digits ({RULES})")]
+    Length(usize),
+    #[error("it may only hold digits ({RULES})")]
+    NotDigits,
+    #[error("it repeats one digit ({RULES})")]
+    OneDigit,
+    #[error("it is a run of consecutive digits ({RULES})")]
+    Run,
+    #[error("it repeats a group of digits ({RULES})")]
+    RepeatedGroup,
+    #[error("the two PINs typed are different")]
+    TypedTwiceDifferently,
+}
+
 /// Checks a new PIN against the rules and returns it ready for the card.
-pub fn check_new_pin(pin: &str) -> Result<Pin, StationError> {
+pub fn check_new_pin(pin: &str) -> Result<Pin, PinRule> {
     let d = pin.as_bytes();
-    let rule = |why: &str| Err(StationError::PinRule(format!("{why} ({RULES})")));
     if !(6..=8).contains(&d.len()) {
-        return rule(&format!(
-            "it has {} characters, it needs 6 to 8 digits",
-            d.len()
-        ));
+        return Err(PinRule::Length(d.len()));
     }
     if !d.iter().all(u8::is_ascii_digit) {
-        return rule("it may only hold digits");
+        return Err(PinRule::NotDigits);
     }
     let steps: Vec<i8> = d.windows(2).map(|w| w[1] as i8 - w[0] as i8).collect();
     if steps.iter().all(|&s| s == 0) {
-        return rule("it repeats one digit");
+        return Err(PinRule::OneDigit);
     }
     if steps.iter().all(|&s| s == 1) || steps.iter().all(|&s| s == -1) {
-        return rule("it is a run of consecutive digits");
+        return Err(PinRule::Run);
     }
     for period in 1..=d.len() / 2 {
         if d.chunks_exact(period).remainder().is_empty()
             && d.chunks(period).all(|c| c == &d[..period])
         {
-            return rule("it repeats a group of digits");
+            return Err(PinRule::RepeatedGroup);
         }
     }
-    Pin::new(pin).map_err(|e| StationError::PinRule(e.to_string()))
+    // 6 to 8 digits: a valid PIN for the card.
+    Pin::new(pin).map_err(|_| PinRule::Length(d.len()))
 }
 
 /// A random 8-digit PUK from the operating system's generator, never one

@@ -10,7 +10,7 @@ use std::time::Duration;
 use firma_apdu::transport::{self, ReaderStatus};
 
 use crate::engine::Station;
-use crate::services::{self, CardView};
+use crate::inspection::{self, CardView};
 use crate::worker::{Connector, PcscReader};
 
 /// Where readers come from: PC/SC, or in-process cards in tests.
@@ -141,7 +141,7 @@ pub fn spawn_monitor(
                         Some(match tok {
                             None => ReaderView::Card(CardView::Empty),
                             Some(_) => match source.connector(name).connect() {
-                                Ok(t) => ReaderView::Card(services::describe_card(&station, t)),
+                                Ok(t) => ReaderView::Card(inspection::describe_card(&station, t)),
                                 Err(_) => ReaderView::Card(CardView::Empty),
                             },
                         })

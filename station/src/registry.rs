@@ -15,7 +15,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use time::OffsetDateTime;
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::{self, Actor, AuditEntry, Event};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -36,13 +36,6 @@ pub enum RegistryError {
 }
 
 type Result<T, E = RegistryError> = std::result::Result<T, E>;
-
-/// Who did something, for the audit log.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub operator: String,
-    pub station: String,
-}
 
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -288,24 +281,6 @@ pub enum Change {
         state: CertState,
         reason: Option<String>,
     },
-}
-
-/// What goes to the audit log with a commit. Never a secret.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub action: String,
-    pub subject: String,
-    pub detail: String,
-}
-
-impl Event {
-    pub fn new(action: &str, subject: impl fmt::Display, detail: impl Into<String>) -> Self {
-        Self {
-            action: action.into(),
-            subject: subject.to_string(),
-            detail: detail.into(),
-        }
-    }
 }
 
 /// The registry the engine works with. The SQLite registry is the embedded

@@ -7,13 +7,14 @@ use firma_apdu::transport::Transport;
 use firma_apdu::Error as CardError;
 use time::OffsetDateTime;
 
+use crate::audit::Event;
 use crate::ca::RevocationReason;
 use crate::engine::Station;
-use crate::error::StationError;
+use crate::error::{CardTask, StationError};
 use crate::identity::{IdentityDocument, Nif};
 use crate::registry::{
     ActivationState, AppKey, AppState, Application, CardRecord, CardState, CertState, Change,
-    Event, IdentityCheck,
+    IdentityCheck,
 };
 
 /// Records the operator's check of the citizen's identity document.
@@ -25,10 +26,7 @@ pub fn record_identity_check(
 ) -> Result<Application, StationError> {
     let app = station.application(key)?;
     if !seen_person_and_document {
-        return Err(StationError::Input(
-            "confirm that you saw the document and that it shows the person in front of you (--seen)"
-                .into(),
-        ));
+        return Err(StationError::IdentityNotSeen);
     }
     let nif = Nif::parse(&app.nif)?;
     document.belongs_to(&nif)?;
@@ -63,10 +61,10 @@ pub fn identify<T: Transport>(
     piv: &mut Piv<T>,
 ) -> Result<(u32, Option<CardRecord>), StationError> {
     piv.select()
-        .map_err(|e| StationError::card("selecting the PIV application", e))?;
+        .map_err(|e| StationError::card(CardTask::Select, e))?;
     let serial = piv
         .serial()
-        .map_err(|e| StationError::card("reading the card's serial", e))?;
+        .map_err(|e| StationError::card(CardTask::ReadSerial, e))?;
     let record = station.registry().card(serial)?;
     Ok((serial, record))
 }
@@ -83,7 +81,7 @@ fn card_subject(serial: u32, record: &Option<CardRecord>) -> String {
 fn pin_operation<T: Transport>(
     station: &Station,
     transport: T,
-    action: &str,
+    task: CardTask,
     done: &str,
     op: impl FnOnce(&mut Piv<T>) -> Result<(), CardError>,
 ) -> Result<u32, StationError> {
@@ -101,26 +99,12 @@ fn pin_operation<T: Transport>(
         None,
         &[],
         &Event::new(
-            action,
+            &task.to_string(),
             card_subject(serial, &record),
             format!("card {serial}: {outcome}"),
         ),
     )?;
-    result.map_err(|e| match e {
-        CardError::WrongPuk { tries_left } => StationError::State(format!(
-            "the PUK is not right: {tries_left} tries left. Check the PUK letter"
-        )),
-        CardError::PukBlocked => StationError::State(
-            "the PUK is blocked: the card must be reset (firma-station reset-card) and issued again".into(),
-        ),
-        CardError::WrongPin { tries_left } => StationError::State(format!(
-            "the current PIN is not right: {tries_left} tries left"
-        )),
-        CardError::PinBlocked => StationError::State(
-            "the PIN is blocked: unblock it with the PUK (firma-station unblock)".into(),
-        ),
-        e => StationError::card(action, e),
-    })?;
+    result.map_err(|e| StationError::pin_operation(task, e))?;
     Ok(serial)
 }
 
@@ -134,7 +118,7 @@ pub fn unblock<T: Transport>(
     pin_operation(
         station,
         transport,
-        "PIN unblock",
+        CardTask::UnblockPin,
         "PIN unblocked, new PIN set",
         |piv| piv.unblock_pin(puk, new_pin),
     )
@@ -147,9 +131,13 @@ pub fn change_pin<T: Transport>(
     old: &Pin,
     new: &Pin,
 ) -> Result<u32, StationError> {
-    pin_operation(station, transport, "PIN change", "PIN changed", |piv| {
-        piv.change_pin(old, new)
-    })
+    pin_operation(
+        station,
+        transport,
+        CardTask::ChangePin,
+        "PIN changed",
+        |piv| piv.change_pin(old, new),
+    )
 }
 
 /// Revokes every certificate of an application (CRL and registry).
@@ -165,10 +153,9 @@ pub fn revoke(
         .filter(|c| c.state != CertState::Revoked)
         .collect();
     if live.is_empty() && app.state == AppState::Revoked {
-        return Err(StationError::State(format!(
-            "application {} is already revoked",
-            app.id
-        )));
+        return Err(StationError::AlreadyRevoked {
+            application: app.id,
+        });
     }
     let mut changes = Vec::new();
     for c in &live {
@@ -212,7 +199,7 @@ pub fn reset_card<T: Transport>(
 ) -> Result<ResetReport, StationError> {
     let mut piv = Piv::new(transport);
     let (serial, record) = identify(station, &mut piv)?;
-    let step = "resetting the card";
+    let step = CardTask::Reset;
     // Digits, as every card takes (Nitrokey 3 refuses other characters with
     // 6A80), and never a citizen's PIN or a station's PUK: the PIN rules
     // refuse a repeated digit, and random_puk never makes one.
@@ -222,11 +209,7 @@ pub fn reset_card<T: Transport>(
         match piv.verify_pin(&wrong) {
             Err(CardError::PinBlocked) => break,
             Err(CardError::WrongPin { .. }) => continue,
-            Ok(()) => {
-                return Err(StationError::State(
-                    "the card accepted a PIN it must not".into(),
-                ))
-            }
+            Ok(()) => return Err(StationError::AcceptedWrongSecret("PIN")),
             Err(e) => return Err(StationError::card(step, e)),
         }
     }
@@ -234,11 +217,7 @@ pub fn reset_card<T: Transport>(
         match piv.unblock_pin(&wrong_puk, &wrong) {
             Err(CardError::PukBlocked) => break,
             Err(CardError::WrongPuk { .. }) => continue,
-            Ok(()) => {
-                return Err(StationError::State(
-                    "the card accepted a PUK it must not".into(),
-                ))
-            }
+            Ok(()) => return Err(StationError::AcceptedWrongSecret("PUK")),
             Err(e) => return Err(StationError::card(step, e)),
         }
     }
@@ -338,160 +317,4 @@ pub fn expire_due(station: &Station) -> Result<Vec<(i64, String)>, StationError>
         expired.push((app.id, why));
     }
     Ok(expired)
-}
-
-/// What is in a reader, as the operator's readers panel shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CardView {
-    Empty,
-    /// A blank card, ready for activation.
-    Blank {
-        serial: u32,
-    },
-    /// A card this station personalized.
-    Firma {
-        serial: u32,
-        application: i64,
-        holder: String,
-        /// When its certificates expire.
-        expires: Option<time::Date>,
-        pin_blocked: bool,
-        /// An activation on it stopped half-way.
-        unfinished: bool,
-    },
-    /// Not a PIV card, a card without Yubico's extensions, or a card
-    /// personalized elsewhere.
-    Unknown {
-        why: String,
-    },
-}
-
-/// Looks at the card behind `transport` without changing it (no PIN is
-/// tried: the PIN status comes from an empty VERIFY).
-pub fn describe_card<T: Transport>(station: &Station, transport: T) -> CardView {
-    let mut piv = Piv::new(transport);
-    if piv.select().is_err() {
-        return CardView::Unknown {
-            why: "not a PIV card".into(),
-        };
-    }
-    let serial = match piv.serial() {
-        Ok(s) => s,
-        Err(_) => {
-            return CardView::Unknown {
-                why: "a PIV card without a serial number (no Yubico extensions)".into(),
-            }
-        }
-    };
-    let pin_blocked = matches!(piv.pin_status(), Ok(firma_apdu::piv::PinStatus::Blocked));
-    let record = station.registry().card(serial).ok().flatten();
-    if let Some(app_id) = record.as_ref().and_then(|r| r.application_id) {
-        if let Ok(app) = station.application(&AppKey::Id(app_id)) {
-            let certs = station.registry().certificates(app_id).unwrap_or_default();
-            let expires = certs
-                .iter()
-                .filter(|c| c.card_serial == serial && c.state == CertState::Loaded)
-                .map(|c| c.not_after.date())
-                .min();
-            let unfinished = record
-                .as_ref()
-                .is_some_and(|r| r.state == CardState::Personalizing);
-            return CardView::Firma {
-                serial,
-                application: app_id,
-                holder: format!("{} {}", app.given_name, app.surnames),
-                expires,
-                pin_blocked,
-                unfinished,
-            };
-        }
-    }
-    let has_certificates = [
-        firma_apdu::piv::Slot::Authentication,
-        firma_apdu::piv::Slot::Signature,
-        firma_apdu::piv::Slot::KeyManagement,
-    ]
-    .into_iter()
-    .any(|s| matches!(piv.read_certificate(s), Ok(Some(_))));
-    if has_certificates || pin_blocked {
-        CardView::Unknown {
-            why: format!("card {serial} was personalized elsewhere"),
-        }
-    } else {
-        CardView::Blank { serial }
-    }
-}
-
-/// A card's details for the operator (serial, version, PIN and PUK tries,
-/// each slot's certificate), read without changing anything.
-pub fn inspect<T: Transport>(station: &Station, transport: T) -> Result<String, StationError> {
-    let mut piv = Piv::new(transport);
-    let (serial, record) = identify(station, &mut piv)?;
-    let mut lines = vec![format!("card {serial}")];
-    if let Ok(v) = piv.version() {
-        lines.push(format!("version {v}"));
-    }
-    // GET METADATA tells the tries left even after a VERIFY in this session.
-    match (piv.metadata(0x80), piv.pin_status()) {
-        (
-            Ok(Some(firma_apdu::piv::Metadata {
-                retries: Some((_, 0)),
-                ..
-            })),
-            _,
-        )
-        | (_, Ok(firma_apdu::piv::PinStatus::Blocked)) => lines.push("PIN: blocked".into()),
-        (
-            Ok(Some(firma_apdu::piv::Metadata {
-                retries: Some((_, n)),
-                ..
-            })),
-            _,
-        )
-        | (_, Ok(firma_apdu::piv::PinStatus::TriesLeft(n))) => {
-            lines.push(format!("PIN: {n} tries left"))
-        }
-        _ => lines.push("PIN: verified in this session".into()),
-    }
-    match piv.metadata(0x81) {
-        Ok(Some(firma_apdu::piv::Metadata {
-            retries: Some((_, left)),
-            ..
-        })) => lines.push(format!("PUK: {left} tries left")),
-        Err(firma_apdu::Error::NotSupportedByCard(_)) => {
-            lines.push("PUK: tries left not reported by this card".into())
-        }
-        _ => {}
-    }
-    for slot in [
-        firma_apdu::piv::Slot::Authentication,
-        firma_apdu::piv::Slot::Signature,
-        firma_apdu::piv::Slot::KeyManagement,
-    ] {
-        let text = match piv.read_certificate(slot) {
-            Ok(Some(der)) => {
-                use der::Decode;
-                match x509_cert::Certificate::from_der(&der) {
-                    Ok(c) => format!(
-                        "{}, until {}",
-                        c.tbs_certificate.subject, c.tbs_certificate.validity.not_after
-                    ),
-                    Err(_) => "an unreadable certificate".into(),
-                }
-            }
-            Ok(None) => "no certificate".into(),
-            Err(e) => return Err(StationError::card("reading the certificates", e)),
-        };
-        lines.push(format!("{slot}: {text}"));
-    }
-    match record {
-        Some(r) => lines.push(format!(
-            "registry: {}{}",
-            r.state,
-            r.application_id
-                .map_or(String::new(), |a| format!(", application {a}"))
-        )),
-        None => lines.push("registry: not a card of this station".into()),
-    }
-    Ok(lines.join("\n"))
 }

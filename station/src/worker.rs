@@ -10,7 +10,7 @@ use firma_apdu::transport::{self, PcscTransport, Traced, Transport};
 
 use crate::activation::{self, Citizen, Outcome, Progress};
 use crate::engine::Station;
-use crate::error::StationError;
+use crate::error::{CardTask, StationError};
 use crate::registry::{AppKey, WorkflowKind};
 
 /// How a worker reaches its card: a PC/SC reader, or an in-process card in
@@ -32,7 +32,7 @@ impl Connector for PcscReader {
     }
 
     fn connect(&mut self) -> Result<Box<dyn Transport + Send>, StationError> {
-        let ctx = transport::pcsc_context().map_err(|e| StationError::State(e.to_string()))?;
+        let ctx = transport::pcsc_context().map_err(StationError::Pcsc)?;
         match PcscTransport::connect(&ctx, &self.reader) {
             // Every APDU goes to the debug log, its data redacted.
             Ok(t) => Ok(Box::new(Traced::new(t))),
@@ -41,7 +41,7 @@ impl Connector for PcscReader {
                 if e.is_card_gone() {
                     Err(StationError::NoCard(self.reader.clone()))
                 } else {
-                    Err(StationError::card("connecting to the card", e))
+                    Err(StationError::card(CardTask::Connect, e))
                 }
             }
         }

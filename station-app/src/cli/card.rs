@@ -4,13 +4,12 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use firma_apdu::piv::{PinStatus, Piv, Slot};
+use firma_apdu::piv::{Origin, PinStatus, Piv};
 use firma_apdu::transport::{self, PcscTransport};
 use firma_apdu::Error;
 use firma_station_engine::engine::Config;
 use firma_station_engine::error::StationError;
-use firma_station_engine::registry::AppKey;
-use firma_station_engine::services;
+use firma_station_engine::inspection::{self, x509_time, CardReport, CertificateReport, Reported};
 
 use super::{connect, find_reader, open_station, Cli};
 
@@ -30,17 +29,15 @@ pub struct InspectArgs {
 pub fn inspect(cli: &Cli, args: &InspectArgs) -> Result<ExitCode, StationError> {
     let station = &open_station(cli, false, Config::default())?;
     let reader = find_reader(&args.reader)?;
-    let ctx = transport::pcsc_context().map_err(|e| StationError::State(e.to_string()))?;
+    let found = inspection::inspect(station, connect(&reader)?)?;
     println!("{reader}");
-    show_card(&ctx, &reader).map_err(|e| StationError::card("reading the card", e))?;
-    let mut piv = Piv::new(connect(&reader)?);
-    let (serial, record) = services::identify(station, &mut piv)?;
-    match record {
-        None => println!("  registry: card {serial} is not in this station's registry"),
-        Some(r) => {
+    print_report(&found.card);
+    let serial = found.card.serial.map_or("?".to_string(), |s| s.to_string());
+    match (&found.record, &found.application) {
+        (None, _) => println!("  registry: card {serial} is not in this station's registry"),
+        (Some(r), app) => {
             println!("  registry: card {serial} {}", r.state);
-            if let Some(app) = r.application_id {
-                let a = station.application(&AppKey::Id(app))?;
+            if let Some(a) = app {
                 println!(
                     "  application {}: {} {} ({}), {}",
                     a.id, a.given_name, a.surnames, a.nif, a.state
@@ -51,29 +48,28 @@ pub fn inspect(cli: &Cli, args: &InspectArgs) -> Result<ExitCode, StationError> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a card in a reader turned out to be, in one line, read through
-/// firma-apdu's PIV client (SELECT with the full AID, which every card takes).
-fn describe_card(ctx: &pcsc::Context, reader: &str) -> String {
+/// What a card in a reader turned out to be, in one line.
+fn one_line(ctx: &pcsc::Context, reader: &str) -> String {
     let transport = match PcscTransport::connect(ctx, reader) {
         Ok(c) => c,
         Err(e) => return format!("cannot connect: {e}"),
     };
-    let mut piv = match Piv::open(transport) {
-        Ok((piv, _)) => piv,
+    let card = match inspection::read_card(&mut Piv::new(transport)) {
+        Ok(card) => card,
         Err(Error::NotFound(_)) => return "not a PIV card".into(),
         Err(e) => return format!("no answer: {e}"),
     };
     let mut parts = vec!["PIV card".to_string()];
-    if let Ok(v) = piv.version() {
+    if let Reported::Known(v) = &card.version {
         parts.push(format!("version {v}"));
     }
-    if let Ok(serial) = piv.serial() {
+    if let Some(serial) = card.serial {
         parts.push(format!("serial {serial}"));
     }
-    match piv.pin_status() {
-        Ok(PinStatus::TriesLeft(n)) => parts.push(format!("PIN tries left {n}")),
-        Ok(PinStatus::Blocked) => parts.push("PIN blocked".into()),
-        _ => {}
+    match card.pin.status {
+        PinStatus::TriesLeft(n) => parts.push(format!("PIN tries left {n}")),
+        PinStatus::Blocked => parts.push("PIN blocked".into()),
+        PinStatus::Verified => {}
     }
     parts.join(", ")
 }
@@ -102,7 +98,7 @@ pub fn readers() -> ExitCode {
             None => println!("{}: empty", r.name),
             Some(atr) => {
                 println!("{}: card present (ATR {})", r.name, hex::encode_upper(atr));
-                println!("    {}", describe_card(&ctx, &r.name));
+                println!("    {}", one_line(&ctx, &r.name));
             }
         }
     }
@@ -154,99 +150,96 @@ pub fn card(args: &CardArgs) -> ExitCode {
 }
 
 fn show_card(ctx: &pcsc::Context, reader: &str) -> Result<(), Error> {
-    let (mut piv, info) = Piv::open(PcscTransport::connect(ctx, reader)?)?;
-    let label = info.label.unwrap_or_else(|| "PIV".into());
-    println!("  application: {label} (APDUs: {:?})", piv.mode());
-    match piv.version() {
-        Ok(v) => println!("  version: {v}"),
-        Err(Error::NotSupportedByCard(_)) => {
-            println!("  version: not reported (no Yubico extensions)")
-        }
-        Err(e) => return Err(e),
+    let card = inspection::read_card(&mut Piv::new(PcscTransport::connect(ctx, reader)?))?;
+    print_report(&card);
+    Ok(())
+}
+
+/// The report, one fact a line; what a card without GET METADATA or GET
+/// VERSION keeps to itself is said, not left out.
+fn print_report(card: &CardReport) {
+    let label = card.label.as_deref().unwrap_or("PIV");
+    println!("  application: {label} (APDUs: {:?})", card.mode);
+    match &card.version {
+        Reported::Known(v) => println!("  version: {v}"),
+        Reported::NotReported => println!("  version: not reported (no Yubico extensions)"),
     }
-    if let Ok(serial) = piv.serial() {
+    if let Some(serial) = card.serial {
         println!("  serial: {serial}");
     }
-    // Metadata is a Yubico extension: cards without it just show less, and
-    // say so rather than leave the operator guessing.
-    let pin_meta = piv.metadata(0x80);
-    let no_metadata = matches!(pin_meta, Err(Error::NotSupportedByCard(_)));
-    let pin_meta = pin_meta.ok().flatten();
-    match piv.pin_status()? {
-        PinStatus::Blocked => println!("  PIN: blocked{}", default_note(&pin_meta)),
-        PinStatus::TriesLeft(n) => println!("  PIN: {n} tries left{}", default_note(&pin_meta)),
-        PinStatus::Verified => println!("  PIN: verified{}", default_note(&pin_meta)),
+    let default = default_note(card.pin.factory_default);
+    match card.pin.status {
+        PinStatus::Blocked => println!("  PIN: blocked{default}"),
+        PinStatus::TriesLeft(n) => println!("  PIN: {n} tries left{default}"),
+        PinStatus::Verified => println!("  PIN: verified{default}"),
     }
-    if no_metadata {
-        println!("  PUK: tries left {NOT_REPORTED}");
-        println!("  management key: algorithm {NOT_REPORTED}");
+    match &card.puk {
+        Some(Reported::Known(p)) => {
+            let left = match p.status {
+                PinStatus::TriesLeft(n) => n,
+                _ => 0,
+            };
+            println!(
+                "  PUK: {left} tries left{}",
+                default_note(p.factory_default)
+            );
+        }
+        Some(Reported::NotReported) => println!("  PUK: tries left {NOT_REPORTED}"),
+        None => {}
     }
-    if let Some(m) = piv.metadata(0x81).ok().flatten() {
-        let (_, left) = m.retries.unwrap_or((0, 0));
-        println!("  PUK: {left} tries left{}", default_note(&Some(m.clone())));
+    match &card.management_key {
+        Some(Reported::Known(m)) => {
+            let alg = m
+                .algorithm
+                .map_or("unknown algorithm".to_string(), |a| a.to_string());
+            println!("  management key: {alg}{}", default_note(m.factory_default));
+        }
+        Some(Reported::NotReported) => println!("  management key: algorithm {NOT_REPORTED}"),
+        None => {}
     }
-    if let Some(m) = piv.metadata(0x9B).ok().flatten() {
-        let alg = m.algorithm.and_then(firma_apdu::piv::MgmAlgorithm::from_id);
-        let alg = alg.map_or("unknown algorithm".to_string(), |a| a.to_string());
-        println!("  management key: {alg}{}", default_note(&Some(m.clone())));
-    }
-    for slot in Slot::all() {
-        let key = match piv.metadata(slot.key_reference()) {
-            Ok(Some(m)) => {
-                let alg = m
-                    .algorithm
-                    .and_then(|a| firma_apdu::piv::Algorithm::try_from(a).ok());
-                Some(format!(
-                    "key {}, {}, PIN {:?}",
-                    alg.map_or("unknown".into(), |a| a.to_string()),
-                    match m.origin {
-                        Some(firma_apdu::piv::Origin::Generated) => "generated on the card",
-                        Some(firma_apdu::piv::Origin::Imported) => "imported",
-                        None => "origin unknown",
-                    },
-                    m.pin_policy.unwrap_or(firma_apdu::piv::PinPolicy::Default)
-                ))
+    for slot in &card.slots {
+        println!("  slot {}:", slot.slot);
+        match &slot.key {
+            Some(Reported::Known(k)) => println!(
+                "    key {}, {}, PIN {:?}",
+                k.algorithm.map_or("unknown".into(), |a| a.to_string()),
+                match k.origin {
+                    Some(Origin::Generated) => "generated on the card",
+                    Some(Origin::Imported) => "imported",
+                    None => "origin unknown",
+                },
+                k.pin_policy
+            ),
+            Some(Reported::NotReported) => println!("    key: {NOT_REPORTED}"),
+            None => {}
+        }
+        match &slot.certificate {
+            Some(CertificateReport::Readable {
+                subject,
+                issuer,
+                not_before,
+                not_after,
+            }) => {
+                println!("    subject: {subject}");
+                println!("    issuer: {issuer}");
+                println!(
+                    "    valid: {} to {}",
+                    x509_time(*not_before),
+                    x509_time(*not_after)
+                );
             }
-            _ => None,
-        };
-        let cert = piv.read_certificate(slot)?;
-        if key.is_none() && cert.is_none() {
-            continue;
-        }
-        let key = key.or_else(|| no_metadata.then(|| format!("key: {NOT_REPORTED}")));
-        println!("  slot {slot}:");
-        if let Some(k) = key {
-            println!("    {k}");
-        }
-        match cert.as_deref().map(describe_certificate) {
-            Some(Ok(lines)) => lines.iter().for_each(|l| println!("    {l}")),
-            Some(Err(e)) => println!("    certificate: unreadable ({e})"),
+            Some(CertificateReport::Unreadable(e)) => println!("    certificate: unreadable ({e})"),
             None => println!("    no certificate"),
         }
     }
-    Ok(())
 }
 
 /// What `card` says of what a card without GET METADATA (Nitrokey 3) keeps to itself.
 const NOT_REPORTED: &str = "not reported by this card";
 
-fn default_note(m: &Option<firma_apdu::piv::Metadata>) -> &'static str {
-    match m {
-        Some(m) if m.is_default == Some(true) => " (still the factory default)",
+fn default_note(factory_default: Option<bool>) -> &'static str {
+    match factory_default {
+        Some(true) => " (still the factory default)",
         _ => "",
     }
-}
-
-fn describe_certificate(der: &[u8]) -> Result<Vec<String>, der::Error> {
-    use der::Decode;
-    let cert = x509_cert::Certificate::from_der(der)?;
-    let tbs = &cert.tbs_certificate;
-    Ok(vec![
-        format!("subject: {}", tbs.subject),
-        format!("issuer: {}", tbs.issuer),
-        format!(
-            "valid: {} to {}",
-            tbs.validity.not_before, tbs.validity.not_after
-        ),
-    ])
 }

@@ -5,7 +5,7 @@ use std::io::BufRead;
 
 use firma_apdu::piv::Pin;
 use firma_station_engine::error::StationError;
-use firma_station_engine::pin;
+use firma_station_engine::pin::{self, PinRule};
 use zeroize::Zeroizing;
 
 /// Line `n` (0-based) of standard input, read once for the whole process.
@@ -29,12 +29,9 @@ pub fn read_secret(
     line: usize,
 ) -> Result<Zeroizing<String>, StationError> {
     if from_stdin {
-        return stdin_line(line)?.ok_or_else(|| {
-            StationError::Input(format!(
-                "standard input has no line {} ({})",
-                line + 1,
-                prompt.trim_end_matches([':', ' '])
-            ))
+        return stdin_line(line)?.ok_or_else(|| StationError::NoStdinLine {
+            line: line + 1,
+            what: prompt.trim_end_matches([':', ' ']).to_string(),
         });
     }
     rpassword::prompt_password(prompt)
@@ -59,9 +56,7 @@ pub fn read_new_pin_at(from_stdin: bool, line: usize) -> Result<Pin, StationErro
     };
     if let Some(again) = again {
         if again.as_str() != first.as_str() {
-            return Err(StationError::PinRule(
-                "the two PINs typed are different".into(),
-            ));
+            return Err(PinRule::TypedTwiceDifferently.into());
         }
     }
     Ok(pin)

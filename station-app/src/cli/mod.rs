@@ -10,6 +10,7 @@ pub mod identity;
 pub mod input;
 pub mod pin;
 pub mod revocation;
+pub mod values;
 pub mod workflow;
 
 use std::path::PathBuf;
@@ -18,13 +19,12 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use firma_apdu::transport::{self, Transport};
-use firma_station_engine::activation;
-use firma_station_engine::ca::{
-    CaError, CertificateAuthority, Holder, Issued, LocalCa, Profile, RevocationReason,
-};
+use firma_station_engine::audit::Actor;
+use firma_station_engine::ca::{CaError, CertificateAuthority, Issued, LocalCa, RevocationReason};
 use firma_station_engine::engine::{Config, Station};
 use firma_station_engine::error::StationError;
-use firma_station_engine::registry::{Actor, AppKey};
+use firma_station_engine::profile::{Holder, Profile};
+use firma_station_engine::registry::AppKey;
 use firma_station_engine::worker::{Connector, PcscReader};
 
 #[derive(Parser)]
@@ -163,11 +163,11 @@ pub fn open_station(cli: &Cli, needs_ca: bool, config: Config) -> Result<Station
     Station::open(&data_dir(cli), ca, actor(cli), config)
 }
 
-pub fn config(algorithm: &str) -> Result<Config, StationError> {
-    Ok(Config {
-        algorithm: activation::parse_algorithm(algorithm)?,
+pub fn config(algorithm: values::KeyAlgorithm) -> Config {
+    Config {
+        algorithm: algorithm.into(),
         ..Config::default()
-    })
+    }
 }
 
 /// The operator's window, on the machine's PC/SC readers.
@@ -185,7 +185,7 @@ pub fn ui(cli: &Cli) -> Result<ExitCode, StationError> {
     }
     let station = Arc::new(open_station(cli, false, Config::default())?);
     firma_station::ui::run(station, Arc::new(firma_station_engine::readers::PcscSource))
-        .map_err(StationError::State)?;
+        .map_err(StationError::WindowFailed)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -195,21 +195,20 @@ pub fn app_key(s: &str) -> AppKey {
 
 /// The reader whose name contains `part`, if exactly one does.
 pub fn find_reader(part: &str) -> Result<String, StationError> {
-    let ctx = transport::pcsc_context().map_err(|e| StationError::State(e.to_string()))?;
-    let readers = transport::list_readers(&ctx).map_err(|e| StationError::State(e.to_string()))?;
+    let ctx = transport::pcsc_context().map_err(StationError::Pcsc)?;
+    let readers = transport::list_readers(&ctx).map_err(StationError::Pcsc)?;
     let matching: Vec<_> = readers.iter().filter(|r| r.name.contains(part)).collect();
     match matching.as_slice() {
         [one] => Ok(one.name.clone()),
-        [] => Err(StationError::Input(format!(
-            "no reader matches {part:?}: `firma-station readers` lists them"
-        ))),
-        many => Err(StationError::Input(format!(
-            "several readers match {part:?}: {}; give more of the name",
-            many.iter()
+        [] => Err(StationError::NoReaderMatches(part.to_string())),
+        many => Err(StationError::ManyReadersMatch {
+            part: part.to_string(),
+            readers: many
+                .iter()
                 .map(|r| r.name.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+                .join(", "),
+        }),
     }
 }
 

@@ -33,8 +33,7 @@ pub fn unblock(cli: &Cli, args: &UnblockArgs) -> Result<ExitCode, StationError> 
     let station = open_station(cli, false, Config::default())?;
     let reader = find_reader(&args.reader)?;
     let puk = read_secret(args.stdin, "PUK (from the PUK letter): ", 0)?;
-    let puk = Puk::new(puk.as_bytes())
-        .map_err(|e| StationError::Input(format!("the PUK is not valid: {e}")))?;
+    let puk = Puk::new(puk.as_bytes()).map_err(StationError::PukFormat)?;
     let pin = read_new_pin_at(args.stdin, 1)?;
     let serial = services::unblock(&station, connect(&reader)?, &puk, &pin)?;
     println!("Card {serial}: PIN unblocked, the new PIN is set.");
@@ -45,8 +44,7 @@ pub fn change(cli: &Cli, args: &ChangePinArgs) -> Result<ExitCode, StationError>
     let station = open_station(cli, false, Config::default())?;
     let reader = find_reader(&args.reader)?;
     let old = read_secret(args.stdin, "Current PIN: ", 0)?;
-    let old = Pin::new(old.as_bytes())
-        .map_err(|e| StationError::Input(format!("the current PIN is not valid: {e}")))?;
+    let old = Pin::new(old.as_bytes()).map_err(StationError::PinFormat)?;
     let new = read_new_pin_at(args.stdin, 1)?;
     let serial = services::change_pin(&station, connect(&reader)?, &old, &new)?;
     println!("Card {serial}: PIN changed.");

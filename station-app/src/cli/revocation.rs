@@ -8,15 +8,16 @@ use firma_station_engine::engine::Config;
 use firma_station_engine::error::StationError;
 use firma_station_engine::services;
 
+use super::values::Reason;
 use super::{app_key, ca_dir, connect, find_reader, open_station, Cli};
 
 #[derive(Args)]
 pub struct RevokeArgs {
     #[arg(long)]
     application: String,
-    /// unspecified, key-compromise, affiliation-changed, superseded or cessation-of-operation.
-    #[arg(long)]
-    reason: String,
+    /// Why (RFC 5280 CRLReason).
+    #[arg(long, value_enum)]
+    reason: Reason,
     /// Confirms: revocation cannot be undone.
     #[arg(long)]
     yes: bool,
@@ -26,19 +27,18 @@ pub struct RevokeArgs {
 pub struct ResetCardArgs {
     #[arg(long)]
     reader: String,
-    #[arg(long, default_value = "superseded")]
-    reason: String,
+    /// Why the certificates the card carried are revoked.
+    #[arg(long, value_enum, default_value_t = Reason::Superseded)]
+    reason: Reason,
     /// Confirms: the keys on the card are destroyed.
     #[arg(long)]
     yes: bool,
 }
 
 pub fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<ExitCode, StationError> {
-    let reason: RevocationReason = args.reason.parse()?;
+    let reason = RevocationReason::from(args.reason);
     if !args.yes {
-        return Err(StationError::Input(
-            "revocation cannot be undone: add --yes to confirm".into(),
-        ));
+        return Err(StationError::RevocationNotConfirmed);
     }
     let station = open_station(cli, true, Config::default())?;
     let serials = services::revoke(&station, &app_key(&args.application), reason)?;
@@ -52,12 +52,9 @@ pub fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<ExitCode, StationError> {
 }
 
 pub fn reset_card(cli: &Cli, args: &ResetCardArgs) -> Result<ExitCode, StationError> {
-    let reason: RevocationReason = args.reason.parse()?;
+    let reason = RevocationReason::from(args.reason);
     if !args.yes {
-        return Err(StationError::Input(
-            "resetting destroys the card's keys and revokes its certificates: add --yes to confirm"
-                .into(),
-        ));
+        return Err(StationError::ResetNotConfirmed);
     }
     let station = open_station(cli, true, Config::default())?;
     let reader = find_reader(&args.reader)?;

@@ -18,6 +18,7 @@ use firma_station_engine::worker::{Job, PcscReader, Report, Worker};
 use zeroize::Zeroizing;
 
 use super::input::{read_new_pin, read_secret};
+use super::values::KeyAlgorithm;
 use super::{app_key, config, find_reader, open_station, Cli};
 
 #[derive(Args)]
@@ -33,9 +34,9 @@ pub struct ActivateArgs {
     /// Write the PUK letter as a PDF to FILE (created private) instead of printing it on standard output.
     #[arg(long, value_name = "FILE")]
     letter: Option<PathBuf>,
-    /// Key algorithm: rsa2048 (default), p256 or p384.
-    #[arg(long, default_value = "rsa2048")]
-    algorithm: String,
+    /// Key algorithm.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = KeyAlgorithm::Rsa2048)]
+    algorithm: KeyAlgorithm,
 }
 
 #[derive(Args)]
@@ -47,12 +48,13 @@ pub struct RenewArgs {
     /// Read the card's current PIN from standard input.
     #[arg(long)]
     pin_stdin: bool,
-    #[arg(long, default_value = "rsa2048")]
-    algorithm: String,
+    /// Key algorithm of the new keys.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = KeyAlgorithm::Rsa2048)]
+    algorithm: KeyAlgorithm,
 }
 
 pub fn activate(cli: &Cli, args: &ActivateArgs) -> Result<ExitCode, StationError> {
-    let station = open_station(cli, true, config(&args.algorithm)?)?;
+    let station = open_station(cli, true, config(args.algorithm))?;
     let reader = find_reader(&args.reader)?;
     let app = app_key(&args.application);
     // Checked before the card is touched: nothing changes on a refusal.
@@ -74,10 +76,10 @@ pub fn activate(cli: &Cli, args: &ActivateArgs) -> Result<ExitCode, StationError
 }
 
 pub fn renew(cli: &Cli, args: &RenewArgs) -> Result<ExitCode, StationError> {
-    let station = open_station(cli, true, config(&args.algorithm)?)?;
+    let station = open_station(cli, true, config(args.algorithm))?;
     let reader = find_reader(&args.reader)?;
     let pin = read_secret(args.pin_stdin, "The card's PIN: ", 0)?;
-    let pin = Pin::new(pin.as_bytes()).map_err(|e| StationError::Input(e.to_string()))?;
+    let pin = Pin::new(pin.as_bytes()).map_err(StationError::PinFormat)?;
     drive(
         station,
         &reader,
@@ -138,9 +140,7 @@ fn drive(station: Station, reader: &str, job: Job) -> Result<ExitCode, StationEr
             }
         }
     }
-    Err(StationError::State(
-        "the card worker stopped unexpectedly".into(),
-    ))
+    Err(StationError::WorkerStopped)
 }
 
 /// The citizen at the CLI: the PIN read before the card work began, and the
@@ -156,11 +156,8 @@ impl Citizen for CliCitizen {
     }
 
     fn current_pin(&mut self) -> Result<Pin, StationError> {
-        let pin = self
-            .pin
-            .as_ref()
-            .ok_or_else(|| StationError::Input("no PIN was given".into()))?;
-        Pin::new(pin.as_bytes()).map_err(|e| StationError::Input(e.to_string()))
+        let pin = self.pin.as_ref().ok_or(StationError::NoPinGiven)?;
+        Pin::new(pin.as_bytes()).map_err(StationError::PinFormat)
     }
 
     fn deliver_letter(&mut self, info: &LetterInfo, puk: &Puk) -> Result<(), StationError> {

@@ -3,8 +3,9 @@
 //! the widgets themselves. A key missing from the table shows as the key.
 
 use firma_station_engine::activation::{CardNote, Step};
-use firma_station_engine::ca::Profile;
 use firma_station_engine::error::StationError;
+use firma_station_engine::pin::PinRule;
+use firma_station_engine::profile::Profile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -212,6 +213,21 @@ pub fn step(lang: Lang, s: Step) -> String {
     }
 }
 
+/// Why a new PIN is refused, in the operator's language.
+pub fn pin_rule(lang: Lang, rule: PinRule) -> &'static str {
+    t(
+        lang,
+        match rule {
+            PinRule::Length(_) => "pin_err_length",
+            PinRule::NotDigits => "pin_err_digits",
+            PinRule::OneDigit => "pin_err_repeat",
+            PinRule::Run => "pin_err_run",
+            PinRule::RepeatedGroup => "pin_err_group",
+            PinRule::TypedTwiceDifferently => "pin_differ",
+        },
+    )
+}
+
 /// An engine error for the operator: the common ones in the operator's
 /// language; the others with the engine's own (English) explanation.
 pub fn error(lang: Lang, e: &StationError) -> String {
@@ -231,22 +247,7 @@ pub fn error(lang: Lang, e: &StationError) -> String {
             t(lang, "err_wrong_card"),
             t(lang, "err_wrong_card_do")
         ),
-        StationError::PinRule(why) => {
-            let key = [
-                ("characters", "pin_err_length"),
-                ("only hold digits", "pin_err_digits"),
-                ("repeats one digit", "pin_err_repeat"),
-                ("consecutive", "pin_err_run"),
-                ("repeats a group", "pin_err_group"),
-                ("different", "pin_differ"),
-            ]
-            .into_iter()
-            .find(|(needle, _)| why.contains(needle));
-            match key {
-                Some((_, key)) => t(lang, key).into(),
-                None => e.to_string(),
-            }
-        }
+        StationError::PinRule(rule) => pin_rule(lang, *rule).into(),
         other => other.to_string(),
     }
 }
@@ -267,7 +268,7 @@ mod tests {
     #[test]
     fn every_pin_rule_is_said_in_the_operators_language() {
         for pin in ["12345", "12a456", "000000", "123456", "123123"] {
-            let e = firma_station_engine::pin::check_new_pin(pin).unwrap_err();
+            let e = StationError::from(firma_station_engine::pin::check_new_pin(pin).unwrap_err());
             let es = error(Lang::Es, &e);
             assert!(es.starts_with("El PIN"), "{pin}: {es}");
             assert_ne!(es, error(Lang::En, &e));

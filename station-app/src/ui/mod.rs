@@ -4,6 +4,7 @@
 //! commands. All operator-facing text comes from [`i18n`].
 
 pub mod i18n;
+mod report;
 
 use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -20,11 +21,12 @@ use firma_station_engine::ca::RevocationReason;
 use firma_station_engine::engine::Station;
 use firma_station_engine::error::StationError;
 use firma_station_engine::identity::IdentityDocument;
+use firma_station_engine::inspection::{self, CardView};
 use firma_station_engine::letter::{self, LetterInfo};
 use firma_station_engine::pin::check_new_pin;
 use firma_station_engine::readers::{self, ReaderSource, ReaderView, Readers};
 use firma_station_engine::registry::{AppKey, AppState, Application, WorkflowKind};
-use firma_station_engine::services::{self, CardView};
+use firma_station_engine::services;
 use firma_station_engine::worker::{Job, Report, Worker};
 use i18n::{t, Lang};
 
@@ -60,13 +62,11 @@ impl UiCitizen {
                 new,
                 reply,
             })
-            .map_err(|_| StationError::Input("the window was closed".into()))?;
+            .map_err(|_| StationError::PinEntryCancelled)?;
         self.repaint.request_repaint();
         match answer.recv() {
             Ok(Some(pin)) => Ok(pin),
-            _ => Err(StationError::Input(
-                "the PIN entry was cancelled: resume when the citizen is ready".into(),
-            )),
+            _ => Err(StationError::PinEntryCancelled),
         }
     }
 }
@@ -716,7 +716,9 @@ impl App {
                                 &reader,
                                 Job::Service {
                                     name: "inspect".into(),
-                                    run: Box::new(services::inspect),
+                                    run: Box::new(|station, card| {
+                                        inspection::inspect(station, card).map(|f| report::text(&f))
+                                    }),
                                 },
                             );
                         }
@@ -957,7 +959,7 @@ impl App {
             if d.first.as_str() != d.second.as_str() {
                 Err(t(lang, "pin_differ").to_string())
             } else {
-                check_new_pin(&d.first).map_err(|e| i18n::error(lang, &e))
+                check_new_pin(&d.first).map_err(|e| i18n::pin_rule(lang, e).to_string())
             }
         } else {
             Pin::new(d.first.as_bytes()).map_err(|e| e.to_string())
@@ -1125,7 +1127,7 @@ impl App {
                 let new = if d.new_pin.as_str() != d.again.as_str() {
                     Err(t(lang, "pin_differ").to_string())
                 } else {
-                    check_new_pin(&d.new_pin).map_err(|e| i18n::error(lang, &e))
+                    check_new_pin(&d.new_pin).map_err(|e| i18n::pin_rule(lang, e).to_string())
                 };
                 let first = Pin::new(d.secret.as_bytes()).map_err(|e| e.to_string());
                 match (new, first) {
