@@ -16,8 +16,8 @@ use std::time::Duration;
 use cryptoki_sys::*;
 
 use crate::error::{Error, Result};
-use crate::mechanism::Hash;
-use crate::module::{DecryptMech, Module, SignMech, TokenState};
+use crate::mechanism::{parsing, table, DecryptMech, SignMech};
+use crate::module::{Module, TokenState};
 use crate::object::AttrError;
 
 static STATE: Mutex<Option<Module>> = Mutex::new(None);
@@ -159,66 +159,6 @@ const fn version(major: u8, minor: u8) -> CK_VERSION {
 
 const LIBRARY_VERSION: CK_VERSION = version(0, 1);
 
-/// The mechanisms Firma offers: (type, min key bits, max key bits, flags).
-const MECHANISMS: &[(CK_MECHANISM_TYPE, CK_ULONG, CK_ULONG, CK_FLAGS)] = &[
-    (CKM_RSA_PKCS, 1024, 2048, CKF_HW | CKF_SIGN | CKF_DECRYPT),
-    (CKM_RSA_X_509, 1024, 2048, CKF_HW | CKF_SIGN | CKF_DECRYPT),
-    (CKM_RSA_PKCS_PSS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (CKM_RSA_PKCS_OAEP, 1024, 2048, CKF_HW | CKF_DECRYPT),
-    (CKM_SHA1_RSA_PKCS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (CKM_SHA224_RSA_PKCS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (CKM_SHA256_RSA_PKCS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (CKM_SHA384_RSA_PKCS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (CKM_SHA512_RSA_PKCS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (CKM_SHA1_RSA_PKCS_PSS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (CKM_SHA224_RSA_PKCS_PSS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (CKM_SHA256_RSA_PKCS_PSS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (CKM_SHA384_RSA_PKCS_PSS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (CKM_SHA512_RSA_PKCS_PSS, 1024, 2048, CKF_HW | CKF_SIGN),
-    (
-        CKM_ECDSA,
-        256,
-        384,
-        CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
-    ),
-    (
-        CKM_ECDSA_SHA1,
-        256,
-        384,
-        CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
-    ),
-    (
-        CKM_ECDSA_SHA224,
-        256,
-        384,
-        CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
-    ),
-    (
-        CKM_ECDSA_SHA256,
-        256,
-        384,
-        CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
-    ),
-    (
-        CKM_ECDSA_SHA384,
-        256,
-        384,
-        CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
-    ),
-    (
-        CKM_ECDSA_SHA512,
-        256,
-        384,
-        CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
-    ),
-    (
-        CKM_ECDH1_DERIVE,
-        256,
-        384,
-        CKF_HW | CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
-    ),
-];
-
 unsafe fn mechanism_param<T: Copy>(m: &CK_MECHANISM) -> Result<T> {
     if m.pParameter.is_null() || m.ulParameterLen as usize != std::mem::size_of::<T>() {
         return Err(Error::MECHANISM_PARAM_INVALID);
@@ -227,67 +167,21 @@ unsafe fn mechanism_param<T: Copy>(m: &CK_MECHANISM) -> Result<T> {
     Ok((m.pParameter as *const T).read_unaligned())
 }
 
-fn pss_params(p: CK_RSA_PKCS_PSS_PARAMS, expect: Option<Hash>) -> Result<(Hash, Hash, usize)> {
-    let hash = Hash::from_ckm(p.hashAlg).ok_or(Error::MECHANISM_PARAM_INVALID)?;
-    let mgf = Hash::from_ckg(p.mgf).ok_or(Error::MECHANISM_PARAM_INVALID)?;
-    if expect.is_some_and(|e| e != hash) || p.sLen > 512 {
-        return Err(Error::MECHANISM_PARAM_INVALID);
-    }
-    Ok((hash, mgf, p.sLen as usize))
-}
-
 unsafe fn sign_mechanism(m: *const CK_MECHANISM) -> Result<SignMech> {
     let m = m.as_ref().ok_or(Error::ARGUMENTS_BAD)?;
-    let hashed_pss = |h: Hash| -> Result<SignMech> {
-        let (hash, mgf, salt) = pss_params(mechanism_param(m)?, Some(h))?;
-        Ok(SignMech::HashRsaPss { hash, mgf, salt })
-    };
-    Ok(match m.mechanism {
-        CKM_RSA_PKCS => SignMech::RsaPkcs,
-        CKM_RSA_X_509 => SignMech::RsaX509,
-        CKM_RSA_PKCS_PSS => {
-            let (hash, mgf, salt) = pss_params(mechanism_param(m)?, None)?;
-            SignMech::RsaPss { hash, mgf, salt }
-        }
-        CKM_SHA1_RSA_PKCS => SignMech::HashRsaPkcs(Hash::Sha1),
-        CKM_SHA224_RSA_PKCS => SignMech::HashRsaPkcs(Hash::Sha224),
-        CKM_SHA256_RSA_PKCS => SignMech::HashRsaPkcs(Hash::Sha256),
-        CKM_SHA384_RSA_PKCS => SignMech::HashRsaPkcs(Hash::Sha384),
-        CKM_SHA512_RSA_PKCS => SignMech::HashRsaPkcs(Hash::Sha512),
-        CKM_SHA1_RSA_PKCS_PSS => hashed_pss(Hash::Sha1)?,
-        CKM_SHA224_RSA_PKCS_PSS => hashed_pss(Hash::Sha224)?,
-        CKM_SHA256_RSA_PKCS_PSS => hashed_pss(Hash::Sha256)?,
-        CKM_SHA384_RSA_PKCS_PSS => hashed_pss(Hash::Sha384)?,
-        CKM_SHA512_RSA_PKCS_PSS => hashed_pss(Hash::Sha512)?,
-        CKM_ECDSA => SignMech::Ecdsa,
-        CKM_ECDSA_SHA1 => SignMech::HashEcdsa(Hash::Sha1),
-        CKM_ECDSA_SHA224 => SignMech::HashEcdsa(Hash::Sha224),
-        CKM_ECDSA_SHA256 => SignMech::HashEcdsa(Hash::Sha256),
-        CKM_ECDSA_SHA384 => SignMech::HashEcdsa(Hash::Sha384),
-        CKM_ECDSA_SHA512 => SignMech::HashEcdsa(Hash::Sha512),
-        _ => return Err(Error::MECHANISM_INVALID),
-    })
+    parsing::sign_mech(m.mechanism, || mechanism_param(m))
 }
 
 unsafe fn decrypt_mechanism(m: *const CK_MECHANISM) -> Result<DecryptMech> {
     let m = m.as_ref().ok_or(Error::ARGUMENTS_BAD)?;
-    Ok(match m.mechanism {
-        CKM_RSA_PKCS => DecryptMech::RsaPkcs,
-        CKM_RSA_X_509 => DecryptMech::RsaX509,
-        CKM_RSA_PKCS_OAEP => {
-            let p: CK_RSA_PKCS_OAEP_PARAMS = mechanism_param(m)?;
-            let hash = Hash::from_ckm(p.hashAlg).ok_or(Error::MECHANISM_PARAM_INVALID)?;
-            let mgf = Hash::from_ckg(p.mgf).ok_or(Error::MECHANISM_PARAM_INVALID)?;
-            let label = match p.source {
-                0 => Vec::new(),
-                CKZ_DATA_SPECIFIED => {
-                    bytes(p.pSourceData as *const u8, p.ulSourceDataLen)?.to_vec()
-                }
-                _ => return Err(Error::MECHANISM_PARAM_INVALID),
-            };
-            DecryptMech::RsaOaep { hash, mgf, label }
-        }
-        _ => return Err(Error::MECHANISM_INVALID),
+    parsing::decrypt_mech(m.mechanism, || {
+        let params: CK_RSA_PKCS_OAEP_PARAMS = mechanism_param(m)?;
+        let label = if params.source == CKZ_DATA_SPECIFIED {
+            bytes(params.pSourceData as *const u8, params.ulSourceDataLen)?.to_vec()
+        } else {
+            Vec::new()
+        };
+        Ok(parsing::OaepParams { params, label })
     })
 }
 
@@ -547,17 +441,16 @@ pub unsafe extern "C" fn C_GetMechanismList(
         if count.is_null() {
             return Err(Error::ARGUMENTS_BAD);
         }
+        let kinds = table::kinds();
         let room = *count as usize;
-        *count = MECHANISMS.len() as CK_ULONG;
+        *count = kinds.len() as CK_ULONG;
         if list.is_null() {
             return Ok(());
         }
-        if room < MECHANISMS.len() {
+        if room < kinds.len() {
             return Err(Error::BUFFER_TOO_SMALL);
         }
-        for (i, m) in MECHANISMS.iter().enumerate() {
-            list.add(i).write(m.0);
-        }
+        std::ptr::copy_nonoverlapping(kinds.as_ptr(), list, kinds.len());
         Ok(())
     })
 }
@@ -570,16 +463,13 @@ pub unsafe extern "C" fn C_GetMechanismInfo(
 ) -> CK_RV {
     guard(|| {
         with_module(|m| m.slot(slot).map(|_| ()))?;
-        let (_, min, max, flags) = MECHANISMS
-            .iter()
-            .find(|m| m.0 == kind)
-            .ok_or(Error::MECHANISM_INVALID)?;
+        let offered = table::find(kind).ok_or(Error::MECHANISM_INVALID)?;
         put(
             info,
             CK_MECHANISM_INFO {
-                ulMinKeySize: *min,
-                ulMaxKeySize: *max,
-                flags: *flags,
+                ulMinKeySize: offered.min_bits,
+                ulMaxKeySize: offered.max_bits,
+                flags: offered.flags,
             },
         )
     })
@@ -1015,13 +905,7 @@ pub unsafe extern "C" fn C_DeriveKey(
         if key.is_null() {
             return Err(Error::ARGUMENTS_BAD);
         }
-        if m.mechanism != CKM_ECDH1_DERIVE {
-            return Err(Error::MECHANISM_INVALID);
-        }
-        let params: CK_ECDH1_DERIVE_PARAMS = mechanism_param(m)?;
-        if params.kdf != CKD_NULL || params.ulSharedDataLen != 0 {
-            return Err(Error::MECHANISM_PARAM_INVALID);
-        }
+        let params = parsing::ecdh_mech(m.mechanism, || mechanism_param(m))?;
         let peer = bytes(params.pPublicData, params.ulPublicDataLen)?.to_vec();
         let mut sensitive = false;
         for a in template(attrs, count)? {
