@@ -16,7 +16,6 @@
 //! the caller (who fills it from the OS RNG), so every function is
 //! deterministic and can be tested against an independent implementation.
 
-mod ct;
 pub mod dispatch;
 mod ecdsa;
 mod hash;

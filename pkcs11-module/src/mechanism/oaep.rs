@@ -2,9 +2,9 @@
 
 use zeroize::Zeroizing;
 
-use super::ct::{ct_is_zero, ct_select_usize};
 use super::hash::mgf1_xor;
 use super::{Hash, PaddingError, MAX_MODULUS_BYTES};
+use firma_apdu::ct;
 
 /// EME-OAEP decoding (RFC 8017 §7.1.2 step 3) of a `k`-byte decrypted block
 /// `em`, with label `label` hashed by `hash` and masks from MGF1(`mgf_hash`).
@@ -44,17 +44,17 @@ pub fn oaep_decode(
     // Step 3g: DB = lHash' || PS || 0x01 || M, Y = 0. Accumulate all checks
     // in one mask instead of returning at the first failure.
     let (l_hash_prime, ps_and_m) = db.split_at(h_len);
-    let mut good = ct_is_zero(y);
+    let mut good = ct::is_zero(y);
     for (a, b) in l_hash_prime.iter().zip(&l_hash) {
-        good &= ct_is_zero(a ^ b);
+        good &= ct::is_zero(a ^ b);
     }
     // The first non-zero byte after lHash' must be 0x01; note where it is.
     let mut looking = 0xFFu8;
     let mut separator = 0usize;
     for (i, &byte) in ps_and_m.iter().enumerate() {
-        let is_zero = ct_is_zero(byte);
-        let is_one = ct_is_zero(byte ^ 0x01);
-        separator = ct_select_usize(looking & is_one, i, separator);
+        let is_zero = ct::is_zero(byte);
+        let is_one = ct::is_zero(byte ^ 0x01);
+        separator = ct::select_usize(looking & is_one, i, separator);
         // While still in PS, anything but 00 or 01 is an error.
         good &= !looking | is_zero | is_one;
         looking &= is_zero;

@@ -1,10 +1,11 @@
 //! PKCS#1 v1.5: the signature block (RFC 8017 §9.2) and the decryption
-//! unpadding (§7.2.2).
+//! unpadding (§7.2.2), both firma-apdu's (the one implementation, constant
+//! time where it matters), with the errors the mechanisms map to `CK_RV`.
 
 use zeroize::Zeroizing;
 
-use super::ct::{ct_ge_usize, ct_is_zero, ct_select_usize};
 use super::{PaddingError, MAX_MODULUS_BYTES};
+use firma_apdu::piv::padding;
 
 /// EMSA-PKCS1-v1_5 block `00 01 FF.. 00 || T` of `k` bytes (RFC 8017 §9.2
 /// steps 3–5), ready for the card's raw RSA operation.
@@ -17,18 +18,11 @@ pub fn pkcs1_v15_sign_block(t: &[u8], k: usize) -> Result<Vec<u8>, PaddingError>
     if k > MAX_MODULUS_BYTES {
         return Err(PaddingError::InvalidModulusSize);
     }
-    // Step 3: at least 8 bytes of FF padding plus the 00 01 and 00 framing.
-    if k < 11 || t.len() > k - 11 {
-        return Err(PaddingError::DataTooLong);
-    }
-    let ps_len = k - t.len() - 3;
-    let mut em = Vec::with_capacity(k);
-    em.extend_from_slice(&[0x00, 0x01]);
-    em.resize(2 + ps_len, 0xFF);
-    em.push(0x00);
-    em.extend_from_slice(t);
-    Ok(em)
+    // Step 3: at least 8 bytes of FF padding plus the 00 01 and 00 framing,
+    // which firma-apdu's block checks.
+    padding::pkcs1_sign_block(t, k).map_err(|_| PaddingError::DataTooLong)
 }
+
 /// EME-PKCS1-v1_5 decoding (RFC 8017 §7.2.2 step 3) of a decrypted block
 /// `00 02 PS 00 M`, PS being at least 8 non-zero bytes.
 ///
@@ -39,29 +33,7 @@ pub fn pkcs1_v15_sign_block(t: &[u8], k: usize) -> Result<Vec<u8>, PaddingError>
 /// cannot close the Bleichenbacher oracle inherent to `CKM_RSA_PKCS`
 /// decryption: whether decryption succeeded at all is still visible.
 pub fn pkcs1_v15_decrypt_unpad(em: &[u8]) -> Result<Zeroizing<Vec<u8>>, PaddingError> {
-    // The length is public (it is the modulus length), so this early return
-    // leaks nothing.
-    if em.len() < 11 {
-        return Err(PaddingError::BadEncoding);
-    }
-    let mut good = ct_is_zero(em[0]) & ct_is_zero(em[1] ^ 0x02);
-    // Find the first zero byte after `00 02` without leaving the loop early.
-    let mut looking = 0xFFu8;
-    let mut separator = 0usize;
-    for (i, &byte) in em.iter().enumerate().skip(2) {
-        let is_zero = ct_is_zero(byte);
-        separator = ct_select_usize(looking & is_zero, i, separator);
-        looking &= !is_zero;
-    }
-    // There must be a separator, and PS = em[2..separator] at least 8 bytes.
-    good &= !looking;
-    good &= ct_ge_usize(separator, 10);
-    if good != 0xFF {
-        return Err(PaddingError::BadEncoding);
-    }
-    em.get(separator + 1..)
-        .map(|m| Zeroizing::new(m.to_vec()))
-        .ok_or(PaddingError::BadEncoding)
+    padding::pkcs1_decrypt_unpad(em).map_err(|_| PaddingError::BadEncoding)
 }
 
 #[cfg(test)]
