@@ -605,7 +605,7 @@ impl Module {
             .as_ref()
             .ok_or(Error::OPERATION_NOT_INITIALIZED)?;
         let obj = token.object(op.key).ok_or(Error::KEY_HANDLE_INVALID)?;
-        let size = obj.cert.key.algorithm().size();
+        let size = obj.cert.key.size();
         Ok(if obj.cert.key.is_rsa() {
             size
         } else {
@@ -654,7 +654,7 @@ impl Module {
             .clone();
         let alg = obj.cert.key.algorithm();
         let key = KeySize {
-            bytes: alg.size(),
+            bytes: obj.cert.key.size(),
             bits: obj.cert.key.bits(),
         };
         let digest = op.hasher.map(|hs| hs.finish());
@@ -701,7 +701,6 @@ impl Module {
             .ok_or(Error::KEY_HANDLE_INVALID)?
             .cert
             .key
-            .algorithm()
             .size())
     }
 
@@ -732,7 +731,7 @@ impl Module {
             .ok_or(Error::KEY_HANDLE_INVALID)?
             .clone();
         let alg = obj.cert.key.algorithm();
-        if cipher.len() != alg.size() {
+        if cipher.len() != obj.cert.key.size() {
             return Err(Error::ENCRYPTED_DATA_LEN_RANGE);
         }
         let block = card_private_operation(token, &obj, alg, cipher)?;

@@ -55,11 +55,41 @@ impl PublicKey {
         Self::parse(alg, content)
     }
 
+    /// The card algorithm for this key: the curve for EC, RSA-1024 up to
+    /// 128 modulus bytes and RSA-2048 above (see [`PublicKey::bits`] for
+    /// the actual size of a larger RSA key).
     pub fn algorithm(&self) -> Algorithm {
         match self {
             PublicKey::Rsa { modulus, .. } if modulus.len() <= 128 => Algorithm::Rsa1024,
             PublicKey::Rsa { .. } => Algorithm::Rsa2048,
             PublicKey::Ec { algorithm, .. } => *algorithm,
+        }
+    }
+
+    /// Whether this is an RSA key.
+    pub fn is_rsa(&self) -> bool {
+        matches!(self, PublicKey::Rsa { .. })
+    }
+
+    /// Modulus length (RSA), from the modulus itself, or field length (EC),
+    /// in bytes: the length of a signature or a decryption block.
+    pub fn size(&self) -> usize {
+        match self {
+            PublicKey::Rsa { modulus, .. } => strip_zeros(modulus).len(),
+            PublicKey::Ec { algorithm, .. } => algorithm.size(),
+        }
+    }
+
+    /// Exact bit length of the RSA modulus (so RSA-3072 and RSA-4096 keys
+    /// are reported as such), or the field size of the curve.
+    pub fn bits(&self) -> usize {
+        match self {
+            PublicKey::Rsa { modulus, .. } => {
+                let m = strip_zeros(modulus);
+                m.first()
+                    .map_or(0, |&b| 8 * m.len() - b.leading_zeros() as usize)
+            }
+            PublicKey::Ec { algorithm, .. } => 8 * algorithm.size(),
         }
     }
 }
@@ -124,6 +154,24 @@ impl Metadata {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn rsa_sizes_come_from_the_modulus() {
+        for (len, top, bits) in [
+            (128, 0x80, 1024),
+            (256, 0xC0, 2048),
+            (384, 0x80, 3072),
+            (512, 0x01, 4089),
+        ] {
+            let mut modulus = vec![0x00, top];
+            modulus.resize(len + 1, 0x5A);
+            let key = PublicKey::Rsa {
+                modulus,
+                exponent: vec![1, 0, 1],
+            };
+            assert_eq!((key.size(), key.bits()), (len, bits));
+        }
+    }
 
     #[test]
     fn the_key_is_read_with_the_stated_algorithm() {

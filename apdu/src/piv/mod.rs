@@ -13,6 +13,7 @@ pub mod mgm;
 pub mod padding;
 pub mod pin;
 pub mod slot;
+pub mod spki;
 
 use zeroize::Zeroizing;
 
