@@ -8,13 +8,18 @@ use crate::Error;
 /// A public key from GENERATE ASYMMETRIC KEY PAIR or GET METADATA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublicKey {
+    /// An RSA key.
     Rsa {
+        /// The modulus, big-endian without leading zeros.
         modulus: Vec<u8>,
+        /// The public exponent, big-endian without leading zeros.
         exponent: Vec<u8>,
     },
     /// An uncompressed point `04 || x || y`.
     Ec {
+        /// The curve.
         algorithm: Algorithm,
+        /// The uncompressed point `04 || x || y`.
         point: Vec<u8>,
     },
 }
@@ -102,17 +107,24 @@ fn strip_zeros(b: &[u8]) -> &[u8] {
 /// Where a key came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
+    /// Generated on the card.
     Generated,
+    /// Imported into the card.
     Imported,
 }
 
 /// What GET METADATA tells about a slot, a PIN, the PUK or the management key.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Metadata {
+    /// The algorithm identifier (01).
     pub algorithm: Option<u8>,
+    /// The PIN policy (02, first byte).
     pub pin_policy: Option<PinPolicy>,
+    /// The touch policy (02, second byte).
     pub touch_policy: Option<TouchPolicy>,
+    /// Where the key came from (03).
     pub origin: Option<Origin>,
+    /// The public key (04), read with the stated algorithm.
     pub public_key: Option<PublicKey>,
     /// PIN, PUK, management key: whether it still has its factory value.
     pub is_default: Option<bool>,
@@ -121,6 +133,7 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// Parses a GET METADATA answer.
     pub fn parse(answer: &[u8]) -> Result<Self, Error> {
         let mut m = Metadata::default();
         let mut key = None;

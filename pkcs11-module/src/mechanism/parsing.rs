@@ -16,12 +16,33 @@ const MAX_PSS_SALT: CK_ULONG = 512;
 /// A signature mechanism with what it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignMech {
+    /// CKM_RSA_PKCS: PKCS#1 v1.5 over the application's DigestInfo.
     RsaPkcs,
+    /// CKM_RSA_X_509: raw RSA.
     RsaX509,
-    RsaPss { hash: Hash, mgf: Hash, salt: usize },
+    /// CKM_RSA_PKCS_PSS: PSS over the application's hash.
+    RsaPss {
+        /// The message hash.
+        hash: Hash,
+        /// The MGF1 hash.
+        mgf: Hash,
+        /// Salt length in bytes.
+        salt: usize,
+    },
+    /// CKM_SHA*_RSA_PKCS: the module hashes, then PKCS#1 v1.5.
     HashRsaPkcs(Hash),
-    HashRsaPss { hash: Hash, mgf: Hash, salt: usize },
+    /// CKM_SHA*_RSA_PKCS_PSS: the module hashes, then PSS.
+    HashRsaPss {
+        /// The message hash.
+        hash: Hash,
+        /// The MGF1 hash.
+        mgf: Hash,
+        /// Salt length in bytes.
+        salt: usize,
+    },
+    /// CKM_ECDSA over the application's hash.
     Ecdsa,
+    /// CKM_ECDSA_SHA*: the module hashes, then ECDSA.
     HashEcdsa(Hash),
 }
 
@@ -45,11 +66,17 @@ impl SignMech {
 /// A decryption mechanism with what it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecryptMech {
+    /// CKM_RSA_PKCS: PKCS#1 v1.5 decryption.
     RsaPkcs,
+    /// CKM_RSA_X_509: raw RSA.
     RsaX509,
+    /// CKM_RSA_PKCS_OAEP.
     RsaOaep {
+        /// The label hash.
         hash: Hash,
+        /// The MGF1 hash.
         mgf: Hash,
+        /// The label (empty by default).
         label: Vec<u8>,
     },
 }
@@ -57,7 +84,9 @@ pub enum DecryptMech {
 /// `CK_RSA_PKCS_OAEP_PARAMS` with its label copied out of the application's
 /// memory (empty unless `source` is `CKZ_DATA_SPECIFIED`).
 pub struct OaepParams {
+    /// The structure as the application gave it.
     pub params: CK_RSA_PKCS_OAEP_PARAMS,
+    /// The bytes `pSourceData` pointed to.
     pub label: Vec<u8>,
 }
 

@@ -6,9 +6,13 @@ use cryptoki_sys::*;
 /// One offered mechanism and what `CK_MECHANISM_INFO` says of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Offered {
+    /// The CKM_* type.
     pub kind: CK_MECHANISM_TYPE,
+    /// Smallest key size, in bits.
     pub min_bits: CK_ULONG,
+    /// Largest key size, in bits.
     pub max_bits: CK_ULONG,
+    /// CKF_* flags: what the mechanism does.
     pub flags: CK_FLAGS,
 }
 
