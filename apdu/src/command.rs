@@ -6,10 +6,13 @@ use zeroize::Zeroizing;
 /// Why bytes are not a well-formed command APDU.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CommandError {
+    /// Command APDU shorter than its 4-byte header.
     #[error("command APDU shorter than its 4-byte header")]
     TooShort,
+    /// Command APDU length fields do not match its size.
     #[error("command APDU length fields do not match its size")]
     BadLength,
+    /// Command data of … bytes is too long for an APDU.
     #[error("command data of {0} bytes is too long for an APDU")]
     DataTooLong(usize),
 }
@@ -18,10 +21,15 @@ pub enum CommandError {
 /// PIN, a PUK or a key, and `Debug` shows only its length.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Command {
+    /// Class byte.
     pub cla: u8,
+    /// Instruction byte.
     pub ins: u8,
+    /// First parameter byte.
     pub p1: u8,
+    /// Second parameter byte.
     pub p2: u8,
+    /// Command data (wiped on drop: it may hold a PIN or a key).
     pub data: Zeroizing<Vec<u8>>,
     /// Expected response length: `None` when absent; 256 for a short `00`,
     /// 65536 for an extended `0000`.
@@ -47,6 +55,7 @@ impl std::fmt::Debug for Command {
 }
 
 impl Command {
+    /// A command with this header, no data and no expected length.
     pub fn new(cla: u8, ins: u8, p1: u8, p2: u8) -> Self {
         Self {
             cla,
@@ -59,11 +68,13 @@ impl Command {
         }
     }
 
+    /// The command with `data` as its body.
     pub fn with_data(mut self, data: impl Into<Vec<u8>>) -> Self {
         self.data = Zeroizing::new(data.into());
         self
     }
 
+    /// The command expecting `le` bytes of answer (Le).
     pub fn with_le(mut self, le: usize) -> Self {
         self.le = Some(le);
         self

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod ct;
 pub mod error;
 pub mod piv;
 pub mod status;

@@ -7,39 +7,60 @@ use std::fmt;
 pub struct StatusWord(pub u16);
 
 impl StatusWord {
+    /// 9000: normal processing.
     pub const SUCCESS: Self = Self(0x9000);
+    /// 63 00: verification failed (63 Cx gives tries left).
     pub const VERIFICATION_FAILED: Self = Self(0x6300);
+    /// 67 00: wrong length.
     pub const WRONG_LENGTH: Self = Self(0x6700);
+    /// 68 83: last command of a chain expected.
     pub const LAST_COMMAND_OF_CHAIN_EXPECTED: Self = Self(0x6883);
+    /// 69 82: security status not satisfied (PIN or key needed).
     pub const SECURITY_STATUS_NOT_SATISFIED: Self = Self(0x6982);
+    /// 69 83: authentication method blocked.
     pub const AUTH_METHOD_BLOCKED: Self = Self(0x6983);
+    /// 69 85: conditions of use not satisfied.
     pub const CONDITIONS_NOT_SATISFIED: Self = Self(0x6985);
+    /// 6A 80: incorrect data.
     pub const INCORRECT_DATA: Self = Self(0x6A80);
+    /// 6A 81: function not supported.
     pub const FUNCTION_NOT_SUPPORTED: Self = Self(0x6A81);
+    /// 6A 82: file or application not found.
     pub const FILE_NOT_FOUND: Self = Self(0x6A82);
+    /// 6A 84: not enough memory.
     pub const NOT_ENOUGH_MEMORY: Self = Self(0x6A84);
+    /// 6A 86: incorrect P1 P2.
     pub const INCORRECT_P1P2: Self = Self(0x6A86);
+    /// 6A 88: referenced data not found.
     pub const REFERENCE_NOT_FOUND: Self = Self(0x6A88);
+    /// 6D 00: instruction not supported.
     pub const INS_NOT_SUPPORTED: Self = Self(0x6D00);
+    /// 6E 00: class not supported.
     pub const CLA_NOT_SUPPORTED: Self = Self(0x6E00);
+    /// 6F 00: no precise diagnosis.
     pub const UNKNOWN_ERROR: Self = Self(0x6F00);
 
+    /// The status word of SW1 SW2.
     pub fn from_bytes(sw1: u8, sw2: u8) -> Self {
         Self(u16::from_be_bytes([sw1, sw2]))
     }
 
+    /// SW1 SW2.
     pub fn to_bytes(self) -> [u8; 2] {
         self.0.to_be_bytes()
     }
 
+    /// The first byte.
     pub fn sw1(self) -> u8 {
         (self.0 >> 8) as u8
     }
 
+    /// The second byte.
     pub fn sw2(self) -> u8 {
         self.0 as u8
     }
 
+    /// Whether it is 9000.
     pub fn is_success(self) -> bool {
         self == Self::SUCCESS
     }

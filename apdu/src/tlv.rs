@@ -6,10 +6,13 @@ use thiserror::Error;
 /// Why a byte string is not well-formed BER-TLV.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TlvError {
+    /// TLV truncated: ….
     #[error("TLV truncated: {0}")]
     Truncated(&'static str),
+    /// TLV tag longer than three bytes.
     #[error("TLV tag longer than three bytes")]
     TagTooLong,
+    /// TLV length form 0x… not supported.
     #[error("TLV length form 0x{0:02X} not supported")]
     BadLength(u8),
 }
@@ -19,6 +22,7 @@ pub enum TlvError {
 pub struct Tlv<'a> {
     /// The tag with its class and constructed bits, e.g. `0x7F49` or `0x5FC105`.
     pub tag: u32,
+    /// The value bytes.
     pub value: &'a [u8],
 }
 

@@ -13,20 +13,28 @@ use crate::{Command, StatusWord};
 /// Transport failures, separated so that callers can react to each.
 #[derive(Debug, Error)]
 pub enum TransportError {
+    /// No smart card service (pcscd) is running: start it and try again.
     #[error("no smart card service (pcscd) is running: start it and try again")]
     NoService,
+    /// The card was removed from the reader.
     #[error("the card was removed from the reader")]
     CardRemoved,
+    /// Reader … not found.
     #[error("reader {0:?} not found")]
     NoReader(String),
+    /// No card in reader ….
     #[error("no card in reader {0:?}")]
     NoCard(String),
+    /// The card was reset by another application.
     #[error("the card was reset by another application")]
     CardReset,
+    /// The card's answer is shorter than a status word.
     #[error("the card's answer is shorter than a status word")]
     ShortResponse,
+    /// PC/SC error: ….
     #[error("PC/SC error: {0}")]
     Pcsc(pcsc::Error),
+    /// APDU encoding: ….
     #[error("APDU encoding: {0}")]
     Command(#[from] crate::CommandError),
 }
@@ -44,6 +52,7 @@ impl From<pcsc::Error> for TransportError {
 
 /// Anything that exchanges one raw APDU for one raw response.
 pub trait Transport {
+    /// Sends one APDU as bytes and returns the answer with its status word.
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError>;
 
     /// Runs `f` with the card to ourselves: a PC/SC transaction, so that no
@@ -146,6 +155,7 @@ pub struct PcscTransport {
 /// What a reader holds right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReaderStatus {
+    /// The reader's name.
     pub name: String,
     /// The card's answer to reset, when a card is present.
     pub atr: Option<Vec<u8>>,
@@ -243,6 +253,7 @@ impl PcscTransport {
         })
     }
 
+    /// The reader this transport is connected through.
     pub fn reader(&self) -> &CStr {
         &self.reader
     }
@@ -416,6 +427,7 @@ pub struct Traced<T> {
 }
 
 impl<T: Transport> Traced<T> {
+    /// Counts the APDUs sent through `inner`.
     pub fn new(inner: T) -> Self {
         Self {
             inner,
@@ -444,11 +456,13 @@ impl<T: Transport> Traced<T> {
         self.busy
     }
 
+    /// Starts counting (and timing) again from zero.
     pub fn reset_count(&mut self) {
         self.count = 0;
         self.busy = Duration::ZERO;
     }
 
+    /// The transport underneath.
     pub fn inner(&mut self) -> &mut T {
         &mut self.inner
     }

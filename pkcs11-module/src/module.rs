@@ -9,7 +9,8 @@ use firma_apdu::transport::PcscTransport;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::mechanism::{self, Hash};
+use crate::mechanism::dispatch::{self, KeySize};
+use crate::mechanism::{self, DecryptMech, SignMech};
 use crate::object::Object;
 use crate::token::Token;
 
@@ -30,29 +31,6 @@ pub struct SlotState {
     pub token: Option<TokenState>,
     /// (present, event_count) last reported by C_WaitForSlotEvent.
     pub reported: (bool, u32),
-}
-
-/// A signature mechanism with what it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignMech {
-    RsaPkcs,
-    RsaX509,
-    RsaPss { hash: Hash, mgf: Hash, salt: usize },
-    HashRsaPkcs(Hash),
-    HashRsaPss { hash: Hash, mgf: Hash, salt: usize },
-    Ecdsa,
-    HashEcdsa(Hash),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecryptMech {
-    RsaPkcs,
-    RsaX509,
-    RsaOaep {
-        hash: Hash,
-        mgf: Hash,
-        label: Vec<u8>,
-    },
 }
 
 pub struct SignOp {
@@ -606,23 +584,10 @@ impl Module {
             return Err(Error::OPERATION_ACTIVE);
         }
         let obj = token.private_key(key)?;
-        let rsa = matches!(
-            mech,
-            SignMech::RsaPkcs
-                | SignMech::RsaX509
-                | SignMech::RsaPss { .. }
-                | SignMech::HashRsaPkcs(_)
-                | SignMech::HashRsaPss { .. }
-        );
-        if rsa != obj.cert.key.is_rsa() {
+        if mech.is_rsa() != obj.cert.key.is_rsa() {
             return Err(Error::KEY_TYPE_INCONSISTENT);
         }
-        let hasher = match mech {
-            SignMech::HashRsaPkcs(hash)
-            | SignMech::HashRsaPss { hash, .. }
-            | SignMech::HashEcdsa(hash) => Some(hash.hasher()),
-            _ => None,
-        };
+        let hasher = mech.hash().map(|hash| hash.hasher());
         session.sign = Some(SignOp {
             key,
             mech,
@@ -640,7 +605,7 @@ impl Module {
             .as_ref()
             .ok_or(Error::OPERATION_NOT_INITIALIZED)?;
         let obj = token.object(op.key).ok_or(Error::KEY_HANDLE_INVALID)?;
-        let size = obj.cert.key.algorithm().size();
+        let size = obj.cert.key.size();
         Ok(if obj.cert.key.is_rsa() {
             size
         } else {
@@ -688,46 +653,14 @@ impl Module {
             .ok_or(Error::KEY_HANDLE_INVALID)?
             .clone();
         let alg = obj.cert.key.algorithm();
-        let k = alg.size();
+        let key = KeySize {
+            bytes: obj.cert.key.size(),
+            bits: obj.cert.key.bits(),
+        };
         let digest = op.hasher.map(|hs| hs.finish());
-        let input: Zeroizing<Vec<u8>> = Zeroizing::new(match op.mech {
-            SignMech::RsaPkcs => {
-                mechanism::pkcs1_v15_sign_block(&op.data, k).map_err(|_| Error::DATA_LEN_RANGE)?
-            }
-            SignMech::RsaX509 => {
-                if op.data.len() > k {
-                    return Err(Error::DATA_LEN_RANGE);
-                }
-                let mut block = vec![0u8; k - op.data.len()];
-                block.extend_from_slice(&op.data);
-                block
-            }
-            SignMech::HashRsaPkcs(hash) => {
-                let mut t = hash.digest_info_prefix().to_vec();
-                t.extend_from_slice(digest.as_deref().unwrap_or_default());
-                mechanism::pkcs1_v15_sign_block(&t, k).map_err(|_| Error::DATA_LEN_RANGE)?
-            }
-            SignMech::RsaPss { hash, mgf, salt } | SignMech::HashRsaPss { hash, mgf, salt } => {
-                let m_hash = digest.clone().unwrap_or_else(|| op.data.to_vec());
-                if m_hash.len() != hash.output_len() {
-                    return Err(Error::DATA_LEN_RANGE);
-                }
-                let mut salt_bytes = vec![0u8; salt];
-                getrandom(&mut salt_bytes)?;
-                mechanism::pss_block(&m_hash, hash, mgf, &salt_bytes, k, obj.cert.key.bits())
-                    .map_err(|_| Error::DATA_LEN_RANGE)?
-            }
-            SignMech::Ecdsa => mechanism::ecdsa_input(&op.data, k),
-            SignMech::HashEcdsa(_) => {
-                mechanism::ecdsa_input(digest.as_deref().unwrap_or_default(), k)
-            }
-        });
+        let input = dispatch::sign_input(op.mech, &op.data, digest.as_deref(), key, getrandom)?;
         let out = card_private_operation(token, &obj, alg, &input)?;
-        if obj.cert.key.is_rsa() {
-            Ok(out.to_vec())
-        } else {
-            mechanism::ecdsa_der_to_raw(&out, k).map_err(|_| Error::DEVICE_ERROR)
-        }
+        dispatch::sign_output(op.mech, &out, key)
     }
 
     pub fn random(&mut self, h: ck::CK_SESSION_HANDLE, len: usize) -> Result<Zeroizing<Vec<u8>>> {
@@ -768,7 +701,6 @@ impl Module {
             .ok_or(Error::KEY_HANDLE_INVALID)?
             .cert
             .key
-            .algorithm()
             .size())
     }
 
@@ -799,19 +731,11 @@ impl Module {
             .ok_or(Error::KEY_HANDLE_INVALID)?
             .clone();
         let alg = obj.cert.key.algorithm();
-        if cipher.len() != alg.size() {
+        if cipher.len() != obj.cert.key.size() {
             return Err(Error::ENCRYPTED_DATA_LEN_RANGE);
         }
         let block = card_private_operation(token, &obj, alg, cipher)?;
-        match &op.mech {
-            DecryptMech::RsaX509 => Ok(block),
-            DecryptMech::RsaPkcs => mechanism::pkcs1_v15_decrypt_unpad(&block)
-                .map_err(|_| Error::ENCRYPTED_DATA_INVALID),
-            DecryptMech::RsaOaep { hash, mgf, label } => {
-                mechanism::oaep_decode(&block, *hash, *mgf, label)
-                    .map_err(|_| Error::ENCRYPTED_DATA_INVALID)
-            }
-        }
+        dispatch::decrypt_output(&op.mech, block)
     }
 }
 

@@ -3,49 +3,9 @@
 
 use cryptoki_sys as ck;
 use der::{Decode, Encode};
-use firma_apdu::piv::{Algorithm, PinPolicy, Slot};
-use firma_apdu::tlv::Tlv;
+use firma_apdu::piv::{spki, PinPolicy, PublicKey, Slot};
 
-const OID_RSA: &str = "1.2.840.113549.1.1.1";
-const OID_EC: &str = "1.2.840.10045.2.1";
-const OID_P256: &str = "1.2.840.10045.3.1.7";
-const OID_P384: &str = "1.3.132.0.34";
 const OID_CN: &str = "2.5.4.3";
-/// DER of the named-curve OIDs, as CKA_EC_PARAMS holds them.
-const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
-const P384_PARAMS: [u8; 7] = [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];
-
-/// The public half of a card key, from its certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyInfo {
-    Rsa {
-        modulus: Vec<u8>,
-        exponent: Vec<u8>,
-    },
-    Ec {
-        algorithm: Algorithm,
-        point: Vec<u8>,
-    },
-}
-
-impl KeyInfo {
-    pub fn algorithm(&self) -> Algorithm {
-        match self {
-            KeyInfo::Rsa { modulus, .. } if modulus.len() <= 128 => Algorithm::Rsa1024,
-            KeyInfo::Rsa { .. } => Algorithm::Rsa2048,
-            KeyInfo::Ec { algorithm, .. } => *algorithm,
-        }
-    }
-
-    pub fn is_rsa(&self) -> bool {
-        matches!(self, KeyInfo::Rsa { .. })
-    }
-
-    /// Bits of the modulus or of the curve's field.
-    pub fn bits(&self) -> usize {
-        self.algorithm().size() * 8
-    }
-}
 
 /// What a slot's certificate says, parsed once per card insertion.
 #[derive(Debug, Clone)]
@@ -55,7 +15,7 @@ pub struct CertInfo {
     pub issuer: Vec<u8>,
     pub serial: Vec<u8>,
     pub spki: Vec<u8>,
-    pub key: KeyInfo,
+    pub key: PublicKey,
     pub common_name: Option<String>,
 }
 
@@ -65,43 +25,8 @@ impl CertInfo {
         let cert = x509_cert::Certificate::from_der(&der).ok()?;
         let tbs = &cert.tbs_certificate;
         let spki = &tbs.subject_public_key_info;
-        let raw = spki.subject_public_key.raw_bytes();
-        let key = match spki.algorithm.oid.to_string().as_str() {
-            OID_RSA => {
-                let seq = Tlv::find(raw, 0x30)?;
-                let mut items = Tlv::iter(seq)
-                    .map_while(Result::ok)
-                    .filter(|t| t.tag == 0x02);
-                let strip = |b: &[u8]| {
-                    b.iter()
-                        .skip_while(|&&x| x == 0)
-                        .copied()
-                        .collect::<Vec<u8>>()
-                };
-                KeyInfo::Rsa {
-                    modulus: strip(items.next()?.value),
-                    exponent: strip(items.next()?.value),
-                }
-            }
-            OID_EC => {
-                let curve = spki
-                    .algorithm
-                    .parameters
-                    .as_ref()?
-                    .decode_as::<der::asn1::ObjectIdentifier>()
-                    .ok()?;
-                let algorithm = match curve.to_string().as_str() {
-                    OID_P256 => Algorithm::EccP256,
-                    OID_P384 => Algorithm::EccP384,
-                    _ => return None,
-                };
-                KeyInfo::Ec {
-                    algorithm,
-                    point: raw.to_vec(),
-                }
-            }
-            _ => return None,
-        };
+        let spki = spki.to_der().ok()?;
+        let key = PublicKey::from_spki(&spki).ok()?;
         let common_name = tbs
             .subject
             .0
@@ -124,7 +49,7 @@ impl CertInfo {
             subject: tbs.subject.to_der().ok()?,
             issuer: tbs.issuer.to_der().ok()?,
             serial: tbs.serial_number.to_der().ok()?,
-            spki: spki.to_der().ok()?,
+            spki,
             key,
             common_name,
             der,
@@ -216,8 +141,8 @@ impl Object {
         let private = self.class == ck::CKO_PRIVATE_KEY;
         let key = self.class != ck::CKO_CERTIFICATE;
         let ec = match &cert.key {
-            KeyInfo::Ec { algorithm, point } => Some((*algorithm, point)),
-            KeyInfo::Rsa { .. } => None,
+            PublicKey::Ec { algorithm, point } => Some((*algorithm, point)),
+            PublicKey::Rsa { .. } => None,
         };
         Ok(match t {
             ck::CKA_CLASS => ulong(self.class),
@@ -250,19 +175,18 @@ impl Object {
             ck::CKA_DERIVE if key => bool(private && !cert.key.is_rsa()),
             ck::CKA_PUBLIC_KEY_INFO if key => cert.spki.clone(),
             ck::CKA_MODULUS if key => match &cert.key {
-                KeyInfo::Rsa { modulus, .. } => modulus.clone(),
+                PublicKey::Rsa { modulus, .. } => modulus.clone(),
                 _ => return Err(AttrError::Invalid),
             },
             ck::CKA_MODULUS_BITS if key && cert.key.is_rsa() => {
                 ulong(cert.key.bits() as ck::CK_ULONG)
             }
             ck::CKA_PUBLIC_EXPONENT if key => match &cert.key {
-                KeyInfo::Rsa { exponent, .. } => exponent.clone(),
+                PublicKey::Rsa { exponent, .. } => exponent.clone(),
                 _ => return Err(AttrError::Invalid),
             },
-            ck::CKA_EC_PARAMS if key => match ec {
-                Some((Algorithm::EccP384, _)) => P384_PARAMS.to_vec(),
-                Some(_) => P256_PARAMS.to_vec(),
+            ck::CKA_EC_PARAMS if key => match ec.and_then(|(alg, _)| spki::ec_parameters(alg)) {
+                Some(params) => params,
                 None => return Err(AttrError::Invalid),
             },
             ck::CKA_EC_POINT if key => match ec {

@@ -94,11 +94,13 @@ pub fn ccc(card_id: &[u8; 14]) -> Vec<u8> {
 /// What the discovery object says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Discovery {
+    /// The application identifier (AID) of the PIV application.
     pub aid: Vec<u8>,
     /// The PIN usage policy's first byte: bit 0x40 = PIV PIN, 0x20 = global PIN.
     pub pin_policy: Option<[u8; 2]>,
 }
 
+/// Parses the Discovery object (7E): the AID and the PIN usage policy.
 pub fn parse_discovery(answer: &[u8]) -> Result<Discovery, Error> {
     let inner = Tlv::find(answer, 0x7E).ok_or(Error::Malformed("discovery object"))?;
     let aid = Tlv::find(inner, 0x4F).ok_or(Error::Malformed("discovery object (no AID)"))?;

@@ -8,13 +8,18 @@ use crate::Error;
 /// A public key from GENERATE ASYMMETRIC KEY PAIR or GET METADATA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublicKey {
+    /// An RSA key.
     Rsa {
+        /// The modulus, big-endian without leading zeros.
         modulus: Vec<u8>,
+        /// The public exponent, big-endian without leading zeros.
         exponent: Vec<u8>,
     },
     /// An uncompressed point `04 || x || y`.
     Ec {
+        /// The curve.
         algorithm: Algorithm,
+        /// The uncompressed point `04 || x || y`.
         point: Vec<u8>,
     },
 }
@@ -55,11 +60,41 @@ impl PublicKey {
         Self::parse(alg, content)
     }
 
+    /// The card algorithm for this key: the curve for EC, RSA-1024 up to
+    /// 128 modulus bytes and RSA-2048 above (see [`PublicKey::bits`] for
+    /// the actual size of a larger RSA key).
     pub fn algorithm(&self) -> Algorithm {
         match self {
             PublicKey::Rsa { modulus, .. } if modulus.len() <= 128 => Algorithm::Rsa1024,
             PublicKey::Rsa { .. } => Algorithm::Rsa2048,
             PublicKey::Ec { algorithm, .. } => *algorithm,
+        }
+    }
+
+    /// Whether this is an RSA key.
+    pub fn is_rsa(&self) -> bool {
+        matches!(self, PublicKey::Rsa { .. })
+    }
+
+    /// Modulus length (RSA), from the modulus itself, or field length (EC),
+    /// in bytes: the length of a signature or a decryption block.
+    pub fn size(&self) -> usize {
+        match self {
+            PublicKey::Rsa { modulus, .. } => strip_zeros(modulus).len(),
+            PublicKey::Ec { algorithm, .. } => algorithm.size(),
+        }
+    }
+
+    /// Exact bit length of the RSA modulus (so RSA-3072 and RSA-4096 keys
+    /// are reported as such), or the field size of the curve.
+    pub fn bits(&self) -> usize {
+        match self {
+            PublicKey::Rsa { modulus, .. } => {
+                let m = strip_zeros(modulus);
+                m.first()
+                    .map_or(0, |&b| 8 * m.len() - b.leading_zeros() as usize)
+            }
+            PublicKey::Ec { algorithm, .. } => 8 * algorithm.size(),
         }
     }
 }
@@ -72,17 +107,24 @@ fn strip_zeros(b: &[u8]) -> &[u8] {
 /// Where a key came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
+    /// Generated on the card.
     Generated,
+    /// Imported into the card.
     Imported,
 }
 
 /// What GET METADATA tells about a slot, a PIN, the PUK or the management key.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Metadata {
+    /// The algorithm identifier (01).
     pub algorithm: Option<u8>,
+    /// The PIN policy (02, first byte).
     pub pin_policy: Option<PinPolicy>,
+    /// The touch policy (02, second byte).
     pub touch_policy: Option<TouchPolicy>,
+    /// Where the key came from (03).
     pub origin: Option<Origin>,
+    /// The public key (04), read with the stated algorithm.
     pub public_key: Option<PublicKey>,
     /// PIN, PUK, management key: whether it still has its factory value.
     pub is_default: Option<bool>,
@@ -91,6 +133,7 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// Parses a GET METADATA answer.
     pub fn parse(answer: &[u8]) -> Result<Self, Error> {
         let mut m = Metadata::default();
         let mut key = None;
@@ -124,6 +167,24 @@ impl Metadata {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn rsa_sizes_come_from_the_modulus() {
+        for (len, top, bits) in [
+            (128, 0x80, 1024),
+            (256, 0xC0, 2048),
+            (384, 0x80, 3072),
+            (512, 0x01, 4089),
+        ] {
+            let mut modulus = vec![0x00, top];
+            modulus.resize(len + 1, 0x5A);
+            let key = PublicKey::Rsa {
+                modulus,
+                exponent: vec![1, 0, 1],
+            };
+            assert_eq!((key.size(), key.bits()), (len, bits));
+        }
+    }
 
     #[test]
     fn the_key_is_read_with_the_stated_algorithm() {

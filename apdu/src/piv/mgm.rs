@@ -11,9 +11,13 @@ use crate::Error;
 /// Management key algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MgmAlgorithm {
+    /// Three-key Triple DES (PIV algorithm 03), the factory default of older cards.
     TripleDes,
+    /// AES-128 (PIV algorithm 08).
     Aes128,
+    /// AES-192 (PIV algorithm 0A).
     Aes192,
+    /// AES-256 (PIV algorithm 0C).
     Aes256,
 }
 
@@ -26,6 +30,7 @@ impl MgmAlgorithm {
         MgmAlgorithm::TripleDes,
     ];
 
+    /// The PIV algorithm identifier.
     pub fn id(self) -> u8 {
         match self {
             MgmAlgorithm::TripleDes => 0x03,
@@ -35,6 +40,7 @@ impl MgmAlgorithm {
         }
     }
 
+    /// The algorithm with PIV identifier `id`, if it is a management-key algorithm.
     pub fn from_id(id: u8) -> Option<Self> {
         Some(match id {
             0x03 => MgmAlgorithm::TripleDes,
@@ -45,6 +51,7 @@ impl MgmAlgorithm {
         })
     }
 
+    /// Key length in bytes.
     pub fn key_len(self) -> usize {
         match self {
             MgmAlgorithm::TripleDes | MgmAlgorithm::Aes192 => 24,
@@ -53,6 +60,7 @@ impl MgmAlgorithm {
         }
     }
 
+    /// Cipher block length in bytes (the challenge length).
     pub fn block_len(self) -> usize {
         if self == MgmAlgorithm::TripleDes {
             8
@@ -79,6 +87,7 @@ pub const DEFAULT_MGM_KEY: [u8; 24] = [
 ];
 
 #[derive(Clone)]
+/// A card management key (9B), wiped on drop.
 pub struct ManagementKey {
     alg: MgmAlgorithm,
     key: Zeroizing<Vec<u8>>,
@@ -91,6 +100,7 @@ impl fmt::Debug for ManagementKey {
 }
 
 impl ManagementKey {
+    /// A key for `alg`; fails if `key` has not the algorithm's length.
     pub fn new(alg: MgmAlgorithm, key: &[u8]) -> Result<Self, Error> {
         if key.len() != alg.key_len() {
             return Err(Error::InvalidInput {
@@ -115,6 +125,8 @@ impl ManagementKey {
         Self::new(alg, &key)
     }
 
+    /// The well-known factory key (Triple DES): a card still holding it is
+    /// not personalized.
     pub fn default_key() -> Self {
         Self {
             alg: MgmAlgorithm::TripleDes,
@@ -129,14 +141,17 @@ impl ManagementKey {
         Self { alg, key }
     }
 
+    /// The key's algorithm.
     pub fn algorithm(&self) -> MgmAlgorithm {
         self.alg
     }
 
+    /// The key bytes.
     pub fn key_bytes(&self) -> &[u8] {
         &self.key
     }
 
+    /// Whether this is the factory key.
     pub fn is_default(&self) -> bool {
         self.alg == MgmAlgorithm::TripleDes && self.key[..] == DEFAULT_MGM_KEY
     }

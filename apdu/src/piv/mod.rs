@@ -13,6 +13,7 @@ pub mod mgm;
 pub mod padding;
 pub mod pin;
 pub mod slot;
+pub mod spki;
 
 use zeroize::Zeroizing;
 
@@ -53,8 +54,11 @@ pub struct ApplicationInfo {
 /// The state of the PIN as the empty VERIFY reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinStatus {
+    /// Verified in this session.
     Verified,
+    /// Not verified; this many tries left.
     TriesLeft(u8),
+    /// Blocked: only the PUK can unblock it.
     Blocked,
 }
 
@@ -72,14 +76,22 @@ impl std::fmt::Display for Version {
 pub enum ImportKey<'a> {
     /// RSA by its primes and CRT values (big-endian, each half the modulus long).
     Rsa {
+        /// First prime.
         p: &'a [u8],
+        /// Second prime.
         q: &'a [u8],
+        /// `d mod (p - 1)`.
         dp: &'a [u8],
+        /// `d mod (q - 1)`.
         dq: &'a [u8],
+        /// `q^-1 mod p`.
         qinv: &'a [u8],
     },
     /// EC by its private scalar.
-    Ec { scalar: &'a [u8] },
+    Ec {
+        /// The private scalar, big-endian, the field's length.
+        scalar: &'a [u8],
+    },
 }
 
 /// A PIV card.
@@ -133,18 +145,22 @@ impl<T: Transport> Piv<T> {
         Ok((piv, info))
     }
 
+    /// Whether APDUs are short (chained) or extended.
     pub fn mode(&self) -> ApduMode {
         self.mode
     }
 
+    /// Chooses short (chained) or extended APDUs.
     pub fn set_mode(&mut self, mode: ApduMode) {
         self.mode = mode;
     }
 
+    /// The transport underneath.
     pub fn transport(&mut self) -> &mut T {
         &mut self.transport
     }
 
+    /// Gives the transport back.
     pub fn into_transport(self) -> T {
         self.transport
     }
@@ -307,6 +323,7 @@ impl<T: Transport> Piv<T> {
         }
     }
 
+    /// Stores a DER certificate in `slot`'s certificate object (management key required).
     pub fn write_certificate(
         &mut self,
         slot: Slot,
@@ -319,10 +336,12 @@ impl<T: Transport> Piv<T> {
         )
     }
 
+    /// Empties `slot`'s certificate object (management key required).
     pub fn delete_certificate(&mut self, slot: Slot) -> Result<(), Error> {
         self.write_object(slot.certificate_object(), &[])
     }
 
+    /// Reads the Discovery object, `None` if the card has none.
     pub fn discovery(&mut self) -> Result<Option<container::Discovery>, Error> {
         self.read_object(ObjectId::DISCOVERY)?
             .map(|d| container::parse_discovery(&d))
@@ -340,6 +359,7 @@ impl<T: Transport> Piv<T> {
         }
     }
 
+    /// VERIFY with the PIN; a wrong PIN says how many tries are left.
     pub fn verify_pin(&mut self, pin: &Pin) -> Result<(), Error> {
         let cmd = Command::new(0, 0x20, 0x00, 0x80).with_data(pin.padded().to_vec());
         let (_, sw) = self.send(&cmd)?;
@@ -352,10 +372,12 @@ impl<T: Transport> Piv<T> {
         Ok(())
     }
 
+    /// CHANGE REFERENCE DATA of the PIN.
     pub fn change_pin(&mut self, old: &Pin, new: &Pin) -> Result<(), Error> {
         self.change_reference(0x80, old, new)
     }
 
+    /// CHANGE REFERENCE DATA of the PUK.
     pub fn change_puk(&mut self, old: &Puk, new: &Puk) -> Result<(), Error> {
         self.change_reference(0x81, old, new)
     }

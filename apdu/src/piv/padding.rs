@@ -2,7 +2,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::Error;
+use crate::{ct, Error};
 
 /// DigestInfo prefixes (RFC 8017 §9.2 note 1).
 pub const SHA256_PREFIX: [u8; 19] = [
@@ -25,25 +25,44 @@ pub fn pkcs1_sign_block(digest_info: &[u8], len: usize) -> Result<Vec<u8>, Error
     Ok(block)
 }
 
-/// The message inside a decrypted `00 02 PS 00 M` block.
+/// EME-PKCS1-v1_5 decoding (RFC 8017 §7.2.2 step 3): the message inside a
+/// decrypted block `00 02 PS 00 M`, PS being at least 8 non-zero bytes.
+///
+/// `block` must be the full modulus-length output of the raw RSA operation,
+/// leading zero byte included. All bytes are examined whatever their
+/// content, and every failure is the same error, so the time and the error
+/// do not tell which check failed. That narrows but cannot close the
+/// Bleichenbacher oracle inherent to PKCS#1 v1.5 decryption: whether
+/// decryption succeeded at all is still visible.
 pub fn pkcs1_decrypt_unpad(block: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
     let bad = Error::InvalidInput {
         what: "decrypted block",
         why: "not PKCS#1 v1.5 encryption padding",
     };
-    match block {
-        [0x00, 0x02, rest @ ..] => {
-            let zero = rest.iter().position(|&b| b == 0).ok_or(bad)?;
-            if zero < 8 {
-                return Err(Error::InvalidInput {
-                    what: "decrypted block",
-                    why: "padding shorter than 8 bytes",
-                });
-            }
-            Ok(Zeroizing::new(rest[zero + 1..].to_vec()))
-        }
-        _ => Err(bad),
+    // The length is public (it is the modulus length), so this early return
+    // leaks nothing.
+    if block.len() < 11 {
+        return Err(bad);
     }
+    let mut good = ct::is_zero(block[0]) & ct::is_zero(block[1] ^ 0x02);
+    // Find the first zero byte after `00 02` without leaving the loop early.
+    let mut looking = 0xFFu8;
+    let mut separator = 0usize;
+    for (i, &byte) in block.iter().enumerate().skip(2) {
+        let is_zero = ct::is_zero(byte);
+        separator = ct::select_usize(looking & is_zero, i, separator);
+        looking &= !is_zero;
+    }
+    // There must be a separator, and PS = block[2..separator] at least 8 bytes.
+    good &= !looking;
+    good &= ct::ge_usize(separator, 10);
+    if good != 0xFF {
+        return Err(bad);
+    }
+    block
+        .get(separator + 1..)
+        .map(|m| Zeroizing::new(m.to_vec()))
+        .ok_or(bad)
 }
 
 #[cfg(test)]

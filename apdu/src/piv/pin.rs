@@ -24,6 +24,7 @@ pub type Pin = Secret;
 pub type Puk = Secret;
 
 impl Secret {
+    /// A PIN or PUK of 6 to 8 bytes, padded with FF to 8 as PIV wants; fails on other lengths.
     pub fn new(value: impl AsRef<[u8]>) -> Result<Self, Error> {
         let value = value.as_ref();
         if !(6..=8).contains(&value.len()) {

@@ -35,6 +35,7 @@ impl Slot {
         .chain((0x82..=0x95).map(Slot::Retired))
     }
 
+    /// The key reference of the slot in PIV commands (9A, 9C, ...).
     pub fn key_reference(self) -> u8 {
         match self {
             Slot::Authentication => 0x9A,
@@ -109,13 +110,18 @@ impl fmt::Display for Slot {
 /// Asymmetric algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
+    /// RSA with a 1024-bit modulus (PIV algorithm 06).
     Rsa1024,
+    /// RSA with a 2048-bit modulus (PIV algorithm 07).
     Rsa2048,
+    /// ECDSA and ECDH on P-256 (PIV algorithm 11).
     EccP256,
+    /// ECDSA and ECDH on P-384 (PIV algorithm 14).
     EccP384,
 }
 
 impl Algorithm {
+    /// The PIV algorithm identifier.
     pub fn id(self) -> u8 {
         match self {
             Algorithm::Rsa1024 => 0x06,
@@ -125,6 +131,7 @@ impl Algorithm {
         }
     }
 
+    /// Whether this is an RSA algorithm.
     pub fn is_rsa(self) -> bool {
         matches!(self, Algorithm::Rsa1024 | Algorithm::Rsa2048)
     }
@@ -174,12 +181,16 @@ impl fmt::Display for Algorithm {
 pub enum PinPolicy {
     /// The slot's default (9C: always, 9E: never, others: once).
     Default,
+    /// Never: the key is usable without the PIN.
     Never,
+    /// Once per session.
     Once,
+    /// Before every use.
     Always,
 }
 
 impl PinPolicy {
+    /// The identifier in Yubico's metadata and import commands.
     pub fn id(self) -> u8 {
         match self {
             PinPolicy::Default => 0,
@@ -189,6 +200,7 @@ impl PinPolicy {
         }
     }
 
+    /// The policy with identifier `b`, if any.
     pub fn from_id(b: u8) -> Option<Self> {
         [
             PinPolicy::Default,
@@ -204,13 +216,18 @@ impl PinPolicy {
 /// Whether the card asks for a touch before using a key (Yubico).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TouchPolicy {
+    /// The slot's default.
     Default,
+    /// Never.
     Never,
+    /// Before every use.
     Always,
+    /// Once, then cached for a short while (Yubico).
     Cached,
 }
 
 impl TouchPolicy {
+    /// The identifier in Yubico's metadata and import commands.
     pub fn id(self) -> u8 {
         match self {
             TouchPolicy::Default => 0,
@@ -220,6 +237,7 @@ impl TouchPolicy {
         }
     }
 
+    /// The policy with identifier `b`, if any.
     pub fn from_id(b: u8) -> Option<Self> {
         [
             TouchPolicy::Default,
@@ -237,17 +255,29 @@ impl TouchPolicy {
 pub struct ObjectId(pub u32);
 
 impl ObjectId {
+    /// X.509 certificate for Card Authentication (9E).
     pub const CARD_AUTHENTICATION_CERT: Self = Self(0x5FC101);
+    /// Card Holder Unique Identifier.
     pub const CHUID: Self = Self(0x5FC102);
+    /// Cardholder fingerprints.
     pub const FINGERPRINTS: Self = Self(0x5FC103);
+    /// X.509 certificate for PIV Authentication (9A).
     pub const AUTHENTICATION_CERT: Self = Self(0x5FC105);
+    /// Security object.
     pub const SECURITY_OBJECT: Self = Self(0x5FC106);
+    /// Card Capability Container.
     pub const CCC: Self = Self(0x5FC107);
+    /// Cardholder facial image.
     pub const FACIAL_IMAGE: Self = Self(0x5FC108);
+    /// Printed information.
     pub const PRINTED_INFORMATION: Self = Self(0x5FC109);
+    /// X.509 certificate for Digital Signature (9C).
     pub const SIGNATURE_CERT: Self = Self(0x5FC10A);
+    /// X.509 certificate for Key Management (9D).
     pub const KEY_MANAGEMENT_CERT: Self = Self(0x5FC10B);
+    /// Key history (how many retired keys the card holds).
     pub const KEY_HISTORY: Self = Self(0x5FC10C);
+    /// Discovery object.
     pub const DISCOVERY: Self = Self(0x7E);
     /// Yubico's attestation certificate (slot F9).
     pub const ATTESTATION_CERT: Self = Self(0x5FFF01);
