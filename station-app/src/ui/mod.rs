@@ -26,7 +26,7 @@ use firma_station_engine::readers::{self, ReaderSource, ReaderView, Readers};
 use firma_station_engine::registry::{AppKey, AppState, Application, WorkflowKind};
 use firma_station_engine::services::{self, CardView};
 use firma_station_engine::worker::{Job, Report, Worker};
-use i18n::{t, Lang};
+use i18n::{t, Key, Lang};
 
 /// What the citizen's side of a workflow asks of the window.
 pub enum CitizenEvent {
@@ -223,7 +223,7 @@ impl App {
         }
     }
 
-    fn tr(&self, key: &'static str) -> &'static str {
+    fn tr(&self, key: Key) -> &'static str {
         t(self.lang, key)
     }
 
@@ -286,7 +286,7 @@ impl App {
                         Color32::DARK_RED
                     };
                     ui.label(RichText::new(text).color(color).strong());
-                    if ui.button(self.tr("dismiss")).clicked() {
+                    if ui.button(self.tr(Key::Dismiss)).clicked() {
                         self.notice = None;
                     }
                     ui.separator();
@@ -346,7 +346,7 @@ impl App {
                             Ok(outcome) => {
                                 w.finished = Some(format!(
                                     "{} {} — {} {}",
-                                    t(lang, "card_ready"),
+                                    t(lang, Key::CardReady),
                                     outcome.card_serial,
                                     outcome.application.given_name,
                                     outcome.application.surnames
@@ -407,31 +407,31 @@ impl App {
             ui.selectable_value(
                 &mut self.tab,
                 Tab::Applications,
-                t(lang, "tab_applications"),
+                t(lang, Key::TabApplications),
             );
-            ui.selectable_value(&mut self.tab, Tab::Audit, t(lang, "tab_audit"));
+            ui.selectable_value(&mut self.tab, Tab::Audit, t(lang, Key::TabAudit));
             ui.separator();
             ui.label(format!(
                 "{}: {} · {}: {}",
-                self.tr("operator"),
+                self.tr(Key::Operator),
                 self.station.actor.operator,
-                self.tr("station"),
+                self.tr(Key::Station),
                 self.station.actor.station
             ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 for lang in [Lang::Va, Lang::En, Lang::Es] {
                     ui.selectable_value(&mut self.lang, lang, lang.name());
                 }
-                ui.label(self.tr("language"));
+                ui.label(self.tr(Key::Language));
             });
         });
     }
 
     fn readers_panel(&mut self, ui: &mut egui::Ui) {
-        ui.heading(self.tr("readers"));
+        ui.heading(self.tr(Key::Readers));
         let views = self.readers.snapshot();
         if views.is_empty() {
-            ui.label(self.tr("no_readers"));
+            ui.label(self.tr(Key::NoReaders));
         }
         for (name, view) in views {
             let (text, color) = self.describe_reader(&view);
@@ -445,7 +445,7 @@ impl App {
                 ui.set_width(ui.available_width());
                 if ui
                     .selectable_label(selected, RichText::new(&name).strong())
-                    .on_hover_text(self.tr("select_reader"))
+                    .on_hover_text(self.tr(Key::SelectReader))
                     .clicked()
                 {
                     self.reader = Some(name.clone());
@@ -457,17 +457,17 @@ impl App {
 
     fn describe_reader(&self, view: &ReaderView) -> (String, Color32) {
         match view {
-            ReaderView::Looking => (self.tr("reader_looking").into(), Color32::GRAY),
+            ReaderView::Looking => (self.tr(Key::ReaderLooking).into(), Color32::GRAY),
             ReaderView::Working => (
-                self.tr("reader_working").into(),
+                self.tr(Key::ReaderWorking).into(),
                 Color32::from_rgb(30, 90, 200),
             ),
-            ReaderView::Card(CardView::Empty) => (self.tr("reader_empty").into(), Color32::GRAY),
+            ReaderView::Card(CardView::Empty) => (self.tr(Key::ReaderEmpty).into(), Color32::GRAY),
             ReaderView::Card(CardView::Blank { serial }) => (
                 format!(
                     "{} ({} {serial})",
-                    self.tr("reader_blank"),
-                    self.tr("serial")
+                    self.tr(Key::ReaderBlank),
+                    self.tr(Key::Serial)
                 ),
                 Color32::DARK_GREEN,
             ),
@@ -479,21 +479,21 @@ impl App {
                 unfinished,
                 ..
             }) => {
-                let mut s = format!("{} {serial}: {holder}", self.tr("reader_firma"));
+                let mut s = format!("{} {serial}: {holder}", self.tr(Key::ReaderFirma));
                 if let Some(d) = expires {
-                    s.push_str(&format!("\n{} {d}", self.tr("expires")));
+                    s.push_str(&format!("\n{} {d}", self.tr(Key::Expires)));
                 }
                 if *unfinished {
-                    s.push_str(&format!("\n{}", self.tr("reader_unfinished")));
+                    s.push_str(&format!("\n{}", self.tr(Key::ReaderUnfinished)));
                 }
                 if *pin_blocked {
-                    s.push_str(&format!("\n{}", self.tr("reader_pin_blocked")));
+                    s.push_str(&format!("\n{}", self.tr(Key::ReaderPinBlocked)));
                     return (s, Color32::DARK_RED);
                 }
                 (s, Color32::from_rgb(30, 90, 200))
             }
             ReaderView::Card(CardView::Unknown { why }) => (
-                format!("{}: {why}", self.tr("reader_unknown")),
+                format!("{}: {why}", self.tr(Key::ReaderUnknown)),
                 Color32::from_rgb(160, 100, 0),
             ),
         }
@@ -513,10 +513,10 @@ impl App {
 
     fn applications_view(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let label = ui.label(RichText::new(self.tr("search")).strong());
+            let label = ui.label(RichText::new(self.tr(Key::Search)).strong());
             ui.add(
                 egui::TextEdit::singleline(&mut self.search)
-                    .hint_text(t(self.lang, "search_hint"))
+                    .hint_text(t(self.lang, Key::SearchHint))
                     .desired_width(320.0),
             )
             .labelled_by(label.id);
@@ -525,7 +525,7 @@ impl App {
         let query = normalize(&self.search);
         // Without a search, the applications waiting for their card.
         if query.is_empty() && self.selected.is_none() {
-            ui.label(self.tr("waiting_applications"));
+            ui.label(self.tr(Key::WaitingApplications));
         }
         if !query.is_empty() || self.selected.is_none() {
             let found: Vec<&Application> = apps
@@ -540,7 +540,7 @@ impl App {
                 .take(20)
                 .collect();
             if found.is_empty() {
-                ui.label(self.tr("no_match"));
+                ui.label(self.tr(Key::NoMatch));
             }
             for a in found {
                 let text = format!(
@@ -572,7 +572,7 @@ impl App {
             .selected
             .and_then(|id| apps.iter().find(|a| a.id == id).cloned())
         else {
-            ui.label(self.tr("pick_application"));
+            ui.label(self.tr(Key::PickApplication));
             return;
         };
         self.application_detail(ui, &app);
@@ -580,11 +580,11 @@ impl App {
 
     fn state_name(&self, s: AppState) -> &'static str {
         self.tr(match s {
-            AppState::Requested => "state_requested",
-            AppState::Activated => "state_activated",
-            AppState::Renewed => "state_renewed",
-            AppState::Revoked => "state_revoked",
-            AppState::Expired => "state_expired",
+            AppState::Requested => Key::StateRequested,
+            AppState::Activated => Key::StateActivated,
+            AppState::Renewed => Key::StateRenewed,
+            AppState::Revoked => Key::StateRevoked,
+            AppState::Expired => Key::StateExpired,
         })
     }
 
@@ -595,16 +595,16 @@ impl App {
             .striped(true)
             .show(ui, |ui| {
                 for (k, v) in [
-                    ("application", app.id.to_string()),
-                    ("state", self.state_name(app.state).to_string()),
-                    ("email", app.email.clone()),
-                    ("phone", app.phone.clone()),
+                    (Key::Application, app.id.to_string()),
+                    (Key::State, self.state_name(app.state).to_string()),
+                    (Key::Email, app.email.clone()),
+                    (Key::Phone, app.phone.clone()),
                     (
-                        "mailed_card",
+                        Key::MailedCard,
                         app.card_serial
-                            .map_or(self.tr("unknown").to_string(), |s| s.to_string()),
+                            .map_or(self.tr(Key::Unknown).to_string(), |s| s.to_string()),
                     ),
-                    ("requested", app.requested_at.date().to_string()),
+                    (Key::Requested, app.requested_at.date().to_string()),
                 ] {
                     ui.label(self.tr(k));
                     ui.label(v);
@@ -618,15 +618,15 @@ impl App {
             .unwrap_or_default();
         let checked_today = self.station.identity_checked(&checks);
         ui.separator();
-        ui.heading(self.tr("identity"));
+        ui.heading(self.tr(Key::Identity));
         for c in &checks {
             ui.label(format!(
                 "OK {} {} · {} {} · {} {}",
                 c.document_kind,
                 c.document_number,
-                self.tr("valid_until"),
+                self.tr(Key::ValidUntil),
                 c.document_expires,
-                self.tr("checked_by"),
+                self.tr(Key::CheckedBy),
                 c.operator
             ));
         }
@@ -634,7 +634,7 @@ impl App {
             self.identity_form(ui, app);
         }
         ui.separator();
-        ui.heading(self.tr("actions"));
+        ui.heading(self.tr(Key::Actions));
         let card = self.selected_card();
         let reader = self.reader.clone();
         match app.state {
@@ -649,14 +649,14 @@ impl App {
                             })
                     );
                 if !checked_today {
-                    ui.label(self.tr("need_identity"));
+                    ui.label(self.tr(Key::NeedIdentity));
                 } else if !ready {
-                    ui.label(self.tr("need_blank_card"));
+                    ui.label(self.tr(Key::NeedBlankCard));
                 }
                 if ui
                     .add_enabled(
                         ready,
-                        egui::Button::new(RichText::new(self.tr("activate")).strong()),
+                        egui::Button::new(RichText::new(self.tr(Key::Activate)).strong()),
                     )
                     .clicked()
                 {
@@ -668,13 +668,13 @@ impl App {
             AppState::Activated | AppState::Renewed => {
                 let on_card = matches!(&card, Some(CardView::Firma { application, .. }) if *application == app.id);
                 if !on_card {
-                    ui.label(self.tr("need_citizen_card"));
+                    ui.label(self.tr(Key::NeedCitizenCard));
                 }
                 ui.horizontal_wrapped(|ui| {
                     for (kind, key) in [
-                        (ServiceKind::Unblock, "unblock"),
-                        (ServiceKind::ChangePin, "change_pin"),
-                        (ServiceKind::Reset, "reset_card"),
+                        (ServiceKind::Unblock, Key::Unblock),
+                        (ServiceKind::ChangePin, Key::ChangePin),
+                        (ServiceKind::Reset, Key::ResetCard),
                     ] {
                         if ui
                             .add_enabled(on_card, egui::Button::new(self.tr(key)))
@@ -690,12 +690,14 @@ impl App {
                         .flatten()
                         .map(|(opens, _)| opens);
                     let renew_open = opens.is_some_and(|o| OffsetDateTime::now_utc() >= o);
-                    let renew =
-                        ui.add_enabled(on_card && renew_open, egui::Button::new(self.tr("renew")));
+                    let renew = ui.add_enabled(
+                        on_card && renew_open,
+                        egui::Button::new(self.tr(Key::Renew)),
+                    );
                     if let (false, Some(o)) = (renew_open, opens) {
                         renew.clone().on_disabled_hover_text(format!(
                             "{} {}",
-                            self.tr("renew_opens"),
+                            self.tr(Key::RenewOpens),
                             o.date()
                         ));
                     }
@@ -704,11 +706,11 @@ impl App {
                             self.start_workflow(&reader, app.id, WorkflowKind::Renew);
                         }
                     }
-                    if ui.button(self.tr("revoke")).clicked() {
+                    if ui.button(self.tr(Key::Revoke)).clicked() {
                         self.open_service(ServiceKind::Revoke, None, Some(app.id));
                     }
                     if ui
-                        .add_enabled(on_card, egui::Button::new(self.tr("inspect")))
+                        .add_enabled(on_card, egui::Button::new(self.tr(Key::Inspect)))
                         .clicked()
                     {
                         if let Some(reader) = reader.clone() {
@@ -724,11 +726,11 @@ impl App {
                 });
             }
             AppState::Revoked | AppState::Expired => {
-                ui.label(self.tr("apply_again"));
+                ui.label(self.tr(Key::ApplyAgain));
             }
         }
         ui.separator();
-        ui.heading(self.tr("certificates"));
+        ui.heading(self.tr(Key::Certificates));
         for c in self
             .station
             .registry()
@@ -745,7 +747,7 @@ impl App {
             ));
         }
         ui.separator();
-        ui.heading(self.tr("history"));
+        ui.heading(self.tr(Key::History));
         let subject = format!("application {}", app.id);
         // The newest entries only, read by SQL: this runs on every frame.
         for e in self
@@ -765,7 +767,7 @@ impl App {
         let lang = self.lang;
         let f = &mut self.identity;
         egui::Grid::new("identity").num_columns(2).show(ui, |ui| {
-            ui.label(t(lang, "document_kind"));
+            ui.label(t(lang, Key::DocumentKind));
             egui::ComboBox::from_id_salt("kind")
                 .selected_text(f.kind.clone())
                 .show_ui(ui, |ui| {
@@ -774,9 +776,9 @@ impl App {
                 });
             ui.end_row();
             for (key, value, hint) in [
-                ("document_number", &mut f.number, "12345678Z"),
-                ("support_number", &mut f.support, "E01234567 / BAA000589"),
-                ("document_expires", &mut f.expires, "2031-05-17"),
+                (Key::DocumentNumber, &mut f.number, "12345678Z"),
+                (Key::SupportNumber, &mut f.support, "E01234567 / BAA000589"),
+                (Key::DocumentExpires, &mut f.expires, "2031-05-17"),
             ] {
                 let label = ui.label(t(lang, key));
                 ui.add(egui::TextEdit::singleline(value).hint_text(hint))
@@ -784,12 +786,12 @@ impl App {
                 ui.end_row();
             }
         });
-        ui.checkbox(&mut f.seen, t(lang, "seen_document"));
+        ui.checkbox(&mut f.seen, t(lang, Key::SeenDocument));
         if let Some(e) = &f.error {
             ui.colored_label(Color32::DARK_RED, e);
         }
         if ui
-            .button(RichText::new(t(lang, "record_identity")).strong())
+            .button(RichText::new(t(lang, Key::RecordIdentity)).strong())
             .clicked()
         {
             let today = OffsetDateTime::now_utc().date();
@@ -807,7 +809,7 @@ impl App {
             match result {
                 Ok(_) => {
                     self.identity = IdentityForm::default();
-                    self.notice = Some((true, t(lang, "identity_recorded").into()));
+                    self.notice = Some((true, t(lang, Key::IdentityRecorded).into()));
                 }
                 Err(e) => f.error = Some(i18n::error(lang, &e)),
             }
@@ -850,10 +852,10 @@ impl App {
             return;
         };
         ui.heading(match w.kind {
-            WorkflowKind::Activate => t(lang, "wizard_activate"),
-            WorkflowKind::Renew => t(lang, "wizard_renew"),
+            WorkflowKind::Activate => t(lang, Key::WizardActivate),
+            WorkflowKind::Renew => t(lang, Key::WizardRenew),
         });
-        ui.label(format!("{}: {}", t(lang, "reader"), w.reader));
+        ui.label(format!("{}: {}", t(lang, Key::Reader), w.reader));
         let total = w.steps.len();
         let done = w
             .steps
@@ -878,9 +880,13 @@ impl App {
                 let mut text = i18n::step(lang, *step);
                 // The state in words too, for screen readers.
                 match state {
-                    StepState::Skipped => text.push_str(&format!(" ({})", t(lang, "already_done"))),
-                    StepState::Running => text.push_str(&format!(" ({})", t(lang, "in_progress"))),
-                    StepState::Failed => text.push_str(&format!(" ({})", t(lang, "step_failed"))),
+                    StepState::Skipped => {
+                        text.push_str(&format!(" ({})", t(lang, Key::AlreadyDone)))
+                    }
+                    StepState::Running => {
+                        text.push_str(&format!(" ({})", t(lang, Key::InProgress)))
+                    }
+                    StepState::Failed => text.push_str(&format!(" ({})", t(lang, Key::StepFailed))),
                     _ => {}
                 }
                 ui.label(RichText::new(text).color(color));
@@ -893,18 +899,18 @@ impl App {
         if let Some(fault) = w.fault.clone() {
             ui.separator();
             ui.label(
-                RichText::new(t(lang, "stopped"))
+                RichText::new(t(lang, Key::Stopped))
                     .color(Color32::DARK_RED)
                     .strong(),
             );
             ui.label(RichText::new(fault).color(Color32::DARK_RED));
-            ui.label(t(lang, "resume_hint"));
+            ui.label(t(lang, Key::ResumeHint));
             let (mut resume, mut close) = (false, false);
             ui.horizontal(|ui| {
                 resume = ui
-                    .button(RichText::new(t(lang, "resume")).strong())
+                    .button(RichText::new(t(lang, Key::Resume)).strong())
                     .clicked();
-                close = ui.button(t(lang, "close")).clicked();
+                close = ui.button(t(lang, Key::Close)).clicked();
             });
             if resume {
                 self.start_workflow(&reader, app, kind);
@@ -914,7 +920,7 @@ impl App {
         } else if let Some(finished) = w.finished.clone() {
             ui.separator();
             ui.label(RichText::new(finished).color(Color32::DARK_GREEN).strong());
-            if ui.button(t(lang, "close")).clicked() {
+            if ui.button(t(lang, Key::Close)).clicked() {
                 self.wizard = None;
             }
         }
@@ -923,13 +929,20 @@ impl App {
     fn pin_view(&mut self, ui: &mut egui::Ui) {
         let lang = self.lang;
         let Some(d) = self.pin.as_mut() else { return };
-        ui.heading(t(lang, if d.new { "pin_choose" } else { "pin_current" }));
+        ui.heading(t(
+            lang,
+            if d.new {
+                Key::PinChoose
+            } else {
+                Key::PinCurrent
+            },
+        ));
         if d.new {
-            ui.label(t(lang, "pin_rules"));
+            ui.label(t(lang, Key::PinRules));
         }
-        let first = pin_field(ui, t(lang, "pin"), &mut d.first);
+        let first = pin_field(ui, t(lang, Key::Pin), &mut d.first);
         if d.new {
-            pin_field(ui, t(lang, "pin_again"), &mut d.second);
+            pin_field(ui, t(lang, Key::PinAgain), &mut d.second);
         }
         if let Some(e) = &d.error {
             ui.colored_label(Color32::DARK_RED, e);
@@ -939,10 +952,10 @@ impl App {
         let mut cancel = false;
         ui.horizontal(|ui| {
             submit = ui
-                .button(RichText::new(t(lang, "pin_confirm")).strong())
+                .button(RichText::new(t(lang, Key::PinConfirm)).strong())
                 .clicked()
                 || (enter && !d.new);
-            cancel = ui.button(t(lang, "cancel")).clicked();
+            cancel = ui.button(t(lang, Key::Cancel)).clicked();
         });
         if cancel {
             let _ = d.reply.send(None);
@@ -955,7 +968,7 @@ impl App {
         }
         let checked = if d.new {
             if d.first.as_str() != d.second.as_str() {
-                Err(t(lang, "pin_differ").to_string())
+                Err(t(lang, Key::PinDiffer).to_string())
             } else {
                 check_new_pin(&d.first).map_err(|e| i18n::error(lang, &e))
             }
@@ -993,15 +1006,15 @@ impl App {
         let Some(l) = self.letter.as_mut() else {
             return;
         };
-        ui.heading(t(lang, "letter_title"));
-        ui.label(t(lang, "letter_hint"));
+        ui.heading(t(lang, Key::LetterTitle));
+        ui.label(t(lang, Key::LetterHint));
         // The buttons first: the operator need not scroll past the letter.
         let (mut print, mut done) = (false, false);
         ui.horizontal(|ui| {
             print = ui
-                .button(RichText::new(t(lang, "print")).strong())
+                .button(RichText::new(t(lang, Key::Print)).strong())
                 .clicked();
-            done = ui.button(t(lang, "letter_done")).clicked();
+            done = ui.button(t(lang, Key::LetterDone)).clicked();
         });
         if let Some(m) = &l.message {
             ui.label(m);
@@ -1011,8 +1024,8 @@ impl App {
         });
         if print {
             l.message = Some(match print_pdf(&l.pdf) {
-                Ok(()) => t(lang, "printed").to_string(),
-                Err(e) => format!("{}: {e}", t(lang, "print_failed")),
+                Ok(()) => t(lang, Key::Printed).to_string(),
+                Err(e) => format!("{}: {e}", t(lang, Key::PrintFailed)),
             });
         }
         if done {
@@ -1047,26 +1060,26 @@ impl App {
             return;
         };
         let title = match d.kind {
-            ServiceKind::Unblock => "unblock",
-            ServiceKind::ChangePin => "change_pin",
-            ServiceKind::Revoke => "revoke",
-            ServiceKind::Reset => "reset_card",
+            ServiceKind::Unblock => Key::Unblock,
+            ServiceKind::ChangePin => Key::ChangePin,
+            ServiceKind::Revoke => Key::Revoke,
+            ServiceKind::Reset => Key::ResetCard,
         };
         ui.heading(t(lang, title));
         match d.kind {
             ServiceKind::Unblock | ServiceKind::ChangePin => {
                 let first = if d.kind == ServiceKind::Unblock {
-                    "puk"
+                    Key::Puk
                 } else {
-                    "pin_current_field"
+                    Key::PinCurrentField
                 };
                 pin_field(ui, t(lang, first), &mut d.secret);
-                ui.label(t(lang, "pin_rules"));
-                pin_field(ui, t(lang, "pin_new"), &mut d.new_pin);
-                pin_field(ui, t(lang, "pin_again"), &mut d.again);
+                ui.label(t(lang, Key::PinRules));
+                pin_field(ui, t(lang, Key::PinNew), &mut d.new_pin);
+                pin_field(ui, t(lang, Key::PinAgain), &mut d.again);
             }
             ServiceKind::Revoke => {
-                egui::ComboBox::from_label(t(lang, "reason"))
+                egui::ComboBox::from_label(t(lang, Key::Reason))
                     .selected_text(d.reason.to_string())
                     .show_ui(ui, |ui| {
                         for r in [
@@ -1079,10 +1092,10 @@ impl App {
                             ui.selectable_value(&mut d.reason, r, r.to_string());
                         }
                     });
-                ui.checkbox(&mut d.confirmed, t(lang, "confirm_revoke"));
+                ui.checkbox(&mut d.confirmed, t(lang, Key::ConfirmRevoke));
             }
             ServiceKind::Reset => {
-                ui.checkbox(&mut d.confirmed, t(lang, "confirm_reset"));
+                ui.checkbox(&mut d.confirmed, t(lang, Key::ConfirmReset));
             }
         }
         if let Some(e) = &d.error {
@@ -1098,10 +1111,10 @@ impl App {
             go = ui
                 .add_enabled(
                     !working && (!needs_confirm || d.confirmed),
-                    egui::Button::new(RichText::new(t(lang, "do_it")).strong()),
+                    egui::Button::new(RichText::new(t(lang, Key::DoIt)).strong()),
                 )
                 .clicked();
-            cancel = ui.button(t(lang, "cancel")).clicked();
+            cancel = ui.button(t(lang, Key::Cancel)).clicked();
         });
         if cancel {
             self.service = None;
@@ -1123,7 +1136,7 @@ impl App {
         let job: Result<Job, String> = match d.kind {
             ServiceKind::Unblock | ServiceKind::ChangePin => {
                 let new = if d.new_pin.as_str() != d.again.as_str() {
-                    Err(t(lang, "pin_differ").to_string())
+                    Err(t(lang, Key::PinDiffer).to_string())
                 } else {
                     check_new_pin(&d.new_pin).map_err(|e| i18n::error(lang, &e))
                 };
@@ -1131,7 +1144,14 @@ impl App {
                 match (new, first) {
                     (Ok(new), Ok(first)) => {
                         let unblock = d.kind == ServiceKind::Unblock;
-                        let done = t(lang, if unblock { "unblocked" } else { "pin_changed" });
+                        let done = t(
+                            lang,
+                            if unblock {
+                                Key::Unblocked
+                            } else {
+                                Key::PinChanged
+                            },
+                        );
                         Ok(Job::Service {
                             name: "pin".into(),
                             run: Box::new(move |station, card| {
@@ -1148,7 +1168,7 @@ impl App {
                 }
             }
             ServiceKind::Reset => {
-                let done = t(lang, "reset_done");
+                let done = t(lang, Key::ResetDone);
                 Ok(Job::Service {
                     name: "reset".into(),
                     run: Box::new(move |station, card| {
@@ -1163,7 +1183,7 @@ impl App {
                 let tx = self.reports_tx.clone();
                 let app = d.application.unwrap_or_default();
                 let reason = d.reason;
-                let done = t(lang, "revoked");
+                let done = t(lang, Key::Revoked);
                 let repaint = ctx.clone();
                 std::thread::spawn(move || {
                     let r = services::revoke(&station, &AppKey::Id(app), reason)
@@ -1192,16 +1212,16 @@ impl App {
         let lang = self.lang;
         let entries: Vec<AuditEntry> = self.station.registry().audit_entries().unwrap_or_default();
         ui.horizontal(|ui| {
-            let label = ui.label(t(lang, "filter"));
+            let label = ui.label(t(lang, Key::Filter));
             ui.add(egui::TextEdit::singleline(&mut self.audit_filter).desired_width(260.0))
                 .labelled_by(label.id);
             if ui
-                .button(RichText::new(t(lang, "verify_chain")).strong())
+                .button(RichText::new(t(lang, Key::VerifyChain)).strong())
                 .clicked()
             {
                 self.audit_check = Some(match audit::verify(&entries) {
-                    Ok(n) => (true, format!("{} ({n})", t(lang, "chain_ok"))),
-                    Err(e) => (false, format!("{}: {e}", t(lang, "chain_broken"))),
+                    Ok(n) => (true, format!("{} ({n})", t(lang, Key::ChainOk))),
+                    Err(e) => (false, format!("{}: {e}", t(lang, Key::ChainBroken))),
                 });
             }
         });
@@ -1220,7 +1240,7 @@ impl App {
             .striped(true)
             .num_columns(5)
             .show(ui, |ui| {
-                for h in ["seq", "time", "who", "action", "detail"] {
+                for h in [Key::Seq, Key::Time, Key::Who, Key::Action, Key::Detail] {
                     ui.label(RichText::new(t(lang, h)).strong());
                 }
                 ui.end_row();
@@ -1266,7 +1286,13 @@ impl Drop for App {
 }
 
 /// The labels of every secret entry, whose state is wiped after use.
-const PIN_FIELDS: [&str; 5] = ["pin", "pin_again", "puk", "pin_current_field", "pin_new"];
+const PIN_FIELDS: [Key; 5] = [
+    Key::Pin,
+    Key::PinAgain,
+    Key::Puk,
+    Key::PinCurrentField,
+    Key::PinNew,
+];
 
 fn pin_field_id(label: &str) -> egui::Id {
     egui::Id::unique(("firma-secret-field", label))
