@@ -192,7 +192,8 @@ fn harness(app: App) -> Harness<'static, App> {
     h
 }
 
-/// Steps the UI (as frames would come) until `cond` holds.
+/// Steps the UI (as frames would come) until `cond` holds and the window
+/// shows what the registry holds (its model's snapshot has arrived).
 fn wait_for(
     h: &mut Harness<'static, App>,
     what: &str,
@@ -201,7 +202,7 @@ fn wait_for(
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         h.step();
-        if cond(h) {
+        if cond(h) && h.state().is_current() {
             h.step();
             return;
         }

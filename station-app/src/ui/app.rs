@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use eframe::egui::{self, RichText};
 use firma_station_engine::activation::Progress;
-use firma_station_engine::audit;
 use firma_station_engine::engine::Station;
 use firma_station_engine::error::StationError;
 use firma_station_engine::identity::IdentityDocument;
@@ -22,7 +21,7 @@ use time::OffsetDateTime;
 
 use super::citizen::{CitizenEvent, UiCitizen};
 use super::i18n::{self, t, Key, Lang};
-use super::model::{Snapshot, Want};
+use super::model::{Model, Want};
 use super::print;
 use super::screen::applications::{self, Applications};
 use super::screen::audit::Audit;
@@ -57,7 +56,7 @@ pub struct App {
     reports: Receiver<Report>,
     citizen_tx: Sender<CitizenEvent>,
     citizen: Receiver<CitizenEvent>,
-    snapshot: Snapshot,
+    model: Model,
     pub lang: Lang,
     tab: Tab,
     /// The reader the operator works with.
@@ -77,17 +76,18 @@ impl App {
     pub fn new(station: Arc<Station>, source: Arc<dyn ReaderSource>) -> Self {
         let (reports_tx, reports) = channel();
         let (citizen_tx, citizen) = channel();
+        let readers = Arc::new(Readers::default());
         Self {
+            model: Model::spawn(station.clone(), readers.clone()),
             station,
             source,
-            readers: Arc::new(Readers::default()),
+            readers,
             monitor_started: false,
             workers: HashMap::new(),
             reports_tx,
             reports,
             citizen_tx,
             citizen,
-            snapshot: Snapshot::default(),
             lang: Lang::Es,
             tab: Tab::Applications,
             reader: None,
@@ -137,22 +137,33 @@ impl App {
         if !self.monitor_started {
             self.monitor_started = true;
             setup_style(&ctx);
+            self.model.attach(&ctx);
+            self.model.refresh(self.want());
             let repaint = ctx.clone();
+            let changed = self.model.readers_changed();
             readers::spawn_monitor(
                 self.station.clone(),
                 self.source.clone(),
                 self.readers.clone(),
-                move || repaint.request_repaint(),
+                move || {
+                    changed();
+                    repaint.request_repaint();
+                },
             );
         }
         self.drain();
+        if let Some(chain) = self.model.poll() {
+            let lang = self.lang;
+            self.audit.check = Some(match chain {
+                Ok(n) => (true, format!("{} ({n})", t(lang, Key::ChainOk))),
+                Err(e) => (false, format!("{}: {e}", t(lang, Key::ChainBroken))),
+            });
+        }
         let working = self.is_working();
         if working {
             // Keep the progress moving while a card works.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
-        self.snapshot = Snapshot::load(&self.station, &self.readers, self.want());
-
         egui::Panel::top("top").show(ui, |ui| {
             top_bar(ui, &self.station.actor, &mut self.tab, &mut self.lang)
         });
@@ -160,7 +171,7 @@ impl App {
         let cx = Cx {
             lang: self.lang,
             station: &self.station,
-            snapshot: &self.snapshot,
+            snapshot: &self.model.snapshot,
             reader: self.reader.as_deref(),
         };
         egui::Panel::left("readers")
@@ -190,6 +201,14 @@ impl App {
         for action in actions {
             self.apply(&ctx, action);
         }
+        // A tab or an application opened: read what it shows.
+        self.model.show(self.want());
+    }
+
+    /// Whether the screens show what the registry held when last asked
+    /// (no snapshot is on its way).
+    pub fn is_current(&self) -> bool {
+        self.model.is_current()
     }
 
     /// Does what the operator asked for on a screen.
@@ -201,6 +220,7 @@ impl App {
             Action::SelectApplication(id) => {
                 self.applications.selected = Some(id);
                 let nif = self
+                    .model
                     .snapshot
                     .applications
                     .iter()
@@ -266,13 +286,8 @@ impl App {
                     w.letter = None;
                 }
             }
-            Action::VerifyChain => {
-                let entries = self.snapshot.audit.clone().unwrap_or_default();
-                self.audit.check = Some(match audit::verify(&entries) {
-                    Ok(n) => (true, format!("{} ({n})", t(lang, Key::ChainOk))),
-                    Err(e) => (false, format!("{}: {e}", t(lang, Key::ChainBroken))),
-                });
-            }
+            // Read and checked on the model's thread: the log may be long.
+            Action::VerifyChain => self.model.verify_chain(),
         }
     }
 
@@ -285,8 +300,14 @@ impl App {
 
     /// Takes what the workers and the citizen's side reported.
     fn drain(&mut self) {
+        let mut reported = false;
         while let Ok(report) = self.reports.try_recv() {
             self.report(report);
+            reported = true;
+        }
+        if reported {
+            // A worker committed: read what the screens show again.
+            self.model.refresh(self.want());
         }
         while let Ok(event) = self.citizen.try_recv() {
             let Some(Modal::Wizard(w)) = &mut self.modal else {
@@ -384,6 +405,7 @@ impl App {
             Ok(_) => {
                 self.applications.identity = IdentityForm::default();
                 self.notice = Some((true, t(lang, Key::IdentityRecorded).into()));
+                self.model.refresh(self.want());
             }
             Err(e) => f.error = Some(i18n::error(lang, &e)),
         }
