@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use super::citizen::{CitizenEvent, UiCitizen};
 use super::i18n::{self, t, Key, Lang};
 use super::model::{Model, Want};
-use super::print;
+use super::print::Printer;
 use super::screen::applications::{self, Applications};
 use super::screen::audit::Audit;
 use super::screen::identity::IdentityForm;
@@ -57,6 +57,7 @@ pub struct App {
     citizen_tx: Sender<CitizenEvent>,
     citizen: Receiver<CitizenEvent>,
     model: Model,
+    printer: Printer,
     pub lang: Lang,
     tab: Tab,
     /// The reader the operator works with.
@@ -79,6 +80,7 @@ impl App {
         let readers = Arc::new(Readers::default());
         Self {
             model: Model::spawn(station.clone(), readers.clone()),
+            printer: Printer::new(),
             station,
             source,
             readers,
@@ -152,6 +154,17 @@ impl App {
             );
         }
         self.drain();
+        if let Some(printed) = self.printer.poll() {
+            let lang = self.lang;
+            // The letter may have been handed over meanwhile.
+            if let Some(l) = self.letter() {
+                l.printing = false;
+                l.message = Some(match printed {
+                    Ok(()) => t(lang, Key::Printed).to_string(),
+                    Err(e) => format!("{}: {e}", t(lang, Key::PrintFailed)),
+                });
+            }
+        }
         if let Some(chain) = self.model.poll() {
             let lang = self.lang;
             self.audit.check = Some(match chain {
@@ -213,7 +226,6 @@ impl App {
 
     /// Does what the operator asked for on a screen.
     fn apply(&mut self, ctx: &egui::Context, action: Action) {
-        let lang = self.lang;
         match action {
             Action::DismissNotice => self.notice = None,
             Action::SelectReader(reader) => self.reader = Some(reader),
@@ -273,11 +285,11 @@ impl App {
                 pin::wipe(ctx);
             }
             Action::PrintLetter => {
-                if let Some(l) = self.letter() {
-                    l.message = Some(match print::print_pdf(&l.pdf) {
-                        Ok(()) => t(lang, Key::Printed).to_string(),
-                        Err(e) => format!("{}: {e}", t(lang, Key::PrintFailed)),
-                    });
+                let printer = &self.printer;
+                if let Some(l) = letter_of(&mut self.modal).filter(|l| !l.printing) {
+                    l.printing = true;
+                    l.message = None;
+                    printer.print(l.pdf.clone(), ctx);
                 }
             }
             Action::LetterDone => {
@@ -292,10 +304,7 @@ impl App {
     }
 
     fn letter(&mut self) -> Option<&mut LetterView> {
-        match &mut self.modal {
-            Some(Modal::Wizard(w)) => w.letter.as_mut(),
-            _ => None,
-        }
+        letter_of(&mut self.modal)
     }
 
     /// Takes what the workers and the citizen's side reported.
@@ -460,6 +469,14 @@ impl App {
             }
             Err(e) => d.error = Some(e),
         }
+    }
+}
+
+/// The PUK letter on show, if any.
+fn letter_of(modal: &mut Option<Modal>) -> Option<&mut LetterView> {
+    match modal {
+        Some(Modal::Wizard(w)) => w.letter.as_mut(),
+        _ => None,
     }
 }
 
