@@ -2,18 +2,21 @@
 //! AccessKit: widgets found by their role and label), with the station's
 //! real engine and in-process virtual cards in two readers.
 //!
-//! Screenshots of the main screens are rendered (wgpu) into
-//! `target/screenshots/`, and into `docs/screenshots/` with
-//! `FIRMA_SCREENSHOTS=docs`.
+//! The main screens are rendered (wgpu on Mesa's lavapipe) and compared
+//! with the reference images in `tests/snapshots/` (the README shows
+//! them); `UPDATE_SNAPSHOTS=1` rewrites those that differ. What changes
+//! from run to run (dates and times, serials and keys, the PUK) is masked
+//! before comparing. A failing test's window goes to `target/screenshots/`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
-use egui_kittest::Harness;
+use egui_kittest::{Harness, SnapshotError, SnapshotOptions};
 use firma_apdu::piv::{Pin, Piv, Slot};
 use firma_apdu::transport::{Transport, TransportError};
 use firma_station::ui::App;
@@ -28,7 +31,16 @@ use firma_station_engine::registry::{AppKey, NewApplication};
 use firma_station_engine::worker::Connector;
 use firma_vcard::card::{Options, VirtualCard};
 
-type Slot_ = Arc<Mutex<Option<VirtualCard>>>;
+/// A reader's slot. `pulled` is set before the card is taken, so the
+/// worker's next command finds it gone: a pull lands between the same two
+/// commands on every run (the lock alone would race with the worker).
+#[derive(Default)]
+struct CardSlot {
+    card: Mutex<Option<VirtualCard>>,
+    pulled: std::sync::atomic::AtomicBool,
+}
+
+type Slot_ = Arc<CardSlot>;
 
 /// Two in-process readers; tests insert and pull cards.
 struct VirtualReaders {
@@ -42,7 +54,7 @@ impl VirtualReaders {
     fn new(n: usize) -> Arc<Self> {
         Arc::new(Self {
             slots: (0..n)
-                .map(|i| (format!("Virtual Reader {i}"), Arc::new(Mutex::new(None))))
+                .map(|i| (format!("Virtual Reader {i}"), Arc::default()))
                 .collect(),
             generation: Mutex::new(0),
             changed: Condvar::new(),
@@ -58,12 +70,14 @@ impl VirtualReaders {
     }
 
     fn insert(&self, i: usize, card: VirtualCard) {
-        *self.slots[i].1.lock().unwrap() = Some(card);
+        *self.slots[i].1.card.lock().unwrap() = Some(card);
+        self.slots[i].1.pulled.store(false, SeqCst);
         self.bump(i, true);
     }
 
     fn pull(&self, i: usize) -> VirtualCard {
-        let card = self.slots[i].1.lock().unwrap().take().expect("a card");
+        self.slots[i].1.pulled.store(true, SeqCst);
+        let card = self.slots[i].1.card.lock().unwrap().take().expect("a card");
         self.bump(i, false);
         card
     }
@@ -82,7 +96,10 @@ struct SharedCard(Slot_);
 
 impl Transport for SharedCard {
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        match self.0.lock().unwrap().as_mut() {
+        if self.0.pulled.load(SeqCst) {
+            return Err(TransportError::CardRemoved);
+        }
+        match self.0.card.lock().unwrap().as_mut() {
             Some(card) => card.transmit_raw(apdu),
             None => Err(TransportError::CardRemoved),
         }
@@ -103,7 +120,7 @@ impl Connector for VirtualConnector {
         self.0.clone()
     }
     fn connect(&mut self) -> Result<Box<dyn Transport + Send>, StationError> {
-        if self.1.lock().unwrap().is_none() {
+        if self.1.pulled.load(SeqCst) || self.1.card.lock().unwrap().is_none() {
             return Err(StationError::NoCard(self.0.clone()));
         }
         Ok(Box::new(SharedCard(self.1.clone())))
@@ -193,7 +210,8 @@ fn harness(app: App) -> Harness<'static, App> {
     h
 }
 
-/// Steps the UI (as frames would come) until `cond` holds.
+/// Steps the UI (as frames would come) until `cond` holds and the window
+/// shows what the registry holds (its model's snapshot has arrived).
 fn wait_for(
     h: &mut Harness<'static, App>,
     what: &str,
@@ -202,7 +220,7 @@ fn wait_for(
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         h.step();
-        if cond(h) {
+        if cond(h) && h.state().is_current() {
             h.step();
             return;
         }
@@ -218,17 +236,82 @@ fn visible(h: &Harness<'static, App>, text: &str) -> bool {
     h.query_all_by_label_contains(text).next().is_some()
 }
 
+/// The window as it is, for a failure's diagnosis.
 fn screenshot(h: &mut Harness<'static, App>, name: &str) {
     h.step();
     let image = h.render().expect("render the window (wgpu)");
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&target).unwrap();
     image.save(target.join(format!("{name}.png"))).unwrap();
-    if std::env::var("FIRMA_SCREENSHOTS").is_ok_and(|v| v == "docs") {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
-        std::fs::create_dir_all(&docs).unwrap();
-        image.save(docs.join(format!("{name}.png"))).unwrap();
+}
+
+/// The screens compared with their reference images; a test checks them
+/// all at its end, so one changed screen does not hide the others.
+#[derive(Default)]
+struct Snapshots(Vec<SnapshotError>);
+
+impl Snapshots {
+    /// Renders the window, masks what changes from run to run (`volatile`
+    /// and [`changes_each_run`]) and compares it with
+    /// `tests/snapshots/{name}.png`.
+    fn compare(&mut self, h: &mut Harness<'static, App>, name: &str, volatile: &[&str]) {
+        h.step();
+        let masks: Vec<_> = h
+            .query_all_by_label_contains("")
+            .filter(|n| {
+                // A label's text is its AccessKit label or its value.
+                let label = format!(
+                    "{} {}",
+                    n.accesskit_node().label().unwrap_or_default(),
+                    n.value().unwrap_or_default()
+                );
+                changes_each_run(&label) || volatile.iter().any(|v| label.contains(v))
+            })
+            .filter_map(|n| n.accesskit_node().bounding_box())
+            .collect();
+        let mut image = h.render().expect("render the window (wgpu)");
+        let (width, height) = image.dimensions();
+        for r in masks {
+            let x = (r.x0.max(0.0) as u32)..(r.x1.ceil().min(width as f64) as u32);
+            let y = (r.y0.max(0.0) as u32)..(r.y1.ceil().min(height as f64) as u32);
+            for (x, y) in y.flat_map(|y| x.clone().map(move |x| (x, y))) {
+                image.get_pixel_mut(x, y).0 = [200, 200, 200, 255];
+            }
+        }
+        let options = SnapshotOptions::new()
+            .output_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"));
+        if let Err(e) = egui_kittest::try_image_snapshot_options(&image, name, &options) {
+            self.0.push(e);
+        }
     }
+
+    fn check(self) {
+        let failed: Vec<String> = self.0.iter().map(|e| e.to_string()).collect();
+        assert!(failed.is_empty(), "{}", failed.join("\n"));
+    }
+}
+
+/// A text that is not the same from one run to the next: a date or a
+/// time the station wrote (the test types only 2031-05-17), or a long
+/// hex run (a serial, a key, a GUID).
+fn changes_each_run(text: &str) -> bool {
+    let b = text.as_bytes();
+    let date = (0..b.len().saturating_sub(9)).any(|i| {
+        let w = &b[i..i + 10];
+        w.iter().enumerate().all(|(j, c)| {
+            if j == 4 || j == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        }) && w != b"2031-05-17"
+    });
+    let mut run = 0;
+    let hex = b.iter().any(|c| {
+        run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
+        run >= 12
+    });
+    date || hex
 }
 
 fn type_into(h: &mut Harness<'static, App>, role: Role, label: &str, text: &str) {
@@ -318,13 +401,14 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     let readers = VirtualReaders::new(2);
     readers.insert(0, blank(5001, 0));
     let mut h = harness(App::new(station.clone(), readers.clone()));
+    let mut snapshots = Snapshots::default();
     wait_for(&mut h, "the blank card in the readers panel", |h| {
         visible(h, "Tarjeta en blanco")
     });
-    screenshot(&mut h, "1-readers-and-search");
+    snapshots.compare(&mut h, "1-readers-and-search", &[]);
 
     find_and_check_identity(&mut h, "12345678Z");
-    screenshot(&mut h, "2-application-identity-checked");
+    snapshots.compare(&mut h, "2-application-identity-checked", &[]);
     click(&mut h, "Virtual Reader 0");
     click(&mut h, "Activar la tarjeta");
     enter_new_pin(&mut h, "123456");
@@ -332,7 +416,11 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     wait_for(&mut h, "the PIN rule", |h| {
         visible(h, "no puede ser una serie de cifras seguidas")
     });
-    screenshot(&mut h, "3-pin-entry");
+    // The panel shows the card at work.
+    wait_for(&mut h, "the card at work in the panel", |h| {
+        visible(h, "Trabajando con la tarjeta")
+    });
+    snapshots.compare(&mut h, "3-pin-entry", &[]);
     type_into(&mut h, Role::PasswordInput, "PIN", "281947");
     type_into(&mut h, Role::PasswordInput, "Repita el PIN", "281947");
     click(&mut h, "Aceptar");
@@ -340,12 +428,18 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
         visible(h, "Carta del PUK de su tarjeta de firma")
     });
     let puk = letter_puk(&h);
-    screenshot(&mut h, "4-puk-letter");
+    // The letter holds the PUK.
+    let spaced = format!("{} {}", &puk[..4], &puk[4..]);
+    // The panel has looked at the card again (the letter stays on show).
+    wait_for(&mut h, "the Firma card in the panel", |h| {
+        visible(h, "Tarjeta Firma 5001")
+    });
+    snapshots.compare(&mut h, "4-puk-letter", &[&spaced]);
     click(&mut h, "Entregada: cerrar");
     wait_for(&mut h, "the end of the wizard", |h| {
         visible(h, "Tarjeta activada:")
     });
-    screenshot(&mut h, "5-wizard-done");
+    snapshots.compare(&mut h, "5-wizard-done", &[]);
     click(&mut h, "Cerrar");
 
     // The card works with the citizen's PIN and holds three certificates.
@@ -388,7 +482,7 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     type_into(&mut h, Role::PasswordInput, "PUK", &puk);
     type_into(&mut h, Role::PasswordInput, "PIN nuevo", "583920");
     type_into(&mut h, Role::PasswordInput, "Repita el PIN", "583920");
-    screenshot(&mut h, "6-unblock");
+    snapshots.compare(&mut h, "6-unblock", &[]);
     click(&mut h, "Hacerlo");
     wait_for(&mut h, "the unblock", |h| {
         visible(h, "PIN desbloqueado y cambiado.")
@@ -403,7 +497,10 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     wait_for(&mut h, "the chain check", |h| {
         visible(h, "El registro de auditoría está íntegro")
     });
-    screenshot(&mut h, "7-audit");
+    wait_for(&mut h, "the unblocked card in the panel", |h| {
+        visible(h, "Tarjeta Firma 5001") && !visible(h, "PIN BLOQUEADO")
+    });
+    snapshots.compare(&mut h, "7-audit", &[]);
     click(&mut h, "English");
     wait_for(&mut h, "English", |h| visible(h, "Check the chain"));
     // No secret reached the audit log.
@@ -417,6 +514,7 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     for secret in ["281947", "583920", puk.as_str()] {
         assert!(!log.contains(secret), "{secret} in the audit log");
     }
+    snapshots.check();
 }
 
 #[test]
@@ -427,6 +525,7 @@ fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming
     let readers = VirtualReaders::new(2);
     readers.insert(1, blank(7777, 1500));
     let mut h = harness(App::new(station.clone(), readers.clone()));
+    let mut snapshots = Snapshots::default();
     find_and_check_identity(&mut h, "X1234567L");
     wait_for(&mut h, "the blank card", |h| {
         visible(h, "Tarjeta en blanco")
@@ -457,7 +556,10 @@ fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming
         visible(h, "Se ha retirado la tarjeta")
     });
     assert!(visible(&h, "Reanudar"));
-    screenshot(&mut h, "8-fault-card-removed");
+    wait_for(&mut h, "the panel to look at the readers", |h| {
+        !visible(h, "Trabajando con la tarjeta") && !visible(h, "Leyendo la tarjeta")
+    });
+    snapshots.compare(&mut h, "8-fault-card-removed", &[]);
     // Back in; resume: what was done is not done again.
     readers.insert(1, card);
     click(&mut h, "Reanudar");
@@ -482,4 +584,5 @@ fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming
         IdentityDocument::check,
         inspection::describe_card::<SharedCard>,
     );
+    snapshots.check();
 }

@@ -1,0 +1,561 @@
+//! The operator's window: a small [`App`] that keeps the window's state,
+//! draws the screens and applies what the operator asked for after
+//! drawing, in the manner of egui's demo app. Card work runs on the
+//! engine's workers (one per reader), the readers panel comes from the
+//! engine's monitor thread; this code only shows state and sends commands.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use eframe::egui::{self, RichText};
+use firma_station_engine::activation::Progress;
+use firma_station_engine::audit::Actor;
+use firma_station_engine::engine::Station;
+use firma_station_engine::error::StationError;
+use firma_station_engine::identity::IdentityDocument;
+use firma_station_engine::inspection;
+use firma_station_engine::readers::{self, ReaderSource, Readers};
+use firma_station_engine::registry::{AppKey, WorkflowKind};
+use firma_station_engine::services;
+use firma_station_engine::worker::{Job, Report, Worker};
+use time::OffsetDateTime;
+
+use super::citizen::{CitizenEvent, UiCitizen};
+use super::i18n::{self, t, Key, Lang};
+use super::model::{Model, Want};
+use super::print::Printer;
+use super::report;
+use super::screen::applications::{self, Applications};
+use super::screen::audit::Audit;
+use super::screen::identity::IdentityForm;
+use super::screen::letter::LetterView;
+use super::screen::pin::{self, PinDialog};
+use super::screen::services::{ServiceDialog, ServiceJob};
+use super::screen::wizard::{self, Wizard};
+use super::screen::{self, ok_color, Action, Cx};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Applications,
+    Audit,
+}
+
+/// What covers the tabs while it lasts.
+enum Modal {
+    /// An activation or a renewal, with the citizen's prompts.
+    Wizard(Wizard),
+    Service(ServiceDialog),
+}
+
+/// The operator's window.
+pub struct App {
+    station: Arc<Station>,
+    source: Arc<dyn ReaderSource>,
+    readers: Arc<Readers>,
+    monitor_started: bool,
+    workers: HashMap<String, Worker>,
+    reports_tx: Sender<Report>,
+    reports: Receiver<Report>,
+    citizen_tx: Sender<CitizenEvent>,
+    citizen: Receiver<CitizenEvent>,
+    model: Model,
+    printer: Printer,
+    pub lang: Lang,
+    tab: Tab,
+    /// The reader the operator works with.
+    reader: Option<String>,
+    applications: Applications,
+    audit: Audit,
+    modal: Option<Modal>,
+    /// The last thing done or refused: (done, what).
+    notice: Option<(bool, String)>,
+    /// Frames drawn, for the test that the window keeps drawing while a
+    /// card works.
+    pub frames: u64,
+    ctx: Option<egui::Context>,
+}
+
+impl App {
+    pub fn new(station: Arc<Station>, source: Arc<dyn ReaderSource>) -> Self {
+        let (reports_tx, reports) = channel();
+        let (citizen_tx, citizen) = channel();
+        let readers = Arc::new(Readers::default());
+        Self {
+            model: Model::spawn(station.clone(), readers.clone()),
+            printer: Printer::new(),
+            station,
+            source,
+            readers,
+            monitor_started: false,
+            workers: HashMap::new(),
+            reports_tx,
+            reports,
+            citizen_tx,
+            citizen,
+            lang: Lang::Es,
+            tab: Tab::Applications,
+            reader: None,
+            applications: Applications::default(),
+            audit: Audit::default(),
+            modal: None,
+            notice: None,
+            frames: 0,
+            ctx: None,
+        }
+    }
+
+    /// Whether a job runs on any reader (the wizard or a service).
+    pub fn is_working(&self) -> bool {
+        !self
+            .readers
+            .busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// What the screens on show need read.
+    fn want(&self) -> Want {
+        Want {
+            application: self.applications.selected,
+            audit: self.tab == Tab::Audit,
+        }
+    }
+
+    fn submit(&mut self, reader: &str, job: Job) {
+        self.readers.set_busy(reader, true);
+        let station = self.station.clone();
+        let connector = self.source.connector(reader);
+        let tx = self.reports_tx.clone();
+        self.workers
+            .entry(reader.to_string())
+            .or_insert_with(|| Worker::spawn(station, connector, tx))
+            .submit(job);
+    }
+
+    /// Draws the whole window; the eframe app and the UI tests call this.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.frames += 1;
+        let ctx = ui.ctx().clone();
+        self.ctx = Some(ctx.clone());
+        if !self.monitor_started {
+            self.monitor_started = true;
+            setup_style(&ctx);
+            self.model.attach(&ctx);
+            self.model.refresh(self.want());
+            let repaint = ctx.clone();
+            let changed = self.model.readers_changed();
+            readers::spawn_monitor(
+                self.station.clone(),
+                self.source.clone(),
+                self.readers.clone(),
+                move || {
+                    changed();
+                    repaint.request_repaint();
+                },
+            );
+        }
+        self.drain();
+        if let Some(printed) = self.printer.poll() {
+            let lang = self.lang;
+            // The letter may have been handed over meanwhile.
+            if let Some(l) = self.letter() {
+                l.printing = false;
+                l.message = Some(match printed {
+                    Ok(()) => t(lang, Key::Printed).to_string(),
+                    Err(e) => format!("{}: {e}", t(lang, Key::PrintFailed)),
+                });
+            }
+        }
+        if let Some(chain) = self.model.poll() {
+            let lang = self.lang;
+            self.audit.check = Some(match chain {
+                Ok(n) => (true, format!("{} ({n})", t(lang, Key::ChainOk))),
+                Err(e) => (false, format!("{}: {e}", t(lang, Key::ChainBroken))),
+            });
+        }
+        let working = self.is_working();
+        if working {
+            // Keep the progress moving while a card works.
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+        egui::Panel::top("top").show(ui, |ui| {
+            top_bar(ui, &self.station.actor, &mut self.tab, &mut self.lang)
+        });
+        let mut actions = Vec::new();
+        let cx = Cx {
+            lang: self.lang,
+            station: &self.station,
+            snapshot: &self.model.snapshot,
+            reader: self.reader.as_deref(),
+        };
+        egui::Panel::left("readers")
+            .resizable(false)
+            .min_size(300.0)
+            .show(ui, |ui| actions.extend(screen::readers::show(ui, &cx)));
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                if let Some((ok, text)) = &self.notice {
+                    ui.label(RichText::new(text).color(ok_color(*ok)).strong());
+                    if ui.button(t(cx.lang, Key::Dismiss)).clicked() {
+                        actions.push(Action::DismissNotice);
+                    }
+                    ui.separator();
+                }
+                let asked = match &mut self.modal {
+                    Some(Modal::Wizard(w)) => wizard::show(ui, &cx, w),
+                    Some(Modal::Service(d)) => screen::services::show(ui, cx.lang, working, d),
+                    None => match self.tab {
+                        Tab::Applications => applications::show(ui, &cx, &mut self.applications),
+                        Tab::Audit => screen::audit::show(ui, &cx, &mut self.audit),
+                    },
+                };
+                actions.extend(asked);
+            });
+        });
+        for action in actions {
+            self.apply(&ctx, action);
+        }
+        // A tab or an application opened: read what it shows.
+        self.model.show(self.want());
+    }
+
+    /// Whether the screens show what the registry held when last asked
+    /// (no snapshot is on its way).
+    pub fn is_current(&self) -> bool {
+        self.model.is_current()
+    }
+
+    /// Does what the operator asked for on a screen.
+    fn apply(&mut self, ctx: &egui::Context, action: Action) {
+        match action {
+            Action::DismissNotice => self.notice = None,
+            Action::SelectReader(reader) => self.reader = Some(reader),
+            Action::SelectApplication(id) => {
+                self.applications.selected = Some(id);
+                let nif = self
+                    .model
+                    .snapshot
+                    .applications
+                    .iter()
+                    .find(|a| a.id == id)
+                    .map(|a| a.nif.as_str())
+                    .unwrap_or_default();
+                self.applications.identity = IdentityForm::for_nif(nif);
+            }
+            Action::RecordIdentity(id) => self.record_identity(id),
+            Action::StartWorkflow {
+                reader,
+                application,
+                kind,
+            } => self.start_workflow(&reader, application, kind),
+            Action::OpenService {
+                kind,
+                reader,
+                application,
+            } => {
+                self.modal = Some(Modal::Service(ServiceDialog::new(
+                    kind,
+                    reader,
+                    application,
+                )))
+            }
+            Action::Inspect(reader) => self.submit(
+                &reader,
+                Job::Service {
+                    name: "inspect".into(),
+                    run: Box::new(|station, card| {
+                        inspection::inspect(station, card).map(|f| report::text(&f))
+                    }),
+                },
+            ),
+            Action::RunService => self.run_service(ctx),
+            Action::Resume => {
+                if let Some(Modal::Wizard(w)) = &self.modal {
+                    let (reader, application, kind) = (w.reader.clone(), w.application, w.kind);
+                    self.start_workflow(&reader, application, kind);
+                }
+            }
+            Action::Close => {
+                self.modal = None;
+                pin::wipe(ctx);
+            }
+            Action::AnswerPin(answer) => {
+                if let Some(Modal::Wizard(w)) = &mut self.modal {
+                    if let Some(d) = w.pin.take() {
+                        let _ = d.reply.send(answer);
+                    }
+                }
+                pin::wipe(ctx);
+            }
+            Action::PrintLetter => {
+                let printer = &self.printer;
+                if let Some(l) = letter_of(&mut self.modal).filter(|l| !l.printing) {
+                    l.printing = true;
+                    l.message = None;
+                    printer.print(l.pdf.clone(), ctx);
+                }
+            }
+            Action::LetterDone => {
+                if let Some(Modal::Wizard(w)) = &mut self.modal {
+                    // Dropping the view zeroizes the letter's text and PDF.
+                    w.letter = None;
+                }
+            }
+            // Read and checked on the model's thread: the log may be long.
+            Action::VerifyChain => self.model.verify_chain(),
+        }
+    }
+
+    fn letter(&mut self) -> Option<&mut LetterView> {
+        letter_of(&mut self.modal)
+    }
+
+    /// Takes what the workers and the citizen's side reported.
+    fn drain(&mut self) {
+        let mut reported = false;
+        while let Ok(report) = self.reports.try_recv() {
+            self.report(report);
+            reported = true;
+        }
+        if reported {
+            // A worker committed: read what the screens show again.
+            self.model.refresh(self.want());
+        }
+        while let Ok(event) = self.citizen.try_recv() {
+            let Some(Modal::Wizard(w)) = &mut self.modal else {
+                // Only a workflow asks, and its wizard stays until it ends;
+                // a PIN not answered cancels the step.
+                tracing::warn!("the citizen's side asked with no workflow on show");
+                continue;
+            };
+            match event {
+                CitizenEvent::NeedPin { new, reply, .. } => {
+                    w.pin = Some(PinDialog::new(new, reply));
+                }
+                CitizenEvent::Letter { text, pdf, .. } => {
+                    w.letter = Some(LetterView::new(text, pdf));
+                }
+            }
+        }
+    }
+
+    fn report(&mut self, report: Report) {
+        let lang = self.lang;
+        let wizard = match &mut self.modal {
+            Some(Modal::Wizard(w)) => Some(w),
+            _ => None,
+        };
+        match report {
+            Report::Progress(reader, p) => {
+                if let Progress::Done {
+                    note: Some(note), ..
+                } = &p
+                {
+                    self.notice = Some((true, i18n::card_note(lang, *note).into()));
+                }
+                if let Some(w) = wizard.filter(|w| w.reader == reader) {
+                    w.progress(&p);
+                }
+            }
+            Report::Finished(reader, result) => {
+                self.readers.set_busy(&reader, false);
+                if let Some(w) = wizard {
+                    if w.reader == reader {
+                        match *result {
+                            Ok(outcome) => {
+                                w.finished = Some(format!(
+                                    "{} {} — {} {}",
+                                    t(lang, Key::CardReady),
+                                    outcome.card_serial,
+                                    outcome.application.given_name,
+                                    outcome.application.surnames
+                                ));
+                            }
+                            Err(e) => w.fault = Some(i18n::error(lang, &e)),
+                        }
+                    }
+                    // A PIN dialog left open belongs to the job that ended.
+                    w.pin = None;
+                }
+            }
+            Report::ServiceDone(reader, _name, result) => {
+                self.readers.set_busy(&reader, false);
+                let dialog = match &mut self.modal {
+                    Some(Modal::Service(d)) => Some(d),
+                    _ => None,
+                };
+                match result {
+                    Ok(what) => {
+                        self.notice = Some((true, what));
+                        if dialog.is_some() {
+                            self.modal = None;
+                        }
+                    }
+                    Err(e) => {
+                        let msg = i18n::error(lang, &e);
+                        match dialog {
+                            Some(d) => d.error = Some(msg),
+                            None => self.notice = Some((false, msg)),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn record_identity(&mut self, id: i64) {
+        let lang = self.lang;
+        let f = &mut self.applications.identity;
+        let today = OffsetDateTime::now_utc().date();
+        let support = Some(f.support.as_str()).filter(|s| !s.trim().is_empty());
+        let result = IdentityDocument::check(&f.kind, &f.number, support, &f.expires, today)
+            .map_err(StationError::from)
+            .and_then(|doc| {
+                services::record_identity_check(&self.station, &AppKey::Id(id), &doc, f.seen)
+            });
+        match result {
+            Ok(_) => {
+                self.applications.identity = IdentityForm::default();
+                self.notice = Some((true, t(lang, Key::IdentityRecorded).into()));
+                self.model.refresh(self.want());
+            }
+            Err(e) => f.error = Some(i18n::error(lang, &e)),
+        }
+    }
+
+    fn start_workflow(&mut self, reader: &str, application: i64, kind: WorkflowKind) {
+        self.modal = Some(Modal::Wizard(Wizard::new(reader, application, kind)));
+        let citizen = Box::new(UiCitizen {
+            reader: reader.to_string(),
+            events: self.citizen_tx.clone(),
+            repaint: self.ctx.clone().unwrap_or_default(),
+        });
+        let application = AppKey::Id(application);
+        let job = match kind {
+            WorkflowKind::Activate => Job::Activate {
+                application,
+                citizen,
+            },
+            WorkflowKind::Renew => Job::Renew {
+                application,
+                citizen,
+            },
+        };
+        self.submit(reader, job);
+    }
+
+    fn run_service(&mut self, ctx: &egui::Context) {
+        let lang = self.lang;
+        let Some(Modal::Service(d)) = &mut self.modal else {
+            return;
+        };
+        let reader = d.reader.clone();
+        let job = d.job(lang);
+        pin::wipe(ctx);
+        match job {
+            Ok(ServiceJob::Card(job)) => self.submit(&reader, job),
+            Ok(ServiceJob::Revoke {
+                application,
+                reason,
+                done,
+            }) => {
+                // No card: the registry and the CA, off the UI thread.
+                let station = self.station.clone();
+                let tx = self.reports_tx.clone();
+                let repaint = ctx.clone();
+                std::thread::spawn(move || {
+                    let r = services::revoke(&station, &AppKey::Id(application), reason)
+                        .map(|s| format!("{done}: {}", s.len()));
+                    let _ = tx.send(Report::ServiceDone(String::new(), "revoke".into(), r));
+                    repaint.request_repaint();
+                });
+            }
+            Err(e) => d.error = Some(e),
+        }
+    }
+}
+
+/// The PUK letter on show, if any.
+fn letter_of(modal: &mut Option<Modal>) -> Option<&mut LetterView> {
+    match modal {
+        Some(Modal::Wizard(w)) => w.letter.as_mut(),
+        _ => None,
+    }
+}
+
+fn top_bar(ui: &mut egui::Ui, actor: &Actor, tab: &mut Tab, lang: &mut Lang) {
+    ui.horizontal(|ui| {
+        ui.heading(RichText::new("Firma Station").strong());
+        ui.separator();
+        let l = *lang;
+        ui.selectable_value(tab, Tab::Applications, t(l, Key::TabApplications));
+        ui.selectable_value(tab, Tab::Audit, t(l, Key::TabAudit));
+        ui.separator();
+        ui.label(format!(
+            "{}: {} · {}: {}",
+            t(l, Key::Operator),
+            actor.operator,
+            t(l, Key::Station),
+            actor.station
+        ));
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            for choice in [Lang::Va, Lang::En, Lang::Es] {
+                ui.selectable_value(lang, choice, choice.name());
+            }
+            ui.label(t(l, Key::Language));
+        });
+    });
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.readers
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.readers
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        // A worker waiting for a PIN gets "cancelled" as its channel
+        // closes, before the workers are joined.
+        self.modal = None;
+    }
+}
+
+/// Opens the window; returns when the operator closes it.
+pub fn run(station: Arc<Station>, source: Arc<dyn ReaderSource>) -> Result<(), String> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Firma Station")
+            .with_inner_size([1280.0, 860.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Firma Station",
+        options,
+        Box::new(move |cc| {
+            setup_style(&cc.egui_ctx);
+            Ok(Box::new(App::new(station, source)))
+        }),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Large, readable text: the operator reads it at arm's length with a
+/// citizen in front of them.
+pub fn setup_style(ctx: &egui::Context) {
+    ctx.set_zoom_factor(1.2);
+    // A light theme: the state colours (green, red, amber) read well on it
+    // in a bright office.
+    ctx.set_theme(egui::Theme::Light);
+}

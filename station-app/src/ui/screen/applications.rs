@@ -1,0 +1,278 @@
+//! The applications tab: find an application, see it, and act on it with
+//! the card in the chosen reader.
+
+use eframe::egui::{self, RichText};
+use firma_station_engine::inspection::CardView;
+use firma_station_engine::registry::{AppState, Application, WorkflowKind};
+use time::OffsetDateTime;
+
+use super::identity::IdentityForm;
+use super::services::ServiceKind;
+use super::{identity, normalize, Action, Cx};
+use crate::ui::i18n::{t, Key, Lang};
+use crate::ui::model::Detail;
+
+/// The tab's own state: the search and the open application.
+#[derive(Default)]
+pub struct Applications {
+    pub search: String,
+    pub selected: Option<i64>,
+    pub identity: IdentityForm,
+}
+
+pub fn show(ui: &mut egui::Ui, cx: &Cx, tab: &mut Applications) -> Option<Action> {
+    let lang = cx.lang;
+    let mut action = None;
+    ui.horizontal(|ui| {
+        let label = ui.label(RichText::new(t(lang, Key::Search)).strong());
+        ui.add(
+            egui::TextEdit::singleline(&mut tab.search)
+                .hint_text(t(lang, Key::SearchHint))
+                .desired_width(320.0),
+        )
+        .labelled_by(label.id);
+    });
+    let apps = &cx.snapshot.applications;
+    let query = normalize(&tab.search);
+    // Without a search, the applications waiting for their card.
+    if query.is_empty() && tab.selected.is_none() {
+        ui.label(t(lang, Key::WaitingApplications));
+    }
+    if !query.is_empty() || tab.selected.is_none() {
+        let found: Vec<&Application> = apps
+            .iter()
+            .filter(|a| {
+                if query.is_empty() {
+                    return a.state == AppState::Requested;
+                }
+                normalize(&a.nif).contains(&query)
+                    || normalize(&format!("{} {}", a.given_name, a.surnames)).contains(&query)
+            })
+            .take(20)
+            .collect();
+        if found.is_empty() {
+            ui.label(t(lang, Key::NoMatch));
+        }
+        for a in found {
+            let text = format!(
+                "{} · {} {} · {}",
+                a.nif,
+                a.given_name,
+                a.surnames,
+                state_name(lang, a.state)
+            );
+            if ui
+                .selectable_label(tab.selected == Some(a.id), text)
+                .clicked()
+            {
+                action = Some(Action::SelectApplication(a.id));
+            }
+        }
+    }
+    ui.separator();
+    let Some(app) = tab.selected.and_then(|id| apps.iter().find(|a| a.id == id)) else {
+        ui.label(t(lang, Key::PickApplication));
+        return action;
+    };
+    let detail = cx
+        .snapshot
+        .detail
+        .as_ref()
+        .filter(|d| d.application == app.id);
+    match detail {
+        Some(detail) => {
+            let asked = application(ui, cx, app, detail, &mut tab.identity);
+            action.or(asked)
+        }
+        None => {
+            // Its detail is being read.
+            ui.add(egui::Spinner::new());
+            action
+        }
+    }
+}
+
+pub fn state_name(lang: Lang, s: AppState) -> &'static str {
+    t(
+        lang,
+        match s {
+            AppState::Requested => Key::StateRequested,
+            AppState::Activated => Key::StateActivated,
+            AppState::Renewed => Key::StateRenewed,
+            AppState::Revoked => Key::StateRevoked,
+            AppState::Expired => Key::StateExpired,
+        },
+    )
+}
+
+fn application(
+    ui: &mut egui::Ui,
+    cx: &Cx,
+    app: &Application,
+    detail: &Detail,
+    form: &mut IdentityForm,
+) -> Option<Action> {
+    let lang = cx.lang;
+    let tr = |key| t(lang, key);
+    let mut action = None;
+    ui.heading(format!("{} {} — {}", app.given_name, app.surnames, app.nif));
+    egui::Grid::new("app")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for (k, v) in [
+                (Key::Application, app.id.to_string()),
+                (Key::State, state_name(lang, app.state).to_string()),
+                (Key::Email, app.email.clone()),
+                (Key::Phone, app.phone.clone()),
+                (
+                    Key::MailedCard,
+                    app.card_serial
+                        .map_or(tr(Key::Unknown).to_string(), |s| s.to_string()),
+                ),
+                (Key::Requested, app.requested_at.date().to_string()),
+            ] {
+                ui.label(tr(k));
+                ui.label(v);
+                ui.end_row();
+            }
+        });
+    let checked_today = cx.station.identity_checked(&detail.checks);
+    ui.separator();
+    ui.heading(tr(Key::Identity));
+    for c in &detail.checks {
+        ui.label(format!(
+            "OK {} {} · {} {} · {} {}",
+            c.document_kind,
+            c.document_number,
+            tr(Key::ValidUntil),
+            c.document_expires,
+            tr(Key::CheckedBy),
+            c.operator
+        ));
+    }
+    if app.state == AppState::Requested && !checked_today && identity::show(ui, lang, form) {
+        action = Some(Action::RecordIdentity(app.id));
+    }
+    ui.separator();
+    ui.heading(tr(Key::Actions));
+    let card = cx.reader.and_then(|r| cx.snapshot.card_in(r));
+    let reader = cx.reader.map(str::to_string);
+    match app.state {
+        AppState::Requested => {
+            let ready = checked_today
+                && matches!(
+                    card,
+                    Some(CardView::Blank { .. })
+                        | Some(CardView::Firma {
+                            unfinished: true,
+                            ..
+                        })
+                );
+            if !checked_today {
+                ui.label(tr(Key::NeedIdentity));
+            } else if !ready {
+                ui.label(tr(Key::NeedBlankCard));
+            }
+            if ui
+                .add_enabled(
+                    ready,
+                    egui::Button::new(RichText::new(tr(Key::Activate)).strong()),
+                )
+                .clicked()
+            {
+                if let Some(reader) = reader {
+                    action = Some(Action::StartWorkflow {
+                        reader,
+                        application: app.id,
+                        kind: WorkflowKind::Activate,
+                    });
+                }
+            }
+        }
+        AppState::Activated | AppState::Renewed => {
+            let on_card =
+                matches!(card, Some(CardView::Firma { application, .. }) if *application == app.id);
+            if !on_card {
+                ui.label(tr(Key::NeedCitizenCard));
+            }
+            ui.horizontal_wrapped(|ui| {
+                for (kind, key) in [
+                    (ServiceKind::Unblock, Key::Unblock),
+                    (ServiceKind::ChangePin, Key::ChangePin),
+                    (ServiceKind::Reset, Key::ResetCard),
+                ] {
+                    if ui
+                        .add_enabled(on_card, egui::Button::new(tr(key)))
+                        .clicked()
+                    {
+                        action = Some(Action::OpenService {
+                            kind,
+                            reader: reader.clone(),
+                            application: app.id,
+                        });
+                    }
+                }
+                let opens = detail.renewal_opens;
+                let renew_open = opens.is_some_and(|o| OffsetDateTime::now_utc() >= o);
+                let renew =
+                    ui.add_enabled(on_card && renew_open, egui::Button::new(tr(Key::Renew)));
+                if let (false, Some(o)) = (renew_open, opens) {
+                    renew.clone().on_disabled_hover_text(format!(
+                        "{} {}",
+                        tr(Key::RenewOpens),
+                        o.date()
+                    ));
+                }
+                if renew.clicked() {
+                    if let Some(reader) = reader.clone() {
+                        action = Some(Action::StartWorkflow {
+                            reader,
+                            application: app.id,
+                            kind: WorkflowKind::Renew,
+                        });
+                    }
+                }
+                if ui.button(tr(Key::Revoke)).clicked() {
+                    action = Some(Action::OpenService {
+                        kind: ServiceKind::Revoke,
+                        reader: None,
+                        application: app.id,
+                    });
+                }
+                if ui
+                    .add_enabled(on_card, egui::Button::new(tr(Key::Inspect)))
+                    .clicked()
+                {
+                    if let Some(reader) = reader.clone() {
+                        action = Some(Action::Inspect(reader));
+                    }
+                }
+            });
+        }
+        AppState::Revoked | AppState::Expired => {
+            ui.label(tr(Key::ApplyAgain));
+        }
+    }
+    ui.separator();
+    ui.heading(tr(Key::Certificates));
+    for c in &detail.certificates {
+        ui.label(format!(
+            "{} · {} · {} {} - {}",
+            c.slot,
+            c.state,
+            c.serial.chars().take(12).collect::<String>(),
+            c.not_before.date(),
+            c.not_after.date()
+        ));
+    }
+    ui.separator();
+    ui.heading(tr(Key::History));
+    for e in &detail.history {
+        ui.label(format!(
+            "{} · {} · {}: {}",
+            e.at, e.operator, e.action, e.detail
+        ));
+    }
+    action
+}

@@ -1,0 +1,186 @@
+//! The services on an issued card: unblock the PIN, change it, reset the
+//! card for re-issue, and revoke an application's certificates (no card).
+
+use eframe::egui::{self, Color32, RichText};
+use firma_apdu::piv::Pin;
+use firma_station_engine::ca::RevocationReason;
+use firma_station_engine::services;
+use firma_station_engine::worker::Job;
+use zeroize::Zeroizing;
+
+use super::pin::{self, new_pin};
+use super::Action;
+use crate::ui::i18n::{t, Key, Lang};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceKind {
+    Unblock,
+    ChangePin,
+    Revoke,
+    Reset,
+}
+
+pub struct ServiceDialog {
+    pub kind: ServiceKind,
+    pub reader: String,
+    pub application: i64,
+    secret: Zeroizing<String>,
+    new_pin: Zeroizing<String>,
+    again: Zeroizing<String>,
+    reason: RevocationReason,
+    confirmed: bool,
+    pub error: Option<String>,
+}
+
+/// What "Do it" runs: a job on the reader's worker, or a revocation,
+/// which needs no card.
+pub enum ServiceJob {
+    Card(Job),
+    Revoke {
+        application: i64,
+        reason: RevocationReason,
+        /// Its result, in the operator's language.
+        done: &'static str,
+    },
+}
+
+impl ServiceDialog {
+    pub fn new(kind: ServiceKind, reader: Option<String>, application: i64) -> Self {
+        Self {
+            kind,
+            reader: reader.unwrap_or_default(),
+            application,
+            secret: Zeroizing::new(String::new()),
+            new_pin: Zeroizing::new(String::new()),
+            again: Zeroizing::new(String::new()),
+            reason: RevocationReason::Unspecified,
+            confirmed: false,
+            error: None,
+        }
+    }
+
+    /// The job the dialog asks for; the secrets typed are cleared either
+    /// way (the caller wipes egui's copies).
+    pub fn job(&mut self, lang: Lang) -> Result<ServiceJob, String> {
+        self.error = None;
+        let job = match self.kind {
+            ServiceKind::Unblock | ServiceKind::ChangePin => {
+                let new = new_pin(lang, &self.new_pin, &self.again);
+                let first = Pin::new(self.secret.as_bytes()).map_err(|e| e.to_string());
+                match (new, first) {
+                    (Ok(new), Ok(first)) => {
+                        let unblock = self.kind == ServiceKind::Unblock;
+                        let done = t(
+                            lang,
+                            if unblock {
+                                Key::Unblocked
+                            } else {
+                                Key::PinChanged
+                            },
+                        );
+                        Ok(ServiceJob::Card(Job::Service {
+                            name: "pin".into(),
+                            run: Box::new(move |station, card| {
+                                if unblock {
+                                    services::unblock(station, card, &first, &new)?;
+                                } else {
+                                    services::change_pin(station, card, &first, &new)?;
+                                }
+                                Ok(done.to_string())
+                            }),
+                        }))
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
+            }
+            ServiceKind::Reset => {
+                let done = t(lang, Key::ResetDone);
+                Ok(ServiceJob::Card(Job::Service {
+                    name: "reset".into(),
+                    run: Box::new(move |station, card| {
+                        let r = services::reset_card(station, card, RevocationReason::Superseded)?;
+                        Ok(format!("{done} ({})", r.serial))
+                    }),
+                }))
+            }
+            ServiceKind::Revoke => {
+                return Ok(ServiceJob::Revoke {
+                    application: self.application,
+                    reason: self.reason,
+                    done: t(lang, Key::Revoked),
+                })
+            }
+        };
+        self.secret.clear();
+        self.new_pin.clear();
+        self.again.clear();
+        job
+    }
+}
+
+pub fn show(ui: &mut egui::Ui, lang: Lang, working: bool, d: &mut ServiceDialog) -> Option<Action> {
+    ui.heading(t(
+        lang,
+        match d.kind {
+            ServiceKind::Unblock => Key::Unblock,
+            ServiceKind::ChangePin => Key::ChangePin,
+            ServiceKind::Revoke => Key::Revoke,
+            ServiceKind::Reset => Key::ResetCard,
+        },
+    ));
+    match d.kind {
+        ServiceKind::Unblock | ServiceKind::ChangePin => {
+            let first = if d.kind == ServiceKind::Unblock {
+                Key::Puk
+            } else {
+                Key::PinCurrentField
+            };
+            pin::field(ui, t(lang, first), &mut d.secret);
+            ui.label(t(lang, Key::PinRules));
+            pin::field(ui, t(lang, Key::PinNew), &mut d.new_pin);
+            pin::field(ui, t(lang, Key::PinAgain), &mut d.again);
+        }
+        ServiceKind::Revoke => {
+            egui::ComboBox::from_label(t(lang, Key::Reason))
+                .selected_text(d.reason.to_string())
+                .show_ui(ui, |ui| {
+                    for r in [
+                        RevocationReason::Unspecified,
+                        RevocationReason::KeyCompromise,
+                        RevocationReason::AffiliationChanged,
+                        RevocationReason::Superseded,
+                        RevocationReason::CessationOfOperation,
+                    ] {
+                        ui.selectable_value(&mut d.reason, r, r.to_string());
+                    }
+                });
+            ui.checkbox(&mut d.confirmed, t(lang, Key::ConfirmRevoke));
+        }
+        ServiceKind::Reset => {
+            ui.checkbox(&mut d.confirmed, t(lang, Key::ConfirmReset));
+        }
+    }
+    if let Some(e) = &d.error {
+        ui.colored_label(Color32::DARK_RED, e);
+    }
+    if working {
+        ui.add(egui::Spinner::new());
+    }
+    let mut action = None;
+    ui.horizontal(|ui| {
+        let needs_confirm = matches!(d.kind, ServiceKind::Revoke | ServiceKind::Reset);
+        if ui
+            .add_enabled(
+                !working && (!needs_confirm || d.confirmed),
+                egui::Button::new(RichText::new(t(lang, Key::DoIt)).strong()),
+            )
+            .clicked()
+        {
+            action = Some(Action::RunService);
+        }
+        if ui.button(t(lang, Key::Cancel)).clicked() {
+            action = Some(Action::Close);
+        }
+    });
+    action
+}
