@@ -88,20 +88,16 @@ pub struct CardReport {
     /// `None`: the card reported no metadata for the PUK though it has some.
     pub puk: Option<Reported<SecretReport>>,
     pub management_key: Option<Reported<ManagementKeyReport>>,
-    /// The slots that hold a key or a certificate.
+    /// Of the slots asked for, those that hold a key or a certificate.
     pub slots: Vec<SlotReport>,
 }
 
 impl CardReport {
     /// Whether a citizen slot (9A, 9C, 9D) holds a certificate.
     pub fn has_citizen_certificates(&self) -> bool {
-        self.slots.iter().any(|s| {
-            s.certificate.is_some()
-                && matches!(
-                    s.slot,
-                    Slot::Authentication | Slot::Signature | Slot::KeyManagement
-                )
-        })
+        self.slots
+            .iter()
+            .any(|s| s.certificate.is_some() && CITIZEN_SLOTS.contains(&s.slot))
     }
 }
 
@@ -113,9 +109,18 @@ pub struct Inspection {
     pub application: Option<Application>,
 }
 
-/// Reads a card's report. Fails only when the card cannot be selected or
-/// stops answering; what the card does not support is `NotReported`.
-pub fn read_card<T: Transport>(piv: &mut Piv<T>) -> Result<CardReport, CardError> {
+/// The slots that carry a citizen's certificates (9A, 9C, 9D).
+pub const CITIZEN_SLOTS: [Slot; 3] = [Slot::Authentication, Slot::Signature, Slot::KeyManagement];
+
+/// Reads a card's report, looking into `slots` only (each costs a GET
+/// METADATA and a certificate read: the readers panel asks for the citizen
+/// slots, `firma-station card` for [`Slot::all`], a one-line summary for
+/// none). Fails only when the card cannot be selected or stops answering;
+/// what the card does not support is `NotReported`.
+pub fn read_card<T: Transport>(
+    piv: &mut Piv<T>,
+    slots: impl IntoIterator<Item = Slot>,
+) -> Result<CardReport, CardError> {
     let info = piv.select()?;
     let version = match piv.version() {
         Ok(v) => Reported::Known(v.to_string()),
@@ -160,8 +165,8 @@ pub fn read_card<T: Transport>(piv: &mut Piv<T>) -> Result<CardReport, CardError
         }),
         Reported::NotReported => Reported::NotReported,
     });
-    let mut slots = Vec::new();
-    for slot in Slot::all() {
+    let mut report = Vec::new();
+    for slot in slots {
         let key = reported(piv.metadata(slot.key_reference()))?.map(|r| match r {
             Reported::Known(m) => Reported::Known(KeyReport {
                 algorithm: m.algorithm.and_then(|a| Algorithm::try_from(a).ok()),
@@ -177,7 +182,7 @@ pub fn read_card<T: Transport>(piv: &mut Piv<T>) -> Result<CardReport, CardError
             k => k,
         };
         if key.is_some() || certificate.is_some() {
-            slots.push(SlotReport {
+            report.push(SlotReport {
                 slot,
                 key,
                 certificate,
@@ -192,7 +197,7 @@ pub fn read_card<T: Transport>(piv: &mut Piv<T>) -> Result<CardReport, CardError
         pin,
         puk,
         management_key,
-        slots,
+        slots: report,
     })
 }
 
@@ -234,10 +239,14 @@ pub fn x509_time(t: OffsetDateTime) -> String {
     t.format(&f).unwrap_or_else(|_| t.to_string())
 }
 
-/// A card's report with what the registry knows of it.
-pub fn inspect<T: Transport>(station: &Station, transport: T) -> Result<Inspection, StationError> {
+/// A card's report (of `slots`) with what the registry knows of it.
+pub fn inspect<T: Transport>(
+    station: &Station,
+    transport: T,
+    slots: impl IntoIterator<Item = Slot>,
+) -> Result<Inspection, StationError> {
     let mut piv = Piv::new(transport);
-    let card = read_card(&mut piv).map_err(|e| StationError::card(CardTask::ReadCard, e))?;
+    let card = read_card(&mut piv, slots).map_err(|e| StationError::card(CardTask::ReadCard, e))?;
     let record = match card.serial {
         Some(serial) => station.registry().card(serial)?,
         None => None,
@@ -282,7 +291,7 @@ pub enum CardView {
 /// The readers panel's view of the card behind `transport`.
 pub fn describe_card<T: Transport>(station: &Station, transport: T) -> CardView {
     let mut piv = Piv::new(transport);
-    let card = match read_card(&mut piv) {
+    let card = match read_card(&mut piv, CITIZEN_SLOTS) {
         Ok(card) => card,
         Err(_) => {
             return CardView::Unknown {

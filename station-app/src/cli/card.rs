@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use firma_apdu::piv::{Origin, PinStatus, Piv};
+use firma_apdu::piv::{Origin, PinStatus, Piv, Slot};
 use firma_apdu::transport::{self, PcscTransport};
 use firma_apdu::Error;
 use firma_station_engine::engine::Config;
@@ -29,7 +29,7 @@ pub struct InspectArgs {
 pub fn inspect(cli: &Cli, args: &InspectArgs) -> Result<ExitCode, StationError> {
     let station = &open_station(cli, false, Config::default())?;
     let reader = find_reader(&args.reader)?;
-    let found = inspection::inspect(station, connect(&reader)?)?;
+    let found = inspection::inspect(station, connect(&reader)?, Slot::all())?;
     println!("{reader}");
     print_report(&found.card);
     let serial = found.card.serial.map_or("?".to_string(), |s| s.to_string());
@@ -54,7 +54,7 @@ fn one_line(ctx: &pcsc::Context, reader: &str) -> String {
         Ok(c) => c,
         Err(e) => return format!("cannot connect: {e}"),
     };
-    let card = match inspection::read_card(&mut Piv::new(transport)) {
+    let card = match inspection::read_card(&mut Piv::new(transport), []) {
         Ok(card) => card,
         Err(Error::NotFound(_)) => return "not a PIV card".into(),
         Err(e) => return format!("no answer: {e}"),
@@ -150,7 +150,10 @@ pub fn card(args: &CardArgs) -> ExitCode {
 }
 
 fn show_card(ctx: &pcsc::Context, reader: &str) -> Result<(), Error> {
-    let card = inspection::read_card(&mut Piv::new(PcscTransport::connect(ctx, reader)?))?;
+    let card = inspection::read_card(
+        &mut Piv::new(PcscTransport::connect(ctx, reader)?),
+        Slot::all(),
+    )?;
     print_report(&card);
     Ok(())
 }

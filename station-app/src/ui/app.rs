@@ -266,7 +266,8 @@ impl App {
                 Job::Service {
                     name: "inspect".into(),
                     run: Box::new(|station, card| {
-                        inspection::inspect(station, card).map(|f| report::text(&f))
+                        inspection::inspect(station, card, inspection::CITIZEN_SLOTS)
+                            .map(|f| report::text(&f))
                     }),
                 },
             ),

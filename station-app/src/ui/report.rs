@@ -1,7 +1,9 @@
 //! The card inspection report as the window's service dialog shows it.
 
-use firma_apdu::piv::{PinStatus, Slot};
-use firma_station_engine::inspection::{x509_time, CertificateReport, Inspection, Reported};
+use firma_apdu::piv::PinStatus;
+use firma_station_engine::inspection::{
+    x509_time, CertificateReport, Inspection, Reported, CITIZEN_SLOTS,
+};
 
 /// Serial, version, PIN and PUK tries, each citizen slot's certificate and
 /// what the registry knows, one line each.
@@ -27,7 +29,7 @@ pub fn text(found: &Inspection) -> String {
         }
         None => {}
     }
-    for slot in [Slot::Authentication, Slot::Signature, Slot::KeyManagement] {
+    for slot in CITIZEN_SLOTS {
         let cert = card
             .slots
             .iter()
