@@ -11,7 +11,7 @@ use der::{Decode, Encode, Reader, SliceReader, Tagged};
 use firma_apdu::piv::padding::{pkcs1_sign_block, SHA256_PREFIX};
 use firma_apdu::piv::{Algorithm, PublicKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
+use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256, Sha384};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
@@ -55,44 +55,38 @@ pub enum CsrError {
     Encoding(#[from] der::Error),
 }
 
-/// The SubjectPublicKeyInfo of a key the card returned.
+/// The SubjectPublicKeyInfo of a key the card returned, after checking that
+/// the key is one the `rsa`, `p256` and `p384` crates accept (an EC point
+/// on its curve, given uncompressed). The encoding is firma-apdu's.
 pub fn spki(key: &PublicKey) -> Result<SubjectPublicKeyInfoOwned, CsrError> {
-    match key {
+    let checked = match key {
         PublicKey::Rsa { modulus, exponent } => {
-            let key = rsa::RsaPublicKey::new(
+            rsa::RsaPublicKey::new(
                 rsa::BigUint::from_bytes_be(modulus),
                 rsa::BigUint::from_bytes_be(exponent),
             )
             .map_err(|e| CsrError::InvalidKey(format!("RSA: {e}")))?;
-            let doc = key
-                .to_public_key_der()
-                .map_err(|e| CsrError::InvalidKey(format!("RSA: {e}")))?;
-            Ok(SubjectPublicKeyInfoOwned::from_der(doc.as_bytes())?)
+            key.clone()
         }
-        PublicKey::Ec { algorithm, point } => {
-            let (curve, point) = ec_point(*algorithm, point)?;
-            Ok(SubjectPublicKeyInfoOwned {
-                algorithm: AlgorithmIdentifierOwned {
-                    oid: EC_PUBLIC_KEY,
-                    parameters: Some(Any::encode_from(&curve)?),
-                },
-                subject_public_key: BitString::from_bytes(&point)?,
-            })
-        }
-    }
+        PublicKey::Ec { algorithm, point } => PublicKey::Ec {
+            algorithm: *algorithm,
+            point: ec_point(*algorithm, point)?,
+        },
+    };
+    Ok(SubjectPublicKeyInfoOwned::from_der(&checked.to_spki())?)
 }
 
-/// Checks an EC point and returns the curve's OID and the uncompressed point.
-fn ec_point(alg: Algorithm, point: &[u8]) -> Result<(ObjectIdentifier, Vec<u8>), CsrError> {
+/// Checks an EC point and returns it uncompressed.
+fn ec_point(alg: Algorithm, point: &[u8]) -> Result<Vec<u8>, CsrError> {
     let bad = |e: p256::elliptic_curve::Error| CsrError::InvalidKey(format!("{alg} point: {e}"));
     match alg {
         Algorithm::EccP256 => {
             let key = p256::PublicKey::from_sec1_bytes(point).map_err(bad)?;
-            Ok((SECP256R1, key.to_encoded_point(false).as_bytes().to_vec()))
+            Ok(key.to_encoded_point(false).as_bytes().to_vec())
         }
         Algorithm::EccP384 => {
             let key = p384::PublicKey::from_sec1_bytes(point).map_err(bad)?;
-            Ok((SECP384R1, key.to_encoded_point(false).as_bytes().to_vec()))
+            Ok(key.to_encoded_point(false).as_bytes().to_vec())
         }
         other => Err(CsrError::UnsupportedKey(format!(
             "{other} is not an EC algorithm"
@@ -129,7 +123,7 @@ pub fn public_key(spki: &SubjectPublicKeyInfoOwned) -> Result<PublicKey, CsrErro
         let point = spki.subject_public_key.as_bytes().ok_or_else(|| {
             CsrError::InvalidKey("EC point is not a whole number of bytes".into())
         })?;
-        let (_, point) = ec_point(algorithm, point)?;
+        let point = ec_point(algorithm, point)?;
         Ok(PublicKey::Ec { algorithm, point })
     } else {
         Err(CsrError::UnsupportedKey(format!(
@@ -156,7 +150,7 @@ pub fn same_key(spki: &SubjectPublicKeyInfoOwned, key: &PublicKey) -> bool {
                 algorithm: a,
                 point: p,
             },
-        ) => algorithm == *a && ec_point(*a, p).is_ok_and(|(_, p)| p == point),
+        ) => algorithm == *a && ec_point(*a, p).is_ok_and(|p| p == point),
         _ => false,
     }
 }
