@@ -1,0 +1,80 @@
+//! The station's registry: applications, identity checks, cards and their
+//! sealed management keys, issued certificates, the activation journal and
+//! the audit log.
+//!
+//! [`Registry`] is what the engine needs; [`SqliteRegistry`] is the embedded
+//! default (one file, WAL, migrations). Every state change goes through
+//! [`Registry::commit`]: the changes, the journal step and the audit entry
+//! land in one transaction or not at all.
+//!
+//! `records.rs` holds what the registry keeps (applications, identity checks,
+//! cards, certificates, activations, the journal) and the changes the engine
+//! asks for; `sqlite.rs` the embedded implementation.
+
+use crate::audit::{Actor, AuditEntry, Event};
+
+mod records;
+mod sqlite;
+
+pub use records::*;
+pub use sqlite::SqliteRegistry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("no application {0}: `firma-station applications list` shows them")]
+    NoApplication(String),
+    #[error("{0} already has an open application (number {1})")]
+    Duplicate(String, i64),
+    #[error("the registry's database failed: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("the registry holds a value it does not understand ({0}): was it edited by hand?")]
+    Corrupt(String),
+    #[error("the registry at {path} was written by a newer Firma Station (schema {found}, this one knows {known})")]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+}
+
+type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+/// The registry the engine works with. The SQLite registry is the embedded
+/// default; a central database for a network of stations implements the same.
+pub trait Registry: Send {
+    /// Imports applications in one transaction; returns their ids.
+    fn import(&mut self, apps: &[NewApplication], actor: &Actor) -> Result<Vec<i64>>;
+    fn application(&self, key: &AppKey) -> Result<Application>;
+    fn applications(&self) -> Result<Vec<Application>>;
+    fn identity_checks(&self, application_id: i64) -> Result<Vec<IdentityCheck>>;
+    fn card(&self, serial: u32) -> Result<Option<CardRecord>>;
+    fn certificates(&self, application_id: i64) -> Result<Vec<CertRecord>>;
+    /// The activation still running for an application, if any.
+    fn open_activation(&self, application_id: i64) -> Result<Option<Activation>>;
+    /// The activation still running on a card, if any.
+    fn open_activation_on_card(&self, serial: u32) -> Result<Option<Activation>>;
+    /// Starts a workflow run: a new activation, or the next run of the open
+    /// one for this application. Records the card as being personalized.
+    fn start_run(
+        &mut self,
+        application_id: i64,
+        card_serial: u32,
+        kind: WorkflowKind,
+        algorithm: &str,
+        reader: &str,
+        actor: &Actor,
+    ) -> Result<Activation>;
+    fn journal(&self, activation_id: i64) -> Result<Vec<JournalEntry>>;
+    /// Applies `changes`, the journal step and the audit entry in one
+    /// transaction.
+    fn commit(
+        &mut self,
+        actor: &Actor,
+        step: Option<&JournalEntry>,
+        changes: &[Change],
+        event: &Event,
+    ) -> Result<()>;
+    fn audit_entries(&self) -> Result<Vec<AuditEntry>>;
+    /// The newest `limit` audit entries about `subject`, newest first.
+    fn audit_about(&self, subject: &str, limit: usize) -> Result<Vec<AuditEntry>>;
+}

@@ -1,0 +1,98 @@
+//! The registry's schema, one numbered migration after another (SQLite's
+//! `user_version` says how many ran). Never edit one that shipped: add the
+//! next.
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE applications (
+    id INTEGER PRIMARY KEY,
+    given_name TEXT NOT NULL,
+    surnames TEXT NOT NULL,
+    nif TEXT NOT NULL,
+    email TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    card_serial INTEGER,
+    state TEXT NOT NULL,
+    requested_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+-- A citizen has at most one live application.
+CREATE UNIQUE INDEX applications_live_nif ON applications(nif)
+    WHERE state IN ('requested', 'activated', 'renewed');
+CREATE TABLE identity_checks (
+    id INTEGER PRIMARY KEY,
+    application_id INTEGER NOT NULL REFERENCES applications(id),
+    document_kind TEXT NOT NULL,
+    document_number TEXT NOT NULL,
+    support_number TEXT,
+    document_expires TEXT NOT NULL,
+    checked_at INTEGER NOT NULL,
+    operator TEXT NOT NULL
+);
+CREATE TABLE cards (
+    serial INTEGER PRIMARY KEY,
+    application_id INTEGER REFERENCES applications(id),
+    state TEXT NOT NULL,
+    sealed_key BLOB,
+    pending_key BLOB,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE activations (
+    id INTEGER PRIMARY KEY,
+    application_id INTEGER NOT NULL REFERENCES applications(id),
+    card_serial INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    runs INTEGER NOT NULL,
+    reader TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    last_error TEXT
+);
+CREATE UNIQUE INDEX activations_open_app ON activations(application_id) WHERE state = 'running';
+CREATE UNIQUE INDEX activations_open_card ON activations(card_serial) WHERE state = 'running';
+CREATE TABLE certificates (
+    serial TEXT PRIMARY KEY,
+    application_id INTEGER NOT NULL REFERENCES applications(id),
+    card_serial INTEGER NOT NULL,
+    activation_id INTEGER NOT NULL REFERENCES activations(id),
+    slot TEXT NOT NULL,
+    der BLOB NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    revocation_reason TEXT,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE journal (
+    id INTEGER PRIMARY KEY,
+    activation_id INTEGER NOT NULL REFERENCES activations(id),
+    run INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    data TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    station TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_subject ON audit(subject, seq);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#,
+    r#"
+ALTER TABLE cards ADD COLUMN sealed_puks BLOB;
+"#,
+];
