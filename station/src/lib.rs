@@ -19,5 +19,6 @@ pub mod readers;
 pub mod registry;
 pub mod services;
 pub mod step;
+pub mod text;
 pub mod vault;
 pub mod worker;

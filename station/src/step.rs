@@ -2,9 +2,30 @@
 //! records them and the operator hears of them.
 
 use std::fmt;
+use std::str::FromStr;
 
 use crate::profile::Profile;
-use crate::registry::WorkflowKind;
+use crate::text::{text_enum, UnknownText};
+
+text_enum!(
+    /// What a workflow does to a card: personalize a blank one, or put new
+    /// keys and certificates on one already activated.
+    WorkflowKind {
+        Activate => "activate",
+        Renew => "renew",
+    }
+);
+
+text_enum!(
+    /// How a step ended, as the journal records it. `Started` is journaled
+    /// before a step that changes the card's secrets, so that a run stopped
+    /// half-way tells the next one that the PIN may be either.
+    StepOutcome {
+        Started => "started",
+        Done => "done",
+        Failed => "failed",
+    }
+);
 
 /// One step of the workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +93,21 @@ impl Step {
     }
 }
 
+impl FromStr for Step {
+    type Err = UnknownText;
+    /// A step by the name the journal uses ([`Step::name`]).
+    fn from_str(s: &str) -> Result<Self, UnknownText> {
+        Step::plan(WorkflowKind::Activate)
+            .into_iter()
+            .chain(Step::plan(WorkflowKind::Renew))
+            .find(|step| step.name() == s)
+            .ok_or_else(|| UnknownText {
+                kind: "Step",
+                text: s.to_string(),
+            })
+    }
+}
+
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -90,5 +126,24 @@ impl fmt::Display for Step {
             Step::PukLetter => f.write_str("printing the PUK letter"),
             Step::Finish => f.write_str("recording the activation"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_reads_back_from_its_journal_name() {
+        for kind in [WorkflowKind::Activate, WorkflowKind::Renew] {
+            for step in Step::plan(kind) {
+                assert_eq!(step.name().parse::<Step>(), Ok(step));
+            }
+        }
+        for outcome in [StepOutcome::Started, StepOutcome::Done, StepOutcome::Failed] {
+            assert_eq!(outcome.as_str().parse::<StepOutcome>(), Ok(outcome));
+        }
+        let unknown = "generate-9b".parse::<Step>().unwrap_err();
+        assert_eq!(unknown.text, "generate-9b");
     }
 }

@@ -128,7 +128,7 @@ pub fn exec(cli: &Cli, cmd: &AppCmd) -> Result<ExitCode, StationError> {
                     println!(
                         "    run {} {} {} {}",
                         j.run,
-                        j.step,
+                        j.step.name(),
                         j.outcome,
                         j.data.chars().take(40).collect::<String>()
                     );

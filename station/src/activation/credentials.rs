@@ -11,7 +11,7 @@ use crate::error::{CardTask, StationError};
 use crate::letter::LetterInfo;
 use crate::registry::{Change, WorkflowKind};
 
-use super::{crash_point, Card, CardNote, Run, Step};
+use super::{crash_point, Card, CardNote, Run, Step, StepOutcome};
 
 impl Run<'_> {
     pub(super) fn authenticate(&mut self, card: &mut Card<'_>) -> Result<(), StationError> {
@@ -106,7 +106,7 @@ impl Run<'_> {
             WorkflowKind::Activate if self.pin_on_card => vec![(&citizen, true)],
             WorkflowKind::Activate => match self.last_entry(Step::PinPuk)?.map(|e| e.outcome) {
                 None => vec![(&default, false)],
-                Some(o) if o == "done" => vec![(&citizen, true)],
+                Some(StepOutcome::Done) => vec![(&citizen, true)],
                 Some(_) => vec![(&default, false), (&citizen, true)],
             },
         };
@@ -140,7 +140,7 @@ impl Run<'_> {
         // next one knows the PIN may be either.
         self.station.registry().commit(
             &self.station.actor,
-            Some(&self.entry(step, "started", String::new())),
+            Some(&self.entry(step, StepOutcome::Started, String::new())),
             &[],
             &Event::new(
                 &format!("{} {} started", self.kind, step.name()),

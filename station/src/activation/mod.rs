@@ -33,7 +33,7 @@ use crate::registry::{
     self, ActivationState, AppKey, AppState, Application, CardState, CertRecord, CertState, Change,
     JournalEntry, WorkflowKind,
 };
-pub use crate::step::Step;
+pub use crate::step::{Step, StepOutcome};
 pub use keys::journal_key;
 
 mod card;
@@ -293,20 +293,19 @@ impl Run<'_> {
 
     /// The latest journal entry of `step`, from any run.
     fn last_entry(&self, step: Step) -> Result<Option<JournalEntry>, StationError> {
-        let name = step.name();
-        Ok(self.journal()?.into_iter().rev().find(|e| e.step == name))
+        Ok(self.journal()?.into_iter().rev().find(|e| e.step == step))
     }
 
     fn done_before(&self, step: Step) -> Result<Option<JournalEntry>, StationError> {
-        Ok(self.last_entry(step)?.filter(|e| e.outcome == "done"))
+        Ok(self.last_entry(step)?.filter(|e| e.outcome == StepOutcome::Done))
     }
 
-    fn entry(&self, step: Step, outcome: &str, data: String) -> JournalEntry {
+    fn entry(&self, step: Step, outcome: StepOutcome, data: String) -> JournalEntry {
         JournalEntry {
             activation_id: self.activation_id(),
             run: self.run_number(),
-            step: step.name(),
-            outcome: outcome.into(),
+            step,
+            outcome,
             data,
             at: OffsetDateTime::now_utc(),
         }
@@ -325,7 +324,7 @@ impl Run<'_> {
         };
         self.station.registry().commit(
             &self.station.actor,
-            Some(&self.entry(step, "done", data)),
+            Some(&self.entry(step, StepOutcome::Done, data)),
             changes,
             &Event::new(
                 &format!("{} {}", self.kind, step.name()),
@@ -344,7 +343,7 @@ impl Run<'_> {
         let message = e.to_string();
         let result = self.station.registry().commit(
             &self.station.actor,
-            Some(&self.entry(step, "failed", String::new())),
+            Some(&self.entry(step, StepOutcome::Failed, String::new())),
             &[Change::ActivationState {
                 id: self.activation_id(),
                 state: ActivationState::Running,
@@ -436,7 +435,7 @@ impl Run<'_> {
             .collect();
         self.station.registry().commit(
             &self.station.actor,
-            Some(&self.entry(Step::Finish, "done", String::new())),
+            Some(&self.entry(Step::Finish, StepOutcome::Done, String::new())),
             &changes,
             &Event::new(
                 action,

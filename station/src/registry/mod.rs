@@ -29,6 +29,8 @@ pub enum RegistryError {
     Db(#[from] rusqlite::Error),
     #[error("the registry holds a value it does not understand ({0}): was it edited by hand?")]
     Corrupt(String),
+    #[error("the registry holds a value it does not understand ({0}): was it edited by hand?")]
+    UnknownText(#[from] crate::text::UnknownText),
     #[error("the registry at {path} was written by a newer Firma Station (schema {found}, this one knows {known})")]
     TooNew {
         path: String,

@@ -5,36 +5,9 @@ use std::str::FromStr;
 
 use time::OffsetDateTime;
 
-use super::{RegistryError, Result};
-
-macro_rules! text_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $name {
-            type Err = RegistryError;
-            fn from_str(s: &str) -> Result<Self> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(RegistryError::Corrupt(format!(
-                        "{} {other:?}", stringify!($name)
-                    ))),
-                }
-            }
-        }
-    };
-}
+pub use crate::step::WorkflowKind;
+use crate::step::{Step, StepOutcome};
+use crate::text::text_enum;
 
 text_enum!(
     /// Where an application stands.
@@ -71,14 +44,6 @@ text_enum!(
         Running => "running",
         Done => "done",
         Abandoned => "abandoned",
-    }
-);
-
-text_enum!(
-    /// What a workflow did to a card.
-    WorkflowKind {
-        Activate => "activate",
-        Renew => "renew",
     }
 );
 
@@ -206,9 +171,8 @@ pub struct Activation {
 pub struct JournalEntry {
     pub activation_id: i64,
     pub run: i64,
-    pub step: String,
-    /// "done" or "failed".
-    pub outcome: String,
+    pub step: Step,
+    pub outcome: StepOutcome,
     /// Public data the step produced (a public key, a certificate serial),
     /// never a secret.
     pub data: String,

@@ -502,8 +502,8 @@ impl Registry for SqliteRegistry {
             Ok(JournalEntry {
                 activation_id: r.get(0)?,
                 run: r.get(1)?,
-                step: r.get(2)?,
-                outcome: r.get(3)?,
+                step: parse_col(r.get(2)?)?,
+                outcome: parse_col(r.get(3)?)?,
                 data: r.get(4)?,
                 at: from_ts(r.get(5)?)?,
             })
@@ -529,7 +529,14 @@ impl Registry for SqliteRegistry {
             tx.execute(
                 "INSERT INTO journal (activation_id, run, step, outcome, data, at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![j.activation_id, j.run, j.step, j.outcome, j.data, ts(j.at)],
+                params![
+                    j.activation_id,
+                    j.run,
+                    j.step.name(),
+                    j.outcome.as_str(),
+                    j.data,
+                    ts(j.at)
+                ],
             )?;
         }
         append_audit(&tx, actor, event)?;
