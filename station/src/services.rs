@@ -163,7 +163,7 @@ pub fn revoke(
         changes.push(Change::CertificateState {
             serial: c.serial.clone(),
             state: CertState::Revoked,
-            reason: Some(reason.to_string()),
+            reason: Some(reason),
         });
     }
     changes.push(Change::ApplicationState(app.id, AppState::Revoked));
@@ -234,7 +234,7 @@ pub fn reset_card<T: Transport>(
                 changes.push(Change::CertificateState {
                     serial: c.serial.clone(),
                     state: CertState::Revoked,
-                    reason: Some(reason.to_string()),
+                    reason: Some(reason),
                 });
                 revoked.push(c.serial);
             }

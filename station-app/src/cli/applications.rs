@@ -104,13 +104,12 @@ pub fn exec(cli: &Cli, cmd: &AppCmd) -> Result<ExitCode, StationError> {
             }
             for c in reg.certificates(a.id)? {
                 println!(
-                    "  certificate {} slot {} on card {}: {}{}, valid {} to {}",
+                    "  certificate {} slot {:02X} on card {}: {}{}, valid {} to {}",
                     c.serial,
-                    c.slot,
+                    c.slot.key_reference(),
                     c.card_serial,
                     c.state,
                     c.revocation_reason
-                        .as_deref()
                         .map_or(String::new(), |r| format!(" ({r})")),
                     c.not_before.date(),
                     c.not_after.date()

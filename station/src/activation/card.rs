@@ -91,12 +91,11 @@ impl Run<'_> {
                 }
             },
         }
-        let alg = format!("{:?}", self.station.config.algorithm);
         let activation = self.station.registry().start_run(
             app.id,
             serial,
             self.kind,
-            &alg,
+            self.station.config.algorithm,
             &self.reader,
             &self.station.actor,
         )?;

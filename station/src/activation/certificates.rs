@@ -34,13 +34,12 @@ impl Run<'_> {
             .clone()
             .ok_or(StationError::NoKeyGenerated(p))?;
         // A certificate of this activation for this slot, issued earlier.
-        let slot = slot_name(p);
         let earlier: Vec<CertRecord> = self
             .station
             .registry()
             .certificates(self.app.id)?
             .into_iter()
-            .filter(|c| c.activation_id == self.activation_id() && c.slot == slot)
+            .filter(|c| c.activation_id == self.activation_id() && c.slot == p.slot())
             .filter(|c| c.state != CertState::Revoked)
             .collect();
         let mut changes = Vec::new();
@@ -55,7 +54,7 @@ impl Run<'_> {
             changes.push(Change::CertificateState {
                 serial: c.serial.clone(),
                 state: CertState::Revoked,
-                reason: Some(RevocationReason::Superseded.to_string()),
+                reason: Some(RevocationReason::Superseded),
             });
         }
         let holder = self.app.holder();
@@ -79,7 +78,7 @@ impl Run<'_> {
             application_id: self.app.id,
             card_serial: self.serial,
             activation_id: self.activation_id(),
-            slot: slot.clone(),
+            slot: p.slot(),
             der: issued.der,
             not_before: issued.not_before,
             not_after: issued.not_after,
@@ -168,10 +167,6 @@ impl Run<'_> {
         )?;
         Ok(false)
     }
-}
-
-pub(super) fn slot_name(p: Profile) -> String {
-    format!("{:02X}", p.slot().key_reference())
 }
 
 pub(super) fn cert_spki(der: &[u8]) -> Result<SubjectPublicKeyInfoOwned, StationError> {

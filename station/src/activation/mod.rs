@@ -420,7 +420,7 @@ impl Run<'_> {
                     changes.push(Change::CertificateState {
                         serial: c.serial,
                         state: CertState::Revoked,
-                        reason: Some(RevocationReason::Superseded.to_string()),
+                        reason: Some(RevocationReason::Superseded),
                     });
                 }
                 (AppState::Renewed, "certificates renewed")

@@ -11,6 +11,8 @@
 //! cards, certificates, activations, the journal) and the changes the engine
 //! asks for; `sqlite.rs` the embedded implementation.
 
+use firma_apdu::piv::Algorithm;
+
 use crate::audit::{Actor, AuditEntry, Event};
 
 mod records;
@@ -62,7 +64,7 @@ pub trait Registry: Send {
         application_id: i64,
         card_serial: u32,
         kind: WorkflowKind,
-        algorithm: &str,
+        algorithm: Algorithm,
         reader: &str,
         actor: &Actor,
     ) -> Result<Activation>;

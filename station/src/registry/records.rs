@@ -3,7 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use firma_apdu::piv::{Algorithm, Slot};
 use time::OffsetDateTime;
+
+use crate::ca::RevocationReason;
 
 pub use crate::step::WorkflowKind;
 use crate::step::{Step, StepOutcome};
@@ -142,13 +145,12 @@ pub struct CertRecord {
     pub application_id: i64,
     pub card_serial: u32,
     pub activation_id: i64,
-    /// "9A", "9C" or "9D".
-    pub slot: String,
+    pub slot: Slot,
     pub der: Vec<u8>,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub state: CertState,
-    pub revocation_reason: Option<String>,
+    pub revocation_reason: Option<RevocationReason>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +160,8 @@ pub struct Activation {
     pub card_serial: u32,
     pub kind: WorkflowKind,
     pub state: ActivationState,
-    pub algorithm: String,
+    /// The algorithm of the keys this workflow generates.
+    pub algorithm: Algorithm,
     /// How many times the workflow was started (1 + resumptions).
     pub runs: i64,
     pub reader: String,
@@ -213,6 +216,6 @@ pub enum Change {
     CertificateState {
         serial: String,
         state: CertState,
-        reason: Option<String>,
+        reason: Option<RevocationReason>,
     },
 }

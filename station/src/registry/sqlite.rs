@@ -4,6 +4,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use firma_apdu::piv::{Algorithm, Slot};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use time::OffsetDateTime;
 
@@ -39,6 +40,40 @@ where
     v.parse::<T>().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+/// A slot as the registry stores it: its key reference in hex ("9A").
+fn slot_text(slot: Slot) -> String {
+    format!("{:02X}", slot.key_reference())
+}
+
+const ALGORITHMS: [Algorithm; 4] = [
+    Algorithm::Rsa1024,
+    Algorithm::Rsa2048,
+    Algorithm::EccP256,
+    Algorithm::EccP384,
+];
+
+/// An algorithm as the registry stores it ("Rsa2048", "EccP256").
+fn algorithm_text(algorithm: Algorithm) -> String {
+    format!("{algorithm:?}")
+}
+
+fn algorithm_from_text(text: &str) -> rusqlite::Result<Algorithm> {
+    ALGORITHMS
+        .into_iter()
+        .find(|a| algorithm_text(*a) == text)
+        .ok_or_else(|| {
+            let unknown = crate::text::UnknownText {
+                kind: "Algorithm",
+                text: text.to_string(),
+            };
+            rusqlite::Error::FromSqlConversionFailure(
+                5,
+                rusqlite::types::Type::Text,
+                Box::new(unknown),
+            )
+        })
 }
 
 impl SqliteRegistry {
@@ -102,7 +137,7 @@ impl SqliteRegistry {
             card_serial: r.get(2)?,
             kind: parse_col(r.get(3)?)?,
             state: parse_col(r.get(4)?)?,
-            algorithm: r.get(5)?,
+            algorithm: algorithm_from_text(&r.get::<_, String>(5)?)?,
             runs: r.get(6)?,
             reader: r.get(7)?,
             started_at: from_ts(r.get(8)?)?,
@@ -204,12 +239,12 @@ fn apply(tx: &rusqlite::Transaction<'_>, change: &Change, now: i64) -> Result<()
                     c.application_id,
                     c.card_serial,
                     c.activation_id,
-                    c.slot,
+                    slot_text(c.slot),
                     c.der,
                     ts(c.not_before),
                     ts(c.not_after),
                     c.state.as_str(),
-                    c.revocation_reason,
+                    c.revocation_reason.map(|r| r.to_string()),
                     now
                 ],
             )?;
@@ -222,7 +257,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, change: &Change, now: i64) -> Result<()
             tx.execute(
                 "UPDATE certificates SET state = ?2, revocation_reason = COALESCE(?3, revocation_reason),
                  updated_at = ?4 WHERE serial = ?1",
-                params![serial, state.as_str(), reason, now],
+                params![serial, state.as_str(), reason.map(|r| r.to_string()), now],
             )?;
         }
     }
@@ -406,12 +441,15 @@ impl Registry for SqliteRegistry {
                 application_id: r.get(1)?,
                 card_serial: r.get(2)?,
                 activation_id: r.get(3)?,
-                slot: r.get(4)?,
+                slot: parse_col(r.get(4)?)?,
                 der: r.get(5)?,
                 not_before: from_ts(r.get(6)?)?,
                 not_after: from_ts(r.get(7)?)?,
                 state: parse_col(r.get(8)?)?,
-                revocation_reason: r.get(9)?,
+                revocation_reason: r
+                    .get::<_, Option<String>>(9)?
+                    .map(parse_col)
+                    .transpose()?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -430,7 +468,7 @@ impl Registry for SqliteRegistry {
         application_id: i64,
         card_serial: u32,
         kind: WorkflowKind,
-        algorithm: &str,
+        algorithm: Algorithm,
         reader: &str,
         actor: &Actor,
     ) -> Result<Activation> {
@@ -459,7 +497,14 @@ impl Registry for SqliteRegistry {
                     tx.execute(
                     "INSERT INTO activations (application_id, card_serial, kind, state, algorithm,
                      runs, reader, started_at) VALUES (?1, ?2, ?3, 'running', ?4, 1, ?5, ?6)",
-                    params![application_id, card_serial, kind.as_str(), algorithm, reader, now],
+                    params![
+                        application_id,
+                        card_serial,
+                        kind.as_str(),
+                        algorithm_text(algorithm),
+                        reader,
+                        now
+                    ],
                 )?;
                     (tx.last_insert_rowid(), "started")
                 }

@@ -258,8 +258,8 @@ fn application(
     ui.heading(tr(Key::Certificates));
     for c in &detail.certificates {
         ui.label(format!(
-            "{} · {} · {} {} - {}",
-            c.slot,
+            "{:02X} · {} · {} {} - {}",
+            c.slot.key_reference(),
             c.state,
             c.serial.chars().take(12).collect::<String>(),
             c.not_before.date(),
