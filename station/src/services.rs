@@ -7,7 +7,7 @@ use firma_apdu::transport::Transport;
 use firma_apdu::Error as CardError;
 use time::OffsetDateTime;
 
-use crate::audit::Event;
+use crate::audit::{Action, Event, Subject};
 use crate::ca::RevocationReason;
 use crate::engine::Station;
 use crate::error::{CardTask, StationError};
@@ -44,8 +44,8 @@ pub fn record_identity_check(
         None,
         &[Change::IdentityCheck(check)],
         &Event::new(
-            "identity checked",
-            format!("application {}", app.id),
+            Action::IdentityChecked,
+            Subject::Application(app.id),
             format!(
                 "{} {}, valid until {}, seen in person",
                 document.kind, document.number, document.expires
@@ -69,10 +69,10 @@ pub fn identify<T: Transport>(
     Ok((serial, record))
 }
 
-fn card_subject(serial: u32, record: &Option<CardRecord>) -> String {
+fn card_subject(serial: u32, record: &Option<CardRecord>) -> Subject {
     match record.as_ref().and_then(|r| r.application_id) {
-        Some(app) => format!("application {app}"),
-        None => format!("card {serial}"),
+        Some(app) => Subject::Application(app),
+        None => Subject::Card(serial),
     }
 }
 
@@ -82,6 +82,7 @@ fn pin_operation<T: Transport>(
     station: &Station,
     transport: T,
     task: CardTask,
+    action: Action,
     done: &str,
     op: impl FnOnce(&mut Piv<T>) -> Result<(), CardError>,
 ) -> Result<u32, StationError> {
@@ -99,7 +100,7 @@ fn pin_operation<T: Transport>(
         None,
         &[],
         &Event::new(
-            &task.to_string(),
+            action,
             card_subject(serial, &record),
             format!("card {serial}: {outcome}"),
         ),
@@ -119,6 +120,7 @@ pub fn unblock<T: Transport>(
         station,
         transport,
         CardTask::UnblockPin,
+        Action::PinUnblocked,
         "PIN unblocked, new PIN set",
         |piv| piv.unblock_pin(puk, new_pin),
     )
@@ -135,6 +137,7 @@ pub fn change_pin<T: Transport>(
         station,
         transport,
         CardTask::ChangePin,
+        Action::PinChanged,
         "PIN changed",
         |piv| piv.change_pin(old, new),
     )
@@ -173,8 +176,8 @@ pub fn revoke(
         None,
         &changes,
         &Event::new(
-            "revoked",
-            format!("application {}", app.id),
+            Action::Revoked,
+            Subject::Application(app.id),
             format!("reason {reason}; certificates {}", serials.join(", ")),
         ),
     )?;
@@ -263,7 +266,7 @@ pub fn reset_card<T: Transport>(
         None,
         &changes,
         &Event::new(
-            "card reset",
+            Action::CardReset,
             card_subject(serial, &record),
             format!(
                 "card {serial} back to blank; reason {reason}; certificates revoked: {}",
@@ -312,7 +315,7 @@ pub fn expire_due(station: &Station) -> Result<Vec<(i64, String)>, StationError>
             &station.actor,
             None,
             &[Change::ApplicationState(app.id, AppState::Expired)],
-            &Event::new("expired", format!("application {}", app.id), why.clone()),
+            &Event::new(Action::Expired, Subject::Application(app.id), why.clone()),
         )?;
         expired.push((app.id, why));
     }

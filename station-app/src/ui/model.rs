@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use eframe::egui;
 use firma_station_engine::audit;
 
-use firma_station_engine::audit::AuditEntry;
+use firma_station_engine::audit::{AuditEntry, Subject};
 use firma_station_engine::engine::Station;
 use firma_station_engine::inspection::CardView;
 use firma_station_engine::readers::{ReaderView, Readers};
@@ -64,7 +64,7 @@ impl Snapshot {
                 checks: registry.identity_checks(id).unwrap_or_default(),
                 certificates: registry.certificates(id).unwrap_or_default(),
                 history: registry
-                    .audit_about(&format!("application {id}"), HISTORY)
+                    .audit_about(&Subject::Application(id), HISTORY)
                     .unwrap_or_default(),
                 renewal_opens: None,
             });

@@ -6,7 +6,7 @@ use firma_apdu::piv::{ManagementKey, MgmAlgorithm, Pin, Puk};
 use firma_apdu::{Error as CardError, StatusWord};
 use time::OffsetDateTime;
 
-use crate::audit::Event;
+use crate::audit::{Action, Event, Subject};
 use crate::error::{CardTask, StationError};
 use crate::letter::LetterInfo;
 use crate::registry::{Change, WorkflowKind};
@@ -57,8 +57,8 @@ impl Run<'_> {
                     sealed,
                 }],
                 &Event::new(
-                    "management key sealed",
-                    format!("card {}", self.serial),
+                    Action::ManagementKeySealed,
+                    Subject::Card(self.serial),
                     format!("a new per-card {alg} key, sealed by the station key"),
                 ),
             )?;
@@ -143,7 +143,7 @@ impl Run<'_> {
             Some(&self.entry(step, StepOutcome::Started, String::new())),
             &[],
             &Event::new(
-                &format!("{} {} started", self.kind, step.name()),
+                Action::StepStarted(self.kind, step),
                 self.subject(),
                 format!("card {}", self.serial),
             ),
@@ -213,8 +213,8 @@ impl Run<'_> {
             None,
             &[seal(&all)],
             &Event::new(
-                "PUK sealed",
-                format!("card {serial}"),
+                Action::PukSealed,
+                Subject::Card(serial),
                 "the card cannot reset its PUK: the new PUK is kept sealed until the activation is finished",
             ),
         )?;
@@ -227,7 +227,11 @@ impl Run<'_> {
                         &self.station.actor,
                         None,
                         &[seal(&[&new])],
-                        &Event::new("PUK changed", format!("card {serial}"), "a new random PUK"),
+                        &Event::new(
+                            Action::PukChanged,
+                            Subject::Card(serial),
+                            "a new random PUK",
+                        ),
                     )?;
                     return Ok(new);
                 }

@@ -23,7 +23,7 @@ use firma_apdu::piv::{Pin, Piv, PublicKey, Puk};
 use firma_apdu::transport::{Traced, Transport};
 use time::OffsetDateTime;
 
-use crate::audit::Event;
+use crate::audit::{Action, Event, Subject};
 use crate::ca::RevocationReason;
 use crate::engine::Station;
 use crate::error::StationError;
@@ -297,7 +297,9 @@ impl Run<'_> {
     }
 
     fn done_before(&self, step: Step) -> Result<Option<JournalEntry>, StationError> {
-        Ok(self.last_entry(step)?.filter(|e| e.outcome == StepOutcome::Done))
+        Ok(self
+            .last_entry(step)?
+            .filter(|e| e.outcome == StepOutcome::Done))
     }
 
     fn entry(&self, step: Step, outcome: StepOutcome, data: String) -> JournalEntry {
@@ -311,8 +313,8 @@ impl Run<'_> {
         }
     }
 
-    fn subject(&self) -> String {
-        format!("application {}", self.app.id)
+    fn subject(&self) -> Subject {
+        Subject::Application(self.app.id)
     }
 
     /// Journals `step` as done with `changes`, in one transaction.
@@ -326,11 +328,7 @@ impl Run<'_> {
             &self.station.actor,
             Some(&self.entry(step, StepOutcome::Done, data)),
             changes,
-            &Event::new(
-                &format!("{} {}", self.kind, step.name()),
-                self.subject(),
-                detail,
-            ),
+            &Event::new(Action::StepDone(self.kind, step), self.subject(), detail),
         )?;
         crash_point(&step.name());
         Ok(())
@@ -350,7 +348,7 @@ impl Run<'_> {
                 error: Some(message.clone()),
             }],
             &Event::new(
-                &format!("{} {} failed", self.kind, step.name()),
+                Action::StepFailed(self.kind, step),
                 self.subject(),
                 format!("card {}: {message}", self.serial),
             ),
@@ -401,7 +399,7 @@ impl Run<'_> {
                     application_id: Some(self.app.id),
                     state: CardState::Personalized,
                 });
-                (AppState::Activated, "card activated")
+                (AppState::Activated, Action::CardActivated)
             }
             WorkflowKind::Renew => {
                 // The previous certificates give way to the new ones.
@@ -423,7 +421,7 @@ impl Run<'_> {
                         reason: Some(RevocationReason::Superseded),
                     });
                 }
-                (AppState::Renewed, "certificates renewed")
+                (AppState::Renewed, Action::CertificatesRenewed)
             }
         };
         changes.push(Change::ApplicationState(self.app.id, state));

@@ -13,7 +13,7 @@
 
 use firma_apdu::piv::Algorithm;
 
-use crate::audit::{Actor, AuditEntry, Event};
+use crate::audit::{Actor, AuditEntry, Event, Subject};
 
 mod records;
 mod sqlite;
@@ -80,5 +80,5 @@ pub trait Registry: Send {
     ) -> Result<()>;
     fn audit_entries(&self) -> Result<Vec<AuditEntry>>;
     /// The newest `limit` audit entries about `subject`, newest first.
-    fn audit_about(&self, subject: &str, limit: usize) -> Result<Vec<AuditEntry>>;
+    fn audit_about(&self, subject: &Subject, limit: usize) -> Result<Vec<AuditEntry>>;
 }

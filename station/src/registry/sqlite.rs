@@ -12,7 +12,7 @@ use super::{
     Activation, ActivationState, AppKey, Application, CardRecord, CardState, CertRecord, Change,
     IdentityCheck, JournalEntry, NewApplication, Registry, RegistryError, Result, WorkflowKind,
 };
-use crate::audit::{self, Actor, AuditEntry, Event};
+use crate::audit::{self, Action, Actor, AuditEntry, Event, Subject};
 
 mod migrations;
 
@@ -338,8 +338,8 @@ impl Registry for SqliteRegistry {
                 &tx,
                 actor,
                 &Event::new(
-                    "application imported",
-                    format!("application {id}"),
+                    Action::ApplicationImported,
+                    Subject::Application(id),
                     format!("{}, {card}", a.nif),
                 ),
             )?;
@@ -446,10 +446,7 @@ impl Registry for SqliteRegistry {
                 not_before: from_ts(r.get(6)?)?,
                 not_after: from_ts(r.get(7)?)?,
                 state: parse_col(r.get(8)?)?,
-                revocation_reason: r
-                    .get::<_, Option<String>>(9)?
-                    .map(parse_col)
-                    .transpose()?,
+                revocation_reason: r.get::<_, Option<String>>(9)?.map(parse_col).transpose()?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -484,17 +481,16 @@ impl Registry for SqliteRegistry {
                 |r| r.get(0),
             )
             .optional()?;
-        let (id, action) =
-            match open {
-                Some(id) => {
-                    tx.execute(
-                        "UPDATE activations SET runs = runs + 1, reader = ?2 WHERE id = ?1",
-                        params![id, reader],
-                    )?;
-                    (id, "resumed")
-                }
-                None => {
-                    tx.execute(
+        let (id, action) = match open {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE activations SET runs = runs + 1, reader = ?2 WHERE id = ?1",
+                    params![id, reader],
+                )?;
+                (id, Action::WorkflowResumed(kind))
+            }
+            None => {
+                tx.execute(
                     "INSERT INTO activations (application_id, card_serial, kind, state, algorithm,
                      runs, reader, started_at) VALUES (?1, ?2, ?3, 'running', ?4, 1, ?5, ?6)",
                     params![
@@ -506,9 +502,9 @@ impl Registry for SqliteRegistry {
                         now
                     ],
                 )?;
-                    (tx.last_insert_rowid(), "started")
-                }
-            };
+                (tx.last_insert_rowid(), Action::WorkflowStarted(kind))
+            }
+        };
         if kind == WorkflowKind::Activate {
             apply(
                 &tx,
@@ -529,8 +525,8 @@ impl Registry for SqliteRegistry {
             &tx,
             actor,
             &Event::new(
-                &format!("{kind} {action}"),
-                format!("application {application_id}"),
+                action,
+                Subject::Application(application_id),
                 format!("card {card_serial} in {reader}, run {}", act.runs),
             ),
         )?;
@@ -593,10 +589,10 @@ impl Registry for SqliteRegistry {
         self.audit_query("ORDER BY seq", rusqlite::params![])
     }
 
-    fn audit_about(&self, subject: &str, limit: usize) -> Result<Vec<AuditEntry>> {
+    fn audit_about(&self, subject: &Subject, limit: usize) -> Result<Vec<AuditEntry>> {
         self.audit_query(
             "WHERE subject = ?1 ORDER BY seq DESC LIMIT ?2",
-            rusqlite::params![subject, limit as i64],
+            rusqlite::params![subject.to_string(), limit as i64],
         )
     }
 }

@@ -3,36 +3,13 @@
 //! entry anywhere but at the very end breaks the chain. The registry stores
 //! it append-only; [`verify`] checks it.
 
-use std::fmt;
-
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// Who did something, for the audit log.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub operator: String,
-    pub station: String,
-}
+mod event;
 
-/// What goes to the audit log with a commit. Never a secret.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub action: String,
-    pub subject: String,
-    pub detail: String,
-}
-
-impl Event {
-    pub fn new(action: &str, subject: impl fmt::Display, detail: impl Into<String>) -> Self {
-        Self {
-            action: action.into(),
-            subject: subject.to_string(),
-            detail: detail.into(),
-        }
-    }
-}
+pub use event::{Action, Actor, Event, Subject};
 
 /// The `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -64,8 +41,8 @@ impl AuditEntry {
             at,
             operator: actor.operator.clone(),
             station: actor.station.clone(),
-            action: event.action.clone(),
-            subject: event.subject.clone(),
+            action: event.action.to_string(),
+            subject: event.subject.to_string(),
             detail: event.detail.clone(),
             prev: prev.to_string(),
             hash: String::new(),
@@ -143,7 +120,11 @@ mod tests {
         let mut out: Vec<AuditEntry> = Vec::new();
         for i in 0..n {
             let prev = out.last().map_or(GENESIS.to_string(), |e| e.hash.clone());
-            let ev = Event::new("step", format!("application {i}"), "detail");
+            let ev = Event::new(
+                Action::IdentityChecked,
+                Subject::Application(i as i64),
+                "detail",
+            );
             out.push(AuditEntry::new(i as i64 + 1, &prev, &actor, &ev));
         }
         out
