@@ -6,12 +6,11 @@
 //! RSA, a hash for ECC), and [`assemble`] wraps the card's answer into the
 //! request, after checking that it verifies with the key the request names.
 
-use der::asn1::{Any, BitString, ObjectIdentifier, SetOfVec};
+use const_oid::db::rfc5912::{ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, SHA_256_WITH_RSA_ENCRYPTION};
+use der::asn1::{Any, BitString, SetOfVec};
 use der::{Decode, Encode, Reader, SliceReader, Tagged};
 use firma_apdu::piv::padding::{pkcs1_sign_block, SHA256_PREFIX};
 use firma_apdu::piv::{Algorithm, PublicKey};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
-use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256, Sha384};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
@@ -19,21 +18,6 @@ use x509_cert::ext::AsExtension;
 use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq, Version};
 
 use crate::profile::{subject, subject_alt_name, Holder, InvalidEmail};
-
-/// rsaEncryption (RFC 8017).
-pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-/// sha256WithRSAEncryption (RFC 8017).
-pub const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-/// id-ecPublicKey (RFC 5480).
-pub const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-/// secp256r1 / prime256v1 (RFC 5480).
-pub const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-/// secp384r1 (RFC 5480).
-pub const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-/// ecdsa-with-SHA256 (RFC 5758).
-pub const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-/// ecdsa-with-SHA384 (RFC 5758).
-pub const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 
 #[derive(Debug, thiserror::Error)]
 pub enum CsrError {
@@ -57,80 +41,51 @@ pub enum CsrError {
 
 /// The SubjectPublicKeyInfo of a key the card returned, after checking that
 /// the key is one the `rsa`, `p256` and `p384` crates accept (an EC point
-/// on its curve, given uncompressed). The encoding is firma-apdu's.
+/// on its curve). The encoding is firma-apdu's.
 pub fn spki(key: &PublicKey) -> Result<SubjectPublicKeyInfoOwned, CsrError> {
-    let checked = match key {
+    check_key(key)?;
+    Ok(SubjectPublicKeyInfoOwned::from_der(&key.to_spki())?)
+}
+
+/// The key a SubjectPublicKeyInfo holds, decoded by firma-apdu's codec (RSA,
+/// EC P-256 and P-384 with an uncompressed point) and checked as [`spki`]
+/// checks it.
+pub fn public_key(spki: &SubjectPublicKeyInfoOwned) -> Result<PublicKey, CsrError> {
+    let key = PublicKey::from_spki(&spki.to_der()?).map_err(|e| match e {
+        firma_apdu::Error::NotSupportedByCard(what) => CsrError::UnsupportedKey(what.into()),
+        e => CsrError::InvalidKey(e.to_string()),
+    })?;
+    check_key(&key)?;
+    Ok(key)
+}
+
+/// Checks that the RustCrypto crates accept `key`: an RSA modulus and
+/// exponent they can use, an EC point on its curve.
+fn check_key(key: &PublicKey) -> Result<(), CsrError> {
+    match key {
         PublicKey::Rsa { modulus, exponent } => {
             rsa::RsaPublicKey::new(
                 rsa::BigUint::from_bytes_be(modulus),
                 rsa::BigUint::from_bytes_be(exponent),
             )
             .map_err(|e| CsrError::InvalidKey(format!("RSA: {e}")))?;
-            key.clone()
         }
-        PublicKey::Ec { algorithm, point } => PublicKey::Ec {
-            algorithm: *algorithm,
-            point: ec_point(*algorithm, point)?,
-        },
-    };
-    Ok(SubjectPublicKeyInfoOwned::from_der(&checked.to_spki())?)
-}
-
-/// Checks an EC point and returns it uncompressed.
-fn ec_point(alg: Algorithm, point: &[u8]) -> Result<Vec<u8>, CsrError> {
-    let bad = |e: p256::elliptic_curve::Error| CsrError::InvalidKey(format!("{alg} point: {e}"));
-    match alg {
-        Algorithm::EccP256 => {
-            let key = p256::PublicKey::from_sec1_bytes(point).map_err(bad)?;
-            Ok(key.to_encoded_point(false).as_bytes().to_vec())
+        PublicKey::Ec { algorithm, point } => {
+            let bad = |e: p256::elliptic_curve::Error| {
+                CsrError::InvalidKey(format!("{algorithm} point: {e}"))
+            };
+            match algorithm {
+                Algorithm::EccP256 => drop(p256::PublicKey::from_sec1_bytes(point).map_err(bad)?),
+                Algorithm::EccP384 => drop(p384::PublicKey::from_sec1_bytes(point).map_err(bad)?),
+                other => {
+                    return Err(CsrError::UnsupportedKey(format!(
+                        "{other} is not an EC algorithm"
+                    )))
+                }
+            }
         }
-        Algorithm::EccP384 => {
-            let key = p384::PublicKey::from_sec1_bytes(point).map_err(bad)?;
-            Ok(key.to_encoded_point(false).as_bytes().to_vec())
-        }
-        other => Err(CsrError::UnsupportedKey(format!(
-            "{other} is not an EC algorithm"
-        ))),
     }
-}
-
-/// The key a SubjectPublicKeyInfo holds, in the card's terms (RSA of any
-/// size the `rsa` crate accepts, EC P-256 and P-384).
-pub fn public_key(spki: &SubjectPublicKeyInfoOwned) -> Result<PublicKey, CsrError> {
-    if spki.algorithm.oid == RSA_ENCRYPTION {
-        let der = spki.to_der()?;
-        let key = rsa::RsaPublicKey::from_public_key_der(&der)
-            .map_err(|e| CsrError::InvalidKey(format!("RSA: {e}")))?;
-        Ok(PublicKey::Rsa {
-            modulus: key.n().to_bytes_be(),
-            exponent: key.e().to_bytes_be(),
-        })
-    } else if spki.algorithm.oid == EC_PUBLIC_KEY {
-        let curve: ObjectIdentifier = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .ok_or_else(|| CsrError::InvalidKey("EC key without a named curve".into()))?
-            .decode_as()
-            .map_err(|_| CsrError::UnsupportedKey("EC key without a named curve".into()))?;
-        let algorithm = if curve == SECP256R1 {
-            Algorithm::EccP256
-        } else if curve == SECP384R1 {
-            Algorithm::EccP384
-        } else {
-            return Err(CsrError::UnsupportedKey(format!("EC curve {curve}")));
-        };
-        let point = spki.subject_public_key.as_bytes().ok_or_else(|| {
-            CsrError::InvalidKey("EC point is not a whole number of bytes".into())
-        })?;
-        let point = ec_point(algorithm, point)?;
-        Ok(PublicKey::Ec { algorithm, point })
-    } else {
-        Err(CsrError::UnsupportedKey(format!(
-            "public key algorithm {}",
-            spki.algorithm.oid
-        )))
-    }
+    Ok(())
 }
 
 /// Whether `spki` holds the same key as `key`.
@@ -144,14 +99,8 @@ pub fn same_key(spki: &SubjectPublicKeyInfoOwned, key: &PublicKey) -> bool {
                 exponent: e,
             },
         ) => strip(&modulus) == strip(m) && strip(&exponent) == strip(e),
-        (
-            Ok(PublicKey::Ec { algorithm, point }),
-            PublicKey::Ec {
-                algorithm: a,
-                point: p,
-            },
-        ) => algorithm == *a && ec_point(*a, p).is_ok_and(|p| p == point),
-        _ => false,
+        (Ok(decoded), key) => decoded == *key,
+        (Err(_), _) => false,
     }
 }
 
@@ -192,15 +141,15 @@ pub fn card_input(alg: Algorithm, tbs: &[u8]) -> Vec<u8> {
 pub fn signature_algorithm(alg: Algorithm) -> AlgorithmIdentifierOwned {
     match alg {
         Algorithm::Rsa1024 | Algorithm::Rsa2048 => AlgorithmIdentifierOwned {
-            oid: SHA256_WITH_RSA,
+            oid: SHA_256_WITH_RSA_ENCRYPTION,
             parameters: Some(Any::null()),
         },
         Algorithm::EccP256 => AlgorithmIdentifierOwned {
-            oid: ECDSA_WITH_SHA256,
+            oid: ECDSA_WITH_SHA_256,
             parameters: None,
         },
         Algorithm::EccP384 => AlgorithmIdentifierOwned {
-            oid: ECDSA_WITH_SHA384,
+            oid: ECDSA_WITH_SHA_384,
             parameters: None,
         },
     }
@@ -289,7 +238,7 @@ pub fn verify(
     let unsupported = || CsrError::UnsupportedSignatureAlgorithm(sig_alg.oid.to_string());
     match key {
         PublicKey::Rsa { modulus, exponent } => {
-            if sig_alg.oid != SHA256_WITH_RSA || !absent_or_null(sig_alg) {
+            if sig_alg.oid != SHA_256_WITH_RSA_ENCRYPTION || !absent_or_null(sig_alg) {
                 return Err(unsupported());
             }
             let key = rsa::RsaPublicKey::new(
@@ -315,9 +264,9 @@ pub fn verify(
             if sig_alg.parameters.is_some() {
                 return Err(unsupported());
             }
-            let hash = if sig_alg.oid == ECDSA_WITH_SHA256 {
+            let hash = if sig_alg.oid == ECDSA_WITH_SHA_256 {
                 Sha256::digest(data).to_vec()
-            } else if sig_alg.oid == ECDSA_WITH_SHA384 {
+            } else if sig_alg.oid == ECDSA_WITH_SHA_384 {
                 Sha384::digest(data).to_vec()
             } else {
                 return Err(unsupported());
@@ -481,6 +430,8 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::*;
     use super::*;
+    use const_oid::db::rfc5912;
+    use der::asn1::ObjectIdentifier;
     use rsa::signature::{SignatureEncoding, Signer};
     use std::process::Command;
 
@@ -494,17 +445,17 @@ mod tests {
             assert!(!same_key(&info, &SoftKey::p256().public()));
         }
         let rsa = spki(&SoftKey::rsa().public()).unwrap();
-        assert_eq!(rsa.algorithm.oid, RSA_ENCRYPTION);
+        assert_eq!(rsa.algorithm.oid, rfc5912::RSA_ENCRYPTION);
         assert_eq!(rsa.algorithm.parameters, Some(Any::null()));
         let ec = spki(&SoftKey::p384().public()).unwrap();
-        assert_eq!(ec.algorithm.oid, EC_PUBLIC_KEY);
+        assert_eq!(ec.algorithm.oid, rfc5912::ID_EC_PUBLIC_KEY);
         assert_eq!(
             ec.algorithm
                 .parameters
                 .unwrap()
                 .decode_as::<ObjectIdentifier>()
                 .unwrap(),
-            SECP384R1
+            rfc5912::SECP_384_R_1
         );
         let bad = PublicKey::Ec {
             algorithm: Algorithm::EccP256,

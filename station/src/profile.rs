@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use const_oid::db::rfc4519::{COMMON_NAME, COUNTRY_NAME, GIVEN_NAME, SERIAL_NUMBER, SURNAME};
+use const_oid::db::rfc5280::{ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION};
 use der::asn1::{Any, Ia5String, ObjectIdentifier, PrintableStringRef, SetOfVec, Utf8StringRef};
 use der::{Encode, Sequence};
 use firma_apdu::piv::{PinPolicy, Slot};
@@ -31,10 +33,6 @@ pub fn renewal_opens_on(expiry: Date) -> Date {
         .unwrap_or(expiry)
 }
 
-/// id-kp-clientAuth (RFC 5280).
-const KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
-/// id-kp-emailProtection (RFC 5280).
-const KP_EMAIL_PROTECTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4");
 /// id-etsi-qcs-QcCompliance (ETSI EN 319 412-5).
 const QCS_COMPLIANCE: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.1862.1.1");
 /// id-etsi-qcs-QcSSCD: the private key is in a qualified signature creation device.
@@ -43,13 +41,6 @@ const QCS_SSCD: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.1862.1.4"
 const QCS_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.1862.1.6");
 /// id-etsi-qct-esign: a certificate for electronic signatures.
 const QCT_ESIGN: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.1862.1.6.1");
-
-pub(crate) const COUNTRY_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.6");
-const GIVEN_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.42");
-const SURNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.4");
-const SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
-pub(crate) const ORGANIZATION_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
-pub(crate) const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 
 /// Whom a certificate is for.
 #[derive(Clone, Debug)]
@@ -100,13 +91,13 @@ impl Profile {
         match self {
             Profile::Authentication => (
                 KeyUsages::DigitalSignature,
-                vec![KP_CLIENT_AUTH, KP_EMAIL_PROTECTION],
+                vec![ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION],
             ),
             Profile::Signature => (KeyUsages::NonRepudiation, vec![]),
             Profile::KeyManagement if rsa => {
-                (KeyUsages::KeyEncipherment, vec![KP_EMAIL_PROTECTION])
+                (KeyUsages::KeyEncipherment, vec![ID_KP_EMAIL_PROTECTION])
             }
-            Profile::KeyManagement => (KeyUsages::KeyAgreement, vec![KP_EMAIL_PROTECTION]),
+            Profile::KeyManagement => (KeyUsages::KeyAgreement, vec![ID_KP_EMAIL_PROTECTION]),
         }
     }
 

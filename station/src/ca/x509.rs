@@ -1,6 +1,8 @@
 //! Certificate-building pieces: X.509 times, serials, key identifiers,
 //! extensions, names, signatures, and which keys are certified.
 
+use const_oid::db::rfc4519::{COMMON_NAME, COUNTRY_NAME, ORGANIZATION_NAME};
+use const_oid::db::rfc5912::ECDSA_WITH_SHA_256;
 use der::asn1::{Any, BitString, GeneralizedTime, OctetString, SetOfVec};
 use der::asn1::{PrintableStringRef, UtcTime, Utf8StringRef};
 use der::oid::AssociatedOid;
@@ -19,9 +21,6 @@ use x509_cert::time::Time;
 use x509_cert::{Certificate, TbsCertificate};
 
 use super::CaError;
-
-use crate::csr::{self};
-use crate::profile::{COMMON_NAME, COUNTRY_NAME, ORGANIZATION_NAME};
 
 pub(super) fn x509_time(t: OffsetDateTime) -> Result<Time, CaError> {
     let secs = u64::try_from(t.unix_timestamp())
@@ -88,7 +87,7 @@ pub(super) fn pem(label: &str, der: &[u8]) -> Result<String, CaError> {
 
 pub(super) fn ecdsa_with_sha256() -> AlgorithmIdentifierOwned {
     AlgorithmIdentifierOwned {
-        oid: csr::ECDSA_WITH_SHA256,
+        oid: ECDSA_WITH_SHA_256,
         parameters: None,
     }
 }
