@@ -4,6 +4,7 @@
 //! Everything that parses bytes here takes untrusted input (from a card, a
 //! reader or a host) and returns an error instead of panicking.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod command;
 pub mod ct;

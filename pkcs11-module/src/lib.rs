@@ -7,6 +7,7 @@
 //! `mechanism` (hashing and padding; the card only does raw RSA and ECDSA).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 mod error;
 #[allow(unsafe_code)]
