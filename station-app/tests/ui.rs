@@ -8,166 +8,30 @@
 //! from run to run (dates and times, serials and keys, the PUK) is masked
 //! before comparing. A failing test's window goes to `target/screenshots/`.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering::SeqCst;
-use std::sync::{Arc, Condvar, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::{Harness, SnapshotError, SnapshotOptions};
-use firma_apdu::piv::{Pin, Piv, Slot};
-use firma_apdu::transport::{Transport, TransportError};
+use firma_apdu::piv::{Pin, Slot};
 use firma_station::ui::App;
-use firma_station_engine::audit::Actor;
-use firma_station_engine::ca::LocalCa;
 use firma_station_engine::engine::{Config, Station};
-use firma_station_engine::error::StationError;
 use firma_station_engine::identity::IdentityDocument;
 use firma_station_engine::inspection;
-use firma_station_engine::readers::ReaderSource;
 use firma_station_engine::registry::{AppKey, NewApplication};
-use firma_station_engine::worker::Connector;
-use firma_vcard::card::{Options, VirtualCard};
+use firma_tests::readers::{blank_card, SharedCard, VirtualReaders};
+use firma_tests::station::StationDir;
+use firma_vcard::card::VirtualCard;
 
-/// A reader's slot. `pulled` is set before the card is taken, so the
-/// worker's next command finds it gone: a pull lands between the same two
-/// commands on every run (the lock alone would race with the worker).
-#[derive(Default)]
-struct CardSlot {
-    card: Mutex<Option<VirtualCard>>,
-    pulled: std::sync::atomic::AtomicBool,
-}
-
-type Slot_ = Arc<CardSlot>;
-
-/// Two in-process readers; tests insert and pull cards.
-struct VirtualReaders {
-    slots: Vec<(String, Slot_)>,
-    generation: Mutex<u64>,
-    changed: Condvar,
-    tokens: Mutex<Vec<Option<u64>>>,
-}
-
-impl VirtualReaders {
-    fn new(n: usize) -> Arc<Self> {
-        Arc::new(Self {
-            slots: (0..n)
-                .map(|i| (format!("Virtual Reader {i}"), Arc::default()))
-                .collect(),
-            generation: Mutex::new(0),
-            changed: Condvar::new(),
-            tokens: Mutex::new(vec![None; n]),
-        })
-    }
-
-    fn bump(&self, i: usize, present: bool) {
-        let mut g = self.generation.lock().unwrap();
-        *g += 1;
-        self.tokens.lock().unwrap()[i] = present.then_some(*g);
-        self.changed.notify_all();
-    }
-
-    fn insert(&self, i: usize, card: VirtualCard) {
-        *self.slots[i].1.card.lock().unwrap() = Some(card);
-        self.slots[i].1.pulled.store(false, SeqCst);
-        self.bump(i, true);
-    }
-
-    fn pull(&self, i: usize) -> VirtualCard {
-        self.slots[i].1.pulled.store(true, SeqCst);
-        let card = self.slots[i].1.card.lock().unwrap().take().expect("a card");
-        self.bump(i, false);
-        card
-    }
-
-    /// Works on the card in reader `i` directly, as the citizen's own
-    /// software would.
-    fn with_card<R>(&self, i: usize, f: impl FnOnce(&mut Piv<SharedCard>) -> R) -> R {
-        let mut piv = Piv::new(SharedCard(self.slots[i].1.clone()));
-        piv.select().unwrap();
-        f(&mut piv)
-    }
-}
-
-/// A connection to a virtual reader's card; fails as a pulled card does.
-struct SharedCard(Slot_);
-
-impl Transport for SharedCard {
-    fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        if self.0.pulled.load(SeqCst) {
-            return Err(TransportError::CardRemoved);
-        }
-        match self.0.card.lock().unwrap().as_mut() {
-            Some(card) => card.transmit_raw(apdu),
-            None => Err(TransportError::CardRemoved),
-        }
-    }
-
-    fn exclusive(
-        &mut self,
-        f: &mut dyn FnMut(&mut dyn Transport) -> Result<(), firma_apdu::Error>,
-    ) -> Result<(), firma_apdu::Error> {
-        f(self)
-    }
-}
-
-struct VirtualConnector(String, Slot_);
-
-impl Connector for VirtualConnector {
-    fn name(&self) -> String {
-        self.0.clone()
-    }
-    fn connect(&mut self) -> Result<Box<dyn Transport + Send>, StationError> {
-        if self.1.pulled.load(SeqCst) || self.1.card.lock().unwrap().is_none() {
-            return Err(StationError::NoCard(self.0.clone()));
-        }
-        Ok(Box::new(SharedCard(self.1.clone())))
-    }
-}
-
-impl ReaderSource for VirtualReaders {
-    fn list(&self) -> Vec<(String, Option<u64>)> {
-        let tokens = self.tokens.lock().unwrap().clone();
-        self.slots
-            .iter()
-            .zip(tokens)
-            .map(|((n, _), t)| (n.clone(), t))
-            .collect()
-    }
-    fn wait(&self, known: &[(String, Option<u64>)], timeout: Duration) {
-        let g = self.generation.lock().unwrap();
-        if self.list() != known {
-            return;
-        }
-        let _ = self.changed.wait_timeout(g, timeout).unwrap();
-    }
-    fn connector(&self, reader: &str) -> Box<dyn Connector> {
-        let (n, s) = self.slots.iter().find(|(n, _)| n == reader).unwrap();
-        Box::new(VirtualConnector(n.clone(), s.clone()))
-    }
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/test-ca")
-}
-
-fn station(dir: &Path) -> Arc<Station> {
-    let ca = dir.join("ca");
-    std::fs::create_dir_all(&ca).unwrap();
-    for f in ["ca.key", "ca.pem"] {
-        std::fs::copy(fixtures().join(f), ca.join(f)).unwrap();
-    }
-    let actor = Actor {
-        operator: "ana.operadora".into(),
-        station: "PRU València 1".into(),
-    };
+fn station(dir: &StationDir) -> Arc<Station> {
     let config = Config {
         algorithm: firma_apdu::piv::Algorithm::EccP256,
         ..Config::default()
     };
-    let station = Station::open(dir, Box::new(LocalCa::open(&ca).unwrap()), actor, config).unwrap();
+    let station = dir.open_station("ana.operadora", "PRU València 1", config);
     let now = time::OffsetDateTime::now_utc();
     let app = |given: &str, surnames: &str, nif: &str, serial: Option<u32>| NewApplication {
         given_name: given.into(),
@@ -194,12 +58,7 @@ fn station(dir: &Path) -> Arc<Station> {
 }
 
 fn blank(serial: u32, keygen_ms: u64) -> VirtualCard {
-    let mut card = VirtualCard::blank(serial);
-    card.set_options(Options {
-        keygen_delay: Duration::from_millis(keygen_ms),
-        ..Options::default()
-    });
-    card
+    blank_card(serial, Duration::from_millis(keygen_ms))
 }
 
 fn harness(app: App) -> Harness<'static, App> {
@@ -396,8 +255,8 @@ fn letter_puk(h: &Harness<'static, App>) -> String {
 
 #[test]
 fn an_operator_activates_a_card_and_unblocks_its_pin() {
-    let dir = tempfile::tempdir().unwrap();
-    let station = station(dir.path());
+    let dir = StationDir::new();
+    let station = station(&dir);
     let readers = VirtualReaders::new(2);
     readers.insert(0, blank(5001, 0));
     let mut h = harness(App::new(station.clone(), readers.clone()));
@@ -519,8 +378,8 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
 
 #[test]
 fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming() {
-    let dir = tempfile::tempdir().unwrap();
-    let station = station(dir.path());
+    let dir = StationDir::new();
+    let station = station(&dir);
     // Slow key generation, as on a real card.
     let readers = VirtualReaders::new(2);
     readers.insert(1, blank(7777, 1500));

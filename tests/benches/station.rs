@@ -16,20 +16,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use firma_apdu::piv::{Pin, Puk};
-use firma_apdu::transport::Transport;
 use firma_station_engine::activation::{Citizen, Timing};
-use firma_station_engine::audit::Actor;
-use firma_station_engine::ca::LocalCa;
 use firma_station_engine::engine::{Config, Station};
 use firma_station_engine::error::StationError;
 use firma_station_engine::identity::IdentityDocument;
 use firma_station_engine::letter::{self, LetterInfo};
 use firma_station_engine::registry::{AppKey, NewApplication};
 use firma_station_engine::services;
-use firma_station_engine::worker::{Connector, Job, Report, Worker};
+use firma_station_engine::worker::{Job, Report, Worker};
+use firma_tests::readers::FreshCards;
 use firma_tests::station::StationDir;
 use firma_tests::{CardOptions, Pcscd};
-use firma_vcard::card::{Options, VirtualCard};
 
 fn keygen_delay() -> Duration {
     Duration::from_millis(
@@ -38,28 +35,6 @@ fn keygen_delay() -> Duration {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1500),
     )
-}
-
-/// A reader into which a fresh blank card is put for every job.
-struct InProcessReader {
-    name: String,
-    next_serial: u32,
-}
-
-impl Connector for InProcessReader {
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-
-    fn connect(&mut self) -> Result<Box<dyn Transport + Send>, StationError> {
-        let mut card = VirtualCard::blank(self.next_serial);
-        self.next_serial += 1;
-        card.set_options(Options {
-            keygen_delay: keygen_delay(),
-            ..Options::default()
-        });
-        Ok(Box::new(card))
-    }
 }
 
 struct BenchCitizen;
@@ -84,12 +59,7 @@ fn dni(n: u32) -> String {
 }
 
 fn station(st: &StationDir) -> Station {
-    let ca = LocalCa::open(&st.ca()).unwrap();
-    let actor = Actor {
-        operator: "bench".into(),
-        station: "bench".into(),
-    };
-    Station::open(st.path(), Box::new(ca), actor, Config::default()).unwrap()
+    st.open_station("bench", "bench", Config::default())
 }
 
 fn prepare(station: &Station, cards: u32, base: u32) -> Vec<String> {
@@ -123,9 +93,10 @@ fn throughput(readers: u32, cards_per_reader: u32) -> (f64, Timing) {
         .map(|r| {
             Worker::spawn(
                 station.clone(),
-                Box::new(InProcessReader {
+                Box::new(FreshCards {
                     name: format!("in-process {r}"),
                     next_serial: 100_000 * (r + 1),
+                    keygen_delay: keygen_delay(),
                 }),
                 tx.clone(),
             )

@@ -5,6 +5,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use firma_station_engine::audit::Actor;
+use firma_station_engine::ca::LocalCa;
+use firma_station_engine::engine::{Config, Station};
+
 use crate::{bin, fixtures, Pcscd};
 
 pub struct StationDir {
@@ -49,6 +53,17 @@ impl StationDir {
             std::fs::copy(fixtures().join("test-ca").join(f), ca.join(f)).unwrap();
         }
         Self { dir }
+    }
+
+    /// The station's engine on this directory, in process, with the test
+    /// CA: `operator` working at `station`.
+    pub fn open_station(&self, operator: &str, station: &str, config: Config) -> Station {
+        let ca = LocalCa::open(&self.ca()).expect("the test CA");
+        let actor = Actor {
+            operator: operator.into(),
+            station: station.into(),
+        };
+        Station::open(self.path(), Box::new(ca), actor, config).expect("the station opens")
     }
 
     pub fn path(&self) -> &Path {
