@@ -2,6 +2,7 @@
 //! check, PIN unblock and change, revocation, and resetting a card for
 //! re-issue. (Renewal is a workflow: see [`crate::activation::run`].)
 
+use firma_apdu::card::{self, CitizenCard};
 use firma_apdu::piv::{Pin, Piv, Puk};
 use firma_apdu::transport::Transport;
 use firma_apdu::Error as CardError;
@@ -56,13 +57,11 @@ pub fn record_identity_check(
 }
 
 /// The card's serial and what the registry knows of it.
-pub fn identify<T: Transport>(
+pub fn identify(
     station: &Station,
-    piv: &mut Piv<T>,
+    card: &mut dyn CitizenCard,
 ) -> Result<(u32, Option<CardRecord>), StationError> {
-    piv.select()
-        .map_err(|e| StationError::card(CardTask::Select, e))?;
-    let serial = piv
+    let serial = card
         .serial()
         .map_err(|e| StationError::card(CardTask::ReadSerial, e))?;
     let record = station.registry().card(serial)?;
@@ -84,11 +83,11 @@ fn pin_operation<T: Transport>(
     task: CardTask,
     action: Action,
     done: &str,
-    op: impl FnOnce(&mut Piv<T>) -> Result<(), CardError>,
+    op: impl FnOnce(&mut dyn CitizenCard) -> Result<(), CardError>,
 ) -> Result<u32, StationError> {
-    let mut piv = Piv::new(transport);
-    let (serial, record) = identify(station, &mut piv)?;
-    let result = op(&mut piv);
+    let mut card = card::open(transport).map_err(|e| StationError::card(CardTask::Select, e))?;
+    let (serial, record) = identify(station, card.as_mut())?;
+    let result = op(card.as_mut());
     let outcome = match &result {
         Ok(()) => done.to_string(),
         Err(CardError::WrongPuk { tries_left }) => format!("wrong PUK, {tries_left} tries left"),
@@ -200,7 +199,11 @@ pub fn reset_card<T: Transport>(
     transport: T,
     reason: RevocationReason,
 ) -> Result<ResetReport, StationError> {
+    // Resetting a card is PIV administration (Yubico's RESET), as
+    // personalizing one is.
     let mut piv = Piv::new(transport);
+    piv.select()
+        .map_err(|e| StationError::card(CardTask::Select, e))?;
     let (serial, record) = identify(station, &mut piv)?;
     let step = CardTask::Reset;
     // Digits, as every card takes (Nitrokey 3 refuses other characters with

@@ -519,3 +519,86 @@ fn traces_never_show_secrets() {
     ];
     assert!(describe_apdu(&get_data).contains("5C035FC105"));
 }
+
+#[test]
+fn a_piv_card_is_a_citizen_card_by_key_role() {
+    use firma_apdu::card::{self, CitizenCard, KeyRole};
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    let mut piv = card();
+    admin(&mut piv);
+    // The design's profile: one key per role, each slot's certificate apart.
+    let mut keys = Vec::new();
+    for (slot, cert) in [
+        (Slot::Authentication, b"cert-9a".to_vec()),
+        (Slot::Signature, b"cert-9c".to_vec()),
+        (Slot::KeyManagement, b"cert-9d".to_vec()),
+    ] {
+        let pk = piv
+            .generate(
+                slot,
+                Algorithm::EccP256,
+                PinPolicy::Default,
+                TouchPolicy::Never,
+            )
+            .unwrap();
+        piv.write_certificate(slot, &cert, false).unwrap();
+        keys.push(pk);
+    }
+    let mut citizen: Box<dyn CitizenCard> = card::open(piv.into_transport()).unwrap();
+    assert_eq!(citizen.serial().unwrap(), 4242);
+    assert_eq!(citizen.pin_status().unwrap(), PinStatus::TriesLeft(3));
+    for (role, cert) in KeyRole::ALL
+        .into_iter()
+        .zip(["cert-9a", "cert-9c", "cert-9d"])
+    {
+        assert_eq!(
+            citizen.certificate(role).unwrap().as_deref(),
+            Some(cert.as_bytes()),
+            "{role:?}"
+        );
+    }
+    assert!(citizen.pin_before_each_use(KeyRole::Signature));
+    assert!(!citizen.pin_before_each_use(KeyRole::Authentication));
+
+    // Each role's key is the one its slot generated.
+    let hash = sha2::Sha256::digest(b"contrato");
+    citizen.verify_pin(&pin("123456")).unwrap();
+    let sig = citizen
+        .private_operation(KeyRole::Signature, Algorithm::EccP256, &hash)
+        .unwrap();
+    let PublicKey::Ec { point, .. } = &keys[1] else {
+        panic!()
+    };
+    p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+        .unwrap()
+        .verify_prehash(&hash, &p256::ecdsa::Signature::from_der(&sig).unwrap())
+        .expect("the signature key signed");
+    let mine = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let shared = citizen
+        .key_agreement(
+            KeyRole::Encryption,
+            Algorithm::EccP256,
+            mine.public_key().to_encoded_point(false).as_bytes(),
+        )
+        .unwrap();
+    let PublicKey::Ec { point, .. } = &keys[2] else {
+        panic!()
+    };
+    let theirs = p256::PublicKey::from_sec1_bytes(point).unwrap();
+    let expected = p256::ecdh::diffie_hellman(mine.to_nonzero_scalar(), theirs.as_affine());
+    assert_eq!(&shared[..], &expected.raw_secret_bytes()[..]);
+
+    // PIN change and unblock through the trait, as the station's services do.
+    citizen.change_pin(&pin("123456"), &pin("281947")).unwrap();
+    citizen.forget_pin().unwrap();
+    assert_eq!(citizen.pin_status().unwrap(), PinStatus::TriesLeft(3));
+    for _ in 0..3 {
+        let _ = citizen.verify_pin(&pin("000000"));
+    }
+    assert_eq!(citizen.pin_status().unwrap(), PinStatus::Blocked);
+    citizen
+        .unblock_pin(&Puk::new("12345678").unwrap(), &pin("135790"))
+        .unwrap();
+    citizen.verify_pin(&pin("135790")).unwrap();
+}
