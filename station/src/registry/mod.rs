@@ -16,10 +16,13 @@ use firma_apdu::piv::Algorithm;
 use crate::audit::{Actor, AuditEntry, Event, Subject};
 
 mod records;
+mod sql;
 mod sqlite;
+mod store;
 
 pub use records::*;
-pub use sqlite::SqliteRegistry;
+pub use sqlite::{Sqlite, SqliteRegistry};
+pub use store::SqlRegistry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
