@@ -13,7 +13,8 @@ use crate::ca::CertificateAuthority;
 use crate::error::{CardTask, StationError};
 use crate::profile::Holder;
 use crate::registry::{
-    AppKey, AppState, Application, CertState, IdentityCheck, Registry, SqliteRegistry,
+    AppKey, AppState, Application, CertState, IdentityCheck, PostgresRegistry, Registry,
+    SqliteRegistry,
 };
 use crate::vault::Vault;
 
@@ -51,6 +52,36 @@ pub struct Station {
     pub actor: Actor,
 }
 
+/// Where the station's registry is.
+#[derive(Debug, Clone, Default)]
+pub enum RegistryLocation {
+    /// The embedded SQLite file in the data directory (one station).
+    #[default]
+    Embedded,
+    /// A central PostgreSQL database shared by a network of stations.
+    Central {
+        /// `postgres://USER@HOST:PORT/DATABASE` (or `key=value` pairs).
+        url: String,
+        /// A file holding the password, when the URL does not.
+        password_file: Option<PathBuf>,
+    },
+}
+
+impl RegistryLocation {
+    /// Opens the registry (the embedded one is created and migrated; a
+    /// central one must be at this station's schema already).
+    pub fn open(&self, dir: &Path) -> Result<Box<dyn Registry>, StationError> {
+        Ok(match self {
+            RegistryLocation::Embedded => {
+                Box::new(SqliteRegistry::open(&dir.join("registry.sqlite"))?)
+            }
+            RegistryLocation::Central { url, password_file } => {
+                Box::new(PostgresRegistry::connect(url, password_file.as_deref())?)
+            }
+        })
+    }
+}
+
 impl Station {
     /// Opens the station in `dir` with the SQLite registry and the given CA.
     pub fn open(
@@ -59,12 +90,23 @@ impl Station {
         actor: Actor,
         config: Config,
     ) -> Result<Self, StationError> {
+        Self::open_at(dir, &RegistryLocation::Embedded, ca, actor, config)
+    }
+
+    /// Opens the station in `dir` with the registry at `registry`.
+    pub fn open_at(
+        dir: &Path,
+        registry: &RegistryLocation,
+        ca: Box<dyn CertificateAuthority>,
+        actor: Actor,
+        config: Config,
+    ) -> Result<Self, StationError> {
         std::fs::create_dir_all(dir).map_err(|source| StationError::Io {
             what: format!("cannot create the data directory {}", dir.display()),
             source,
         })?;
-        let registry = SqliteRegistry::open(&dir.join("registry.sqlite"))?;
-        Self::with_registry(dir, Box::new(registry), ca, actor, config)
+        let registry = registry.open(dir)?;
+        Self::with_registry(dir, registry, ca, actor, config)
     }
 
     pub fn with_registry(

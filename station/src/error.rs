@@ -321,7 +321,10 @@ impl StationError {
             | UnusableCardKey(_)
             | WindowFailed(_)
             | WorkerStopped => 4,
-            Ca(_) => 5,
+            // Another station got there first: the state refuses this one.
+            Registry(RegistryError::Conflict(_)) => 4,
+            // A server that is away or busy: the same command again later.
+            Ca(_) | Registry(RegistryError::Unreachable { .. } | RegistryError::Contended(_)) => 5,
             Registry(_) | Vault(_) | Io { .. } | Letter(_) => 6,
             Card { .. } => 1,
         }

@@ -15,11 +15,13 @@ use firma_apdu::piv::Algorithm;
 
 use crate::audit::{Actor, AuditEntry, Event, Subject};
 
+mod postgres;
 mod records;
 mod sql;
 mod sqlite;
 mod store;
 
+pub use postgres::{Postgres, PostgresRegistry};
 pub use records::*;
 pub use sqlite::{Sqlite, SqliteRegistry};
 pub use store::SqlRegistry;
@@ -42,6 +44,26 @@ pub enum RegistryError {
         found: i64,
         known: i64,
     },
+    #[error("the central registry ({location}) cannot be reached: {reason}. Nothing was changed; once it is back, run the same command again (an activation resumes where it stopped)")]
+    Unreachable { location: String, reason: String },
+    #[error("another station changed the same record at the same time ({0}); nothing was changed here: look at the application again and retry")]
+    Conflict(String),
+    #[error("the central registry refused this station: {0} (the station's database role needs the firma_station role: see the README's \"Central registry\")")]
+    Refused(String),
+    #[error("the central registry failed: {0}")]
+    Postgres(String),
+    #[error("the central registry is busy with other stations ({0}); nothing was changed: run the same command again")]
+    Contended(String),
+    #[error("the central registry's schema is at version {found} and this station needs {known} ({location}): the registry's administrator runs `firma-station registry migrate`")]
+    SchemaNotCurrent {
+        location: String,
+        found: i64,
+        known: i64,
+    },
+    #[error(
+        "the registry's address is not usable: {0} (expected postgres://USER@HOST:PORT/DATABASE)"
+    )]
+    BadLocation(String),
 }
 
 type Result<T, E = RegistryError> = std::result::Result<T, E>;

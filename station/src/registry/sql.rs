@@ -68,9 +68,9 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
-/// `[a, b, c]` as `Vec<Value>`.
+/// `[a, b, c]` as `[Value; 3]`.
 macro_rules! values {
-    ($($v:expr),* $(,)?) => { vec![$($crate::registry::sql::Value::from($v)),*] };
+    ($($v:expr),* $(,)?) => { [$($crate::registry::sql::Value::from($v)),*] };
 }
 pub(crate) use values;
 

@@ -46,15 +46,19 @@ impl<B: Backend> SqlRegistry<B> {
         let sql = format!(
             "SELECT {ACTIVATION_COLS} FROM activations WHERE {column} = ?1 AND state = 'running'"
         );
-        self.read(|db| db.query_one(&sql, &values![value])?.map(activation).transpose())
+        self.read(|db| {
+            db.query_one(&sql, &values![value])?
+                .map(activation)
+                .transpose()
+        })
     }
 
-    fn audit_query(&self, tail: &str, params: Vec<Value>) -> Result<Vec<AuditEntry>> {
+    fn audit_query(&self, tail: &str, params: &[Value]) -> Result<Vec<AuditEntry>> {
         let sql = format!(
             "SELECT seq, at, operator, station, action, subject, detail, prev, hash
              FROM audit {tail}"
         );
-        self.read(|db| db.query(&sql, &params)?.iter().map(audit_entry).collect())
+        self.read(|db| db.query(&sql, params)?.iter().map(audit_entry).collect())
     }
 }
 
@@ -226,10 +230,7 @@ fn apply(db: &mut dyn Sql, change: &Change, now: OffsetDateTime) -> Result<()> {
 /// transaction ends.
 fn append_audit(db: &mut dyn Sql, actor: &Actor, event: &Event) -> Result<()> {
     db.lock_audit_chain()?;
-    let head = db.query_one(
-        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-        &[],
-    )?;
+    let head = db.query_one("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?;
     let (seq, prev) = match head {
         Some(r) => (r.int(0)? + 1, r.text(1)?),
         None => (1, audit::GENESIS.to_string()),
@@ -548,13 +549,13 @@ impl<B: Backend> Registry for SqlRegistry<B> {
     }
 
     fn audit_entries(&self) -> Result<Vec<AuditEntry>> {
-        self.audit_query("ORDER BY seq", Vec::new())
+        self.audit_query("ORDER BY seq", &[])
     }
 
     fn audit_about(&self, subject: &Subject, limit: usize) -> Result<Vec<AuditEntry>> {
         self.audit_query(
             "WHERE subject = ?1 ORDER BY seq DESC LIMIT ?2",
-            values![subject.to_string(), limit as i64],
+            &values![subject.to_string(), limit as i64],
         )
     }
 }
