@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Some(Cmd::ResetCard(args)) => cli::revocation::reset_card(&cli, args),
         Some(Cmd::Audit { command }) => cli::audit::exec(&cli, command),
         Some(Cmd::Ca { command }) => cli::ca::exec(&cli, command),
+        Some(Cmd::Registry { command }) => cli::registry::exec(&cli, command),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,7 @@
 
 pub mod nss;
 pub mod oracle;
+pub mod postgres;
 pub mod readers;
 pub mod station;
 

@@ -4,15 +4,52 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 
 use firma_station_engine::audit::Actor;
 use firma_station_engine::ca::LocalCa;
-use firma_station_engine::engine::{Config, Station};
+use firma_station_engine::engine::{Config, RegistryLocation, Station};
+use firma_station_engine::registry::PostgresRegistry;
 
+use crate::postgres::{PgServer, STATION_ROLE};
 use crate::{bin, fixtures, Pcscd};
 
 pub struct StationDir {
     pub dir: tempfile::TempDir,
+    /// The central registry this station uses, if not its embedded one.
+    pub central: Option<Central>,
+}
+
+/// A station's central registry: a database on the rig's PostgreSQL server.
+#[derive(Clone)]
+pub struct Central {
+    pub server: Arc<PgServer>,
+    pub database: String,
+}
+
+impl Central {
+    /// A new database on `server`, migrated, that stations may use.
+    pub fn new(server: Arc<PgServer>) -> Self {
+        let database = server.create_database().expect("a database");
+        let mut admin =
+            PostgresRegistry::connect_unchecked(&server.admin_url(&database), None).expect("admin");
+        admin.migrate().expect("migrations");
+        server
+            .psql(&database, &format!("GRANT firma_station TO {STATION_ROLE}"))
+            .expect("grant");
+        Self { server, database }
+    }
+
+    /// The station's address of the database.
+    pub fn url(&self) -> String {
+        self.server.station_url(&self.database)
+    }
+}
+
+/// Whether the station suites run on the central registry
+/// (`FIRMA_TEST_REGISTRY=postgres`) instead of the embedded one.
+pub fn central_registry_wanted() -> bool {
+    std::env::var("FIRMA_TEST_REGISTRY").is_ok_and(|v| v == "postgres")
 }
 
 /// What a `firma-station` run did.
@@ -44,15 +81,36 @@ impl Default for StationDir {
 }
 
 impl StationDir {
-    /// A fresh data directory whose CA is a copy of `fixtures/test-ca`.
+    /// A fresh data directory whose CA is a copy of `fixtures/test-ca`, with
+    /// the embedded registry, or a central one of its own when
+    /// `FIRMA_TEST_REGISTRY=postgres`.
     pub fn new() -> Self {
+        let central = central_registry_wanted()
+            .then(|| Central::new(Arc::new(PgServer::start().expect("PostgreSQL"))));
+        Self::with_registry(central)
+    }
+
+    /// A fresh data directory on `central` (or the embedded registry).
+    pub fn with_registry(central: Option<Central>) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let ca = dir.path().join("ca");
         std::fs::create_dir_all(&ca).unwrap();
         for f in ["ca.key", "ca.pem"] {
             std::fs::copy(fixtures().join("test-ca").join(f), ca.join(f)).unwrap();
         }
-        Self { dir }
+        if central.is_some() {
+            std::fs::write(
+                dir.path().join("registry.password"),
+                PgServer::station_password(),
+            )
+            .unwrap();
+        }
+        Self { dir, central }
+    }
+
+    /// The file the station reads the central registry's password from.
+    pub fn password_file(&self) -> PathBuf {
+        self.path().join("registry.password")
     }
 
     /// The station's engine on this directory, in process, with the test
@@ -63,7 +121,15 @@ impl StationDir {
             operator: operator.into(),
             station: station.into(),
         };
-        Station::open(self.path(), Box::new(ca), actor, config).expect("the station opens")
+        let registry = match &self.central {
+            Some(central) => RegistryLocation::Central {
+                url: central.url(),
+                password_file: Some(self.password_file()),
+            },
+            None => RegistryLocation::Embedded,
+        };
+        Station::open_at(self.path(), &registry, Box::new(ca), actor, config)
+            .expect("the station opens")
     }
 
     pub fn path(&self) -> &Path {
@@ -87,6 +153,12 @@ impl StationDir {
             .arg(self.path())
             .args(["--operator", "tester", "--station", "pru-test", "--log"])
             .arg(self.log());
+        if let Some(central) = &self.central {
+            cmd.arg("--registry")
+                .arg(central.url())
+                .arg("--registry-password-file")
+                .arg(self.password_file());
+        }
         cmd
     }
 

@@ -527,20 +527,18 @@ fn the_audit_log_detects_an_edit_anywhere() {
         .ok()
         .stdout
         .contains("intact: 4 entries"));
-    let db = rusqlite::Connection::open(st.path().join("registry.sqlite")).unwrap();
     // The log refuses edits through SQL.
-    assert!(db
-        .execute("UPDATE audit SET operator = 'mallory' WHERE seq = 2", [])
+    let station = Registry::of(&st);
+    assert!(station
+        .sql("UPDATE audit SET operator = 'mallory' WHERE seq = 2")
         .is_err());
-    assert!(db.execute("DELETE FROM audit WHERE seq = 2", []).is_err());
+    assert!(station.sql("DELETE FROM audit WHERE seq = 2").is_err());
     // Someone who drops the guard and edits an entry is found out.
-    db.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
+    let owner = station.owner();
+    owner.sql(owner.drop_guards()).unwrap();
+    owner
+        .sql("UPDATE audit SET detail = 'nothing happened' WHERE seq = 2")
         .unwrap();
-    db.execute(
-        "UPDATE audit SET detail = 'nothing happened' WHERE seq = 2",
-        [],
-    )
-    .unwrap();
     let r = st.run(&rig, &["audit", "verify"], "");
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
@@ -552,9 +550,9 @@ fn the_audit_log_detects_an_edit_anywhere() {
     let r2 = StationDir::new();
     r2.import_csv(&rig, "given_name,surnames,nif,email,phone,card_serial\nAna,García,12345678Z,ana@example.es,600000001,\nBea,Ruiz,87654321X,bea@example.es,600000002,\n").ok();
     r2.identity(&rig, "12345678Z");
-    let db2 = rusqlite::Connection::open(r2.path().join("registry.sqlite")).unwrap();
-    db2.execute_batch("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 2;")
-        .unwrap();
+    let owner2 = Registry::of(&r2).owner();
+    owner2.sql(owner2.drop_guards()).unwrap();
+    owner2.sql("DELETE FROM audit WHERE seq = 2").unwrap();
     let r = r2.run(&rig, &["audit", "verify"], "");
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
@@ -630,4 +628,47 @@ fn ca_init_makes_a_ca_once_and_lapsed_applications_expire() {
         "{list}"
     );
     let _ = fails;
+}
+
+/// SQL on a station's registry, as an attacker with access to it would run
+/// it: the embedded file, or the central database as the station's role or
+/// as its owner.
+struct Registry<'a> {
+    st: &'a StationDir,
+    as_owner: bool,
+}
+
+impl<'a> Registry<'a> {
+    fn of(st: &'a StationDir) -> Self {
+        Self {
+            st,
+            as_owner: false,
+        }
+    }
+
+    /// The same registry as the one who owns it (the file's user, the DBA).
+    fn owner(&self) -> Self {
+        Self {
+            st: self.st,
+            as_owner: true,
+        }
+    }
+
+    fn sql(&self, sql: &str) -> Result<(), String> {
+        match &self.st.central {
+            Some(c) if self.as_owner => c.server.psql(&c.database, sql).map(drop),
+            Some(c) => c.server.psql_as_station(&c.database, sql).map(drop),
+            None => rusqlite::Connection::open(self.st.path().join("registry.sqlite"))
+                .and_then(|db| db.execute_batch(sql))
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// What removes the audit log's append-only triggers.
+    fn drop_guards(&self) -> &'static str {
+        match self.st.central {
+            Some(_) => "ALTER TABLE audit DISABLE TRIGGER USER",
+            None => "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;",
+        }
+    }
 }

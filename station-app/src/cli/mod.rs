@@ -9,6 +9,7 @@ pub mod card;
 pub mod identity;
 pub mod input;
 pub mod pin;
+pub mod registry;
 pub mod revocation;
 pub mod values;
 pub mod workflow;
@@ -21,7 +22,7 @@ use clap::{Parser, Subcommand};
 use firma_apdu::transport::{self, Transport};
 use firma_station_engine::audit::Actor;
 use firma_station_engine::ca::{CaError, CertificateAuthority, Issued, LocalCa, RevocationReason};
-use firma_station_engine::engine::{Config, Station};
+use firma_station_engine::engine::{Config, RegistryLocation, Station};
 use firma_station_engine::error::StationError;
 use firma_station_engine::profile::{Holder, Profile};
 use firma_station_engine::registry::AppKey;
@@ -54,6 +55,19 @@ pub struct Cli {
     /// Shorter only for tests and demonstrations of renewal.
     #[arg(long, global = true, env = "FIRMA_STATION_CERT_DAYS", hide = true)]
     pub cert_days: Option<i64>,
+    /// A central registry shared by a network of stations,
+    /// postgres://USER@HOST:PORT/DATABASE. Default: the embedded registry in
+    /// DATA_DIR/registry.sqlite.
+    #[arg(long, global = true, env = "FIRMA_REGISTRY", value_name = "URL")]
+    pub registry: Option<String>,
+    /// A file holding the central registry's password (never on the command line).
+    #[arg(
+        long,
+        global = true,
+        env = "FIRMA_REGISTRY_PASSWORD_FILE",
+        value_name = "FILE"
+    )]
+    pub registry_password_file: Option<PathBuf>,
     /// Write a diagnostic log (APDUs without their data, steps, timings) to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -101,6 +115,11 @@ pub enum Cmd {
         #[command(subcommand)]
         command: ca::CaCmd,
     },
+    /// The central registry's schema.
+    Registry {
+        #[command(subcommand)]
+        command: registry::RegistryCmd,
+    },
 }
 
 pub fn data_dir(cli: &Cli) -> PathBuf {
@@ -113,6 +132,17 @@ pub fn data_dir(cli: &Cli) -> PathBuf {
 
 pub fn ca_dir(cli: &Cli) -> PathBuf {
     cli.ca.clone().unwrap_or_else(|| data_dir(cli).join("ca"))
+}
+
+/// Where the registry is (`--registry`, or the embedded one).
+pub fn registry_location(cli: &Cli) -> RegistryLocation {
+    match &cli.registry {
+        Some(url) => RegistryLocation::Central {
+            url: url.clone(),
+            password_file: cli.registry_password_file.clone(),
+        },
+        None => RegistryLocation::Embedded,
+    }
 }
 
 fn actor(cli: &Cli) -> Actor {
@@ -160,7 +190,13 @@ pub fn open_station(cli: &Cli, needs_ca: bool, config: Config) -> Result<Station
         Err(e) if needs_ca => return Err(e.into()),
         Err(e) => Box::new(NoCa(CaErrorText(e.to_string()))),
     };
-    Station::open(&data_dir(cli), ca, actor(cli), config)
+    Station::open_at(
+        &data_dir(cli),
+        &registry_location(cli),
+        ca,
+        actor(cli),
+        config,
+    )
 }
 
 pub fn config(algorithm: values::KeyAlgorithm) -> Config {
