@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod auth;
 mod error;
 #[allow(unsafe_code)]
 pub mod ffi;

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use cryptoki_sys as ck;
-use firma_apdu::piv::{Algorithm, Pin, Piv, Puk};
+use firma_apdu::piv::{Pin, Piv, Puk};
 use firma_apdu::transport::PcscTransport;
 use zeroize::Zeroizing;
 
+use crate::auth;
 use crate::error::{Error, Result};
 use crate::mechanism::dispatch::{self, KeySize};
 use crate::mechanism::{self, DecryptMech, SignMech};
@@ -38,11 +39,15 @@ pub struct SignOp {
     pub mech: SignMech,
     pub hasher: Option<mechanism::Hasher>,
     pub data: Zeroizing<Vec<u8>>,
+    /// CKU_CONTEXT_SPECIFIC for this operation's always-authenticate key.
+    pub context_pin: Option<Pin>,
 }
 
 pub struct DecryptOp {
     pub key: ck::CK_OBJECT_HANDLE,
     pub mech: DecryptMech,
+    /// CKU_CONTEXT_SPECIFIC for this operation's always-authenticate key.
+    pub context_pin: Option<Pin>,
 }
 
 pub struct Session {
@@ -309,17 +314,16 @@ impl Module {
         Ok(())
     }
 
-    /// The last session closed: the token is logged out.
+    /// The last session closed: the token is logged out (the card is
+    /// already unverified: see `auth`).
     fn logout_slot(&mut self, slot: ck::CK_SLOT_ID) {
         if let Some(SlotState {
             token: Some(TokenState::Piv(t)),
             ..
         }) = self.slots.get_mut(slot as usize)
         {
-            if t.user_pin.take().is_some() || t.so_puk.take().is_some() {
-                let _ = t.piv.unverify_pin();
-            }
-            t.context_pin = None;
+            t.user_pin = None;
+            t.so_puk = None;
         }
     }
 
@@ -330,7 +334,6 @@ impl Module {
         pin: &[u8],
     ) -> Result<()> {
         let (session, token) = self.session_token(h)?;
-        let op_active = session.sign.is_some() || session.decrypt.is_some();
         let rw = session.rw;
         let slot = session.slot;
         let secret = Pin::new(pin).map_err(|_| Error::PIN_LEN_RANGE)?;
@@ -342,17 +345,21 @@ impl Module {
                 if token.so_puk.is_some() {
                     return Err(Error::USER_ANOTHER_ALREADY_LOGGED_IN);
                 }
-                token
-                    .verify_user(&secret)
-                    .map(|()| token.user_pin = Some(secret))
+                auth::check_pin(token, &secret).map(|()| token.user_pin = Some(secret))
             }
+            // The PIN for one operation of this session, on a key that asks
+            // for it every time; only on top of the user's login.
             CKU_CONTEXT_SPECIFIC => {
-                if !op_active {
-                    return Err(Error::OPERATION_NOT_INITIALIZED);
+                if token.user_pin.is_none() {
+                    return Err(Error::USER_NOT_LOGGED_IN);
                 }
-                token
-                    .verify_user(&secret)
-                    .map(|()| token.context_pin = Some(secret))
+                let always = |k| token.object(k).is_some_and(Object::always_authenticate);
+                let slot = match (&mut session.sign, &mut session.decrypt) {
+                    (Some(op), _) if always(op.key) => &mut op.context_pin,
+                    (_, Some(op)) if always(op.key) => &mut op.context_pin,
+                    _ => return Err(Error::OPERATION_NOT_INITIALIZED),
+                };
+                auth::check_pin(token, &secret).map(|()| *slot = Some(secret))
             }
             CKU_SO => {
                 if token.so_puk.is_some() {
@@ -379,10 +386,18 @@ impl Module {
         if token.user_pin.is_none() && token.so_puk.is_none() {
             return Err(Error::USER_NOT_LOGGED_IN);
         }
+        // Forgetting the PINs is the whole logout: the card is never left
+        // verified (`auth`), so there is nothing to tell it.
         token.user_pin = None;
         token.so_puk = None;
-        token.context_pin = None;
-        let _ = token.piv.unverify_pin();
+        for s in self.sessions.values_mut() {
+            if let Some(op) = &mut s.sign {
+                op.context_pin = None;
+            }
+            if let Some(op) = &mut s.decrypt {
+                op.context_pin = None;
+            }
+        }
         Ok(())
     }
 
@@ -394,7 +409,7 @@ impl Module {
         }
         let puk = token.so_puk.clone().ok_or(Error::USER_NOT_LOGGED_IN)?;
         let new = Pin::new(new_pin).map_err(|_| Error::PIN_LEN_RANGE)?;
-        let r = token.piv.unblock_pin(&puk, &new);
+        let r = auth::then_unverify(token, |p| p.unblock_pin(&puk, &new));
         if r.is_ok() {
             token.pin_tries_left = token.pin_tries_total;
         }
@@ -410,7 +425,7 @@ impl Module {
         let old = Pin::new(old).map_err(|_| Error::PIN_LEN_RANGE)?;
         let new = Pin::new(new).map_err(|_| Error::PIN_LEN_RANGE)?;
         let r = if token.so_puk.is_some() {
-            let r = token.piv.change_puk(&old, &new);
+            let r = auth::then_unverify(token, |p| p.change_puk(&old, &new));
             if r.is_ok() {
                 token.so_puk = Some(new);
             }
@@ -419,13 +434,13 @@ impl Module {
             // OpenSC's convention (pkcs11-tool --unlock-pin --puk): with the PIN
             // blocked and nobody logged in, the "old PIN" is the PUK and the
             // PIN is unblocked. Only the right PUK can do it.
-            let r = token.piv.unblock_pin(&old, &new);
+            let r = auth::then_unverify(token, |p| p.unblock_pin(&old, &new));
             if r.is_ok() {
                 token.pin_tries_left = token.pin_tries_total;
             }
             r
         } else {
-            let r = token.piv.change_pin(&old, &new);
+            let r = auth::then_unverify(token, |p| p.change_pin(&old, &new));
             token.note_pin_result(&r);
             if r.is_ok() && token.user_pin.is_some() {
                 token.user_pin = Some(new);
@@ -545,7 +560,7 @@ impl Module {
         };
         let result = (|| {
             let (session, token) = self.session_token(h)?;
-            let obj = token.private_key(key)?.clone();
+            let obj = usable_key(token, key)?.clone();
             let alg = obj.cert.key.algorithm();
             if obj.cert.key.is_rsa() {
                 return Err(Error::KEY_TYPE_INCONSISTENT);
@@ -562,7 +577,9 @@ impl Module {
             if point.len() != 1 + 2 * alg.size() || point[0] != 0x04 {
                 return Err(Error::MECHANISM_PARAM_INVALID);
             }
-            let value = card_operation(token, &obj, |p| p.ecdh(obj.slot, alg, point))?;
+            // No context-specific login can come before C_DeriveKey.
+            let pin = grant(token, &obj, None)?;
+            let value = auth::private_operation(token, &pin, |p| p.ecdh(obj.slot, alg, point))?;
             session.secrets.push(crate::object::SecretObject {
                 handle,
                 value,
@@ -583,7 +600,7 @@ impl Module {
         if session.sign.is_some() {
             return Err(Error::OPERATION_ACTIVE);
         }
-        let obj = token.private_key(key)?;
+        let obj = usable_key(token, key)?;
         if mech.is_rsa() != obj.cert.key.is_rsa() {
             return Err(Error::KEY_TYPE_INCONSISTENT);
         }
@@ -593,6 +610,7 @@ impl Module {
             mech,
             hasher,
             data: Zeroizing::new(Vec::new()),
+            context_pin: None,
         });
         Ok(())
     }
@@ -659,7 +677,9 @@ impl Module {
         };
         let digest = op.hasher.map(|hs| hs.finish());
         let input = dispatch::sign_input(op.mech, &op.data, digest.as_deref(), key, getrandom)?;
-        let out = card_private_operation(token, &obj, alg, &input)?;
+        let pin = grant(token, &obj, op.context_pin)?;
+        let out =
+            auth::private_operation(token, &pin, |p| p.private_operation(obj.slot, alg, &input))?;
         dispatch::sign_output(op.mech, &out, key)
     }
 
@@ -682,11 +702,15 @@ impl Module {
         if session.decrypt.is_some() {
             return Err(Error::OPERATION_ACTIVE);
         }
-        let obj = token.private_key(key)?;
+        let obj = usable_key(token, key)?;
         if !obj.cert.key.is_rsa() {
             return Err(Error::KEY_TYPE_INCONSISTENT);
         }
-        session.decrypt = Some(DecryptOp { key, mech });
+        session.decrypt = Some(DecryptOp {
+            key,
+            mech,
+            context_pin: None,
+        });
         Ok(())
     }
 
@@ -734,7 +758,9 @@ impl Module {
         if cipher.len() != obj.cert.key.size() {
             return Err(Error::ENCRYPTED_DATA_LEN_RANGE);
         }
-        let block = card_private_operation(token, &obj, alg, cipher)?;
+        let pin = grant(token, &obj, op.context_pin)?;
+        let block =
+            auth::private_operation(token, &pin, |p| p.private_operation(obj.slot, alg, cipher))?;
         dispatch::decrypt_output(&op.mech, block)
     }
 }
@@ -752,49 +778,25 @@ fn getrandom(buf: &mut [u8]) -> Result<()> {
         .map_err(|_| Error::GENERAL)
 }
 
-/// The signature or decryption of `obj`'s key.
-fn card_private_operation(
-    token: &mut Token,
-    obj: &Object,
-    alg: Algorithm,
-    input: &[u8],
-) -> Result<Zeroizing<Vec<u8>>> {
-    let slot = obj.slot;
-    card_operation(token, obj, |p| p.private_operation(slot, alg, input))
+/// A private key the session may use: only after the user's login, when
+/// the session can see it (refused at C_SignInit, C_DecryptInit and
+/// C_DeriveKey, not only at the operation).
+fn usable_key(token: &Token, key: ck::CK_OBJECT_HANDLE) -> Result<&Object> {
+    let obj = token.private_key(key)?;
+    if token.user_pin.is_none() {
+        return Err(Error::USER_NOT_LOGGED_IN);
+    }
+    Ok(obj)
 }
 
-/// Runs a private-key operation with the PIN checks PKCS#11 promises: the
-/// user must be logged in; a key with PIN policy "always" needs the
-/// context-specific PIN, verified again in the same transaction right before
-/// the operation (nothing can come between them); and if the card lost its
-/// PIN state (another application reset it), the user's PIN is verified
-/// again once.
-fn card_operation(
-    token: &mut Token,
-    obj: &Object,
-    op: impl Fn(
-        &mut Piv<&mut dyn firma_apdu::transport::Transport>,
-    ) -> std::result::Result<Zeroizing<Vec<u8>>, firma_apdu::Error>,
-) -> Result<Zeroizing<Vec<u8>>> {
-    let user_pin = token.user_pin.clone().ok_or(Error::USER_NOT_LOGGED_IN)?;
-    let context_pin = if obj.always_authenticate() {
-        Some(token.context_pin.take().ok_or(Error::USER_NOT_LOGGED_IN)?)
+/// The PIN that authorizes one operation with `obj`: the user's login, or,
+/// for a key with PIN policy "always", the context-specific login of this
+/// very operation (the cached PIN never unlocks such a key by itself).
+fn grant(token: &Token, obj: &Object, context_pin: Option<Pin>) -> Result<Pin> {
+    let user = token.user_pin.clone().ok_or(Error::USER_NOT_LOGGED_IN)?;
+    if obj.always_authenticate() {
+        context_pin.ok_or(Error::USER_NOT_LOGGED_IN)
     } else {
-        None
-    };
-    token
-        .piv
-        .transaction(|p| {
-            if let Some(pin) = &context_pin {
-                p.verify_pin(pin)?;
-            }
-            match op(p) {
-                Err(firma_apdu::Error::PinRequired(_)) if context_pin.is_none() => {
-                    p.verify_pin(&user_pin)?;
-                    op(p)
-                }
-                other => other,
-            }
-        })
-        .map_err(Error::from)
+        Ok(user)
+    }
 }

@@ -27,8 +27,6 @@ pub struct Token {
     pub pin_tries_total: u8,
     pub user_pin: Option<Pin>,
     pub so_puk: Option<Puk>,
-    /// CKU_CONTEXT_SPECIFIC: verified again right before the next signature.
-    pub context_pin: Option<Pin>,
 }
 
 impl Token {
@@ -130,7 +128,6 @@ impl Token {
             pin_tries_total,
             user_pin: None,
             so_puk: None,
-            context_pin: None,
         }))
     }
 
@@ -166,12 +163,6 @@ impl Token {
             _ => {}
         }
         flags
-    }
-
-    pub fn verify_user(&mut self, pin: &Pin) -> Result<()> {
-        let r = self.piv.verify_pin(pin);
-        self.note_pin_result(&r);
-        r.map_err(Error::from)
     }
 
     /// Checks a PUK without changing anything: CHANGE REFERENCE DATA to the
