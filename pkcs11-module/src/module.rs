@@ -475,6 +475,7 @@ impl Module {
                 session
                     .secrets
                     .iter()
+                    .filter(|o| !o.private || token.user_pin.is_some())
                     .filter(|o| o.matches(template))
                     .map(|o| o.handle),
             )
@@ -522,7 +523,11 @@ impl Module {
         types: &[ck::CK_ATTRIBUTE_TYPE],
     ) -> Result<Vec<std::result::Result<Vec<u8>, crate::object::AttrError>>> {
         let (session, token) = self.session_token(h)?;
-        if let Some(secret) = session.secrets.iter().find(|x| x.handle == o) {
+        if let Some(secret) = session
+            .secrets
+            .iter()
+            .find(|x| x.handle == o && (!x.private || token.user_pin.is_some()))
+        {
             return Ok(types.iter().map(|t| secret.attribute(*t)).collect());
         }
         let obj = Self::visible(token)
@@ -552,7 +557,7 @@ impl Module {
         h: ck::CK_SESSION_HANDLE,
         key: ck::CK_OBJECT_HANDLE,
         peer: &[u8],
-        sensitive: bool,
+        template: &[(ck::CK_ATTRIBUTE_TYPE, Vec<u8>)],
     ) -> Result<ck::CK_OBJECT_HANDLE> {
         let handle = {
             self.next_object += 1;
@@ -565,6 +570,9 @@ impl Module {
             if obj.cert.key.is_rsa() {
                 return Err(Error::KEY_TYPE_INCONSISTENT);
             }
+            if !obj.can_derive() {
+                return Err(Error::KEY_FUNCTION_NOT_PERMITTED);
+            }
             // The point may come raw or DER-wrapped in an OCTET STRING.
             let point = match firma_apdu::tlv::Tlv::parse(peer) {
                 Ok((t, rest))
@@ -574,17 +582,19 @@ impl Module {
                 }
                 _ => peer,
             };
-            if point.len() != 1 + 2 * alg.size() || point[0] != 0x04 {
+            if point.len() != 1 + 2 * alg.size() || point[0] != 0x04 || !on_curve(alg, point) {
                 return Err(Error::MECHANISM_PARAM_INVALID);
             }
+            // Refused before the card is asked: an attribute we cannot honour.
+            let mut secret = crate::object::SecretObject::new(handle, alg.size(), template)?;
             // No context-specific login can come before C_DeriveKey.
             let pin = grant(token, &obj, None)?;
             let value = auth::private_operation(token, &pin, |p| p.ecdh(obj.slot, alg, point))?;
-            session.secrets.push(crate::object::SecretObject {
-                handle,
-                value,
-                sensitive,
-            });
+            if value.len() != alg.size() {
+                return Err(Error::DEVICE_ERROR);
+            }
+            secret.value = value;
+            session.secrets.push(secret);
             Ok(handle)
         })();
         result.map_err(|e| self.card_failed(h, e))
@@ -603,6 +613,9 @@ impl Module {
         let obj = usable_key(token, key)?;
         if mech.is_rsa() != obj.cert.key.is_rsa() {
             return Err(Error::KEY_TYPE_INCONSISTENT);
+        }
+        if !obj.can_sign() {
+            return Err(Error::KEY_FUNCTION_NOT_PERMITTED);
         }
         let hasher = mech.hash().map(|hash| hash.hasher());
         session.sign = Some(SignOp {
@@ -706,6 +719,9 @@ impl Module {
         if !obj.cert.key.is_rsa() {
             return Err(Error::KEY_TYPE_INCONSISTENT);
         }
+        if !obj.can_decrypt() {
+            return Err(Error::KEY_FUNCTION_NOT_PERMITTED);
+        }
         session.decrypt = Some(DecryptOp {
             key,
             mech,
@@ -759,9 +775,10 @@ impl Module {
             return Err(Error::ENCRYPTED_DATA_LEN_RANGE);
         }
         let pin = grant(token, &obj, op.context_pin)?;
-        let block =
+        let answer =
             auth::private_operation(token, &pin, |p| p.private_operation(obj.slot, alg, cipher))?;
-        dispatch::decrypt_output(&op.mech, block)
+        let block = dispatch::left_pad(&answer, obj.cert.key.size())?;
+        dispatch::decrypt_output(&op.mech, block, cipher, &token.rejection_key)
     }
 }
 
@@ -776,6 +793,17 @@ fn getrandom(buf: &mut [u8]) -> Result<()> {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(buf))
         .map_err(|_| Error::GENERAL)
+}
+
+/// Whether `point` (uncompressed SEC1) is a point of `alg`'s curve, checked
+/// on the host before the card multiplies by it.
+fn on_curve(alg: firma_apdu::piv::Algorithm, point: &[u8]) -> bool {
+    use firma_apdu::piv::Algorithm;
+    match alg {
+        Algorithm::EccP256 => p256::PublicKey::from_sec1_bytes(point).is_ok(),
+        Algorithm::EccP384 => p384::PublicKey::from_sec1_bytes(point).is_ok(),
+        _ => false,
+    }
 }
 
 /// A private key the session may use: only after the user's login, when

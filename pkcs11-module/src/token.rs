@@ -7,6 +7,7 @@ use cryptoki_sys as ck;
 use firma_apdu::piv::{ObjectId, Origin, Pin, PinPolicy, PinStatus, Piv, Puk, Slot, Version};
 use firma_apdu::tlv::Tlv;
 use firma_apdu::transport::PcscTransport;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::object::{CertInfo, Object};
@@ -27,6 +28,9 @@ pub struct Token {
     pub pin_tries_total: u8,
     pub user_pin: Option<Pin>,
     pub so_puk: Option<Puk>,
+    /// The key of CKM_RSA_PKCS implicit rejection (`mechanism::implicit`),
+    /// drawn from the OS for this insertion of the card.
+    pub rejection_key: Zeroizing<[u8; 32]>,
 }
 
 impl Token {
@@ -72,6 +76,8 @@ impl Token {
             Err(firma_apdu::Error::NotFound("the PIV application")) => return Ok(None),
             other => other?,
         };
+        let mut rejection_key = Zeroizing::new([0u8; 32]);
+        getrandom::getrandom(&mut rejection_key[..]).map_err(|_| Error::GENERAL)?;
         let mut objects = Vec::new();
         let mut holder = None;
         for (slot, der, meta) in certs {
@@ -128,6 +134,7 @@ impl Token {
             pin_tries_total,
             user_pin: None,
             so_puk: None,
+            rejection_key,
         }))
     }
 

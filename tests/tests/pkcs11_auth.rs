@@ -1,7 +1,8 @@
-//! The card's keys only under the module's own login (issue #16): the
-//! built `libfirma_pkcs11.so` through the `cryptoki` crate, with other
-//! applications (yubico-piv-tool, firma-apdu on its own PC/SC connection)
-//! trying the card's keys while a session is logged in.
+//! The card's keys only under the module's own login, and each key for its
+//! purpose (issue #16): the built `libfirma_pkcs11.so` through the
+//! `cryptoki` crate, with other applications (yubico-piv-tool, firma-apdu on
+//! its own PC/SC connection) trying the card's keys while a session is
+//! logged in, and callers asking keys for what they are not for.
 //!
 //! libpcsclite reads the pcscd socket path once per process, so this binary
 //! has its own `main`: one private pcscd for all its tests, run in turn.
@@ -10,8 +11,9 @@ use std::process::ExitCode;
 
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use firma_apdu::piv::{Algorithm, Piv, Slot};
@@ -229,12 +231,251 @@ fn private_keys_refused_at_init_without_login(rig: &mut Pcscd) {
         .unwrap();
 }
 
+fn bools(session: &Session, h: ObjectHandle) -> (bool, bool, bool) {
+    let attrs = session
+        .get_attributes(
+            h,
+            &[
+                AttributeType::Sign,
+                AttributeType::Decrypt,
+                AttributeType::Derive,
+            ],
+        )
+        .unwrap();
+    match &attrs[..] {
+        [Attribute::Sign(s), Attribute::Decrypt(d), Attribute::Derive(v)] => (*s, *d, *v),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// 9A and 9C sign and do nothing else, 9D decrypts; the attributes say so.
+fn each_key_for_its_purpose(rig: &mut Pcscd) {
+    let _card = rig.insert(0, &CardOptions::default()).unwrap();
+    let _p = personalize(
+        rig,
+        0,
+        &[("9a", "RSA2048"), ("9c", "RSA2048"), ("9d", "RSA2048")],
+        "PROPOSITOS",
+    );
+    let p11 = load();
+    let slot = p11.get_slots_with_token().unwrap()[0];
+    let session = p11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin())).unwrap();
+    let (k9a, k9c, k9d) = (
+        key(&session, ObjectClass::PRIVATE_KEY, 1),
+        key(&session, ObjectClass::PRIVATE_KEY, 2),
+        key(&session, ObjectClass::PRIVATE_KEY, 3),
+    );
+    assert_eq!(bools(&session, k9a), (true, false, false), "9A signs");
+    assert_eq!(bools(&session, k9c), (true, false, false), "9C signs only");
+    assert_eq!(bools(&session, k9d), (false, true, false), "9D decrypts");
+    let err = session.decrypt_init(&Mechanism::RsaPkcs, k9c).unwrap_err();
+    assert_eq!(rv(err), RvError::KeyFunctionNotPermitted);
+    let err = session.decrypt_init(&Mechanism::RsaPkcs, k9a).unwrap_err();
+    assert_eq!(rv(err), RvError::KeyFunctionNotPermitted);
+    let err = session
+        .sign_init(&Mechanism::Sha256RsaPkcs, k9d)
+        .unwrap_err();
+    assert_eq!(rv(err), RvError::KeyFunctionNotPermitted);
+    // Nothing was started by the refusals: 9A still signs.
+    session.sign(&Mechanism::Sha256RsaPkcs, k9a, b"ok").unwrap();
+}
+
+/// CKM_RSA_PKCS decryption never says whether the padding was good: a bad
+/// block decrypts (to a synthetic plaintext, the same each time).
+fn bad_padding_is_not_told(rig: &mut Pcscd) {
+    use rsa::traits::PublicKeyParts;
+    let _card = rig.insert(0, &CardOptions::default()).unwrap();
+    let _p = personalize(rig, 0, &[("9d", "RSA2048")], "RELLENO");
+    let p11 = load();
+    let slot = p11.get_slots_with_token().unwrap()[0];
+    let session = p11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin())).unwrap();
+    let k9d = key(&session, ObjectClass::PRIVATE_KEY, 3);
+    let public = {
+        let h = key(&session, ObjectClass::PUBLIC_KEY, 3);
+        match &session
+            .get_attributes(h, &[AttributeType::Modulus, AttributeType::PublicExponent])
+            .unwrap()[..]
+        {
+            [Attribute::Modulus(n), Attribute::PublicExponent(e)] => rsa::RsaPublicKey::new(
+                rsa::BigUint::from_bytes_be(n),
+                rsa::BigUint::from_bytes_be(e),
+            )
+            .unwrap(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut rng = rand::thread_rng();
+    let secret = b"clave de sesion AES-128";
+    let good = public
+        .encrypt(&mut rng, rsa::Pkcs1v15Encrypt, secret)
+        .unwrap();
+    // A block without the 00 02 header, encrypted raw.
+    let k = public.size();
+    let raw = |block: &[u8]| {
+        let m = rsa::BigUint::from_bytes_be(block);
+        let c = m.modpow(public.e(), public.n()).to_bytes_be();
+        let mut out = vec![0; k - c.len()];
+        out.extend_from_slice(&c);
+        out
+    };
+    let mut block = vec![0x5A; k];
+    block[0] = 0;
+    let bad = raw(&block);
+    block[2] = 0x5B;
+    let bad2 = raw(&block);
+    let plain = session.decrypt(&Mechanism::RsaPkcs, k9d, &good).unwrap();
+    assert_eq!(plain, secret);
+    let synthetic = session
+        .decrypt(&Mechanism::RsaPkcs, k9d, &bad)
+        .expect("bad padding answers CKR_OK, as good padding does");
+    assert_eq!(
+        session.decrypt(&Mechanism::RsaPkcs, k9d, &bad).unwrap(),
+        synthetic,
+        "the same ciphertext, the same plaintext"
+    );
+    assert!(synthetic.len() <= k - 11);
+    let other = session.decrypt(&Mechanism::RsaPkcs, k9d, &bad2).unwrap();
+    assert_ne!(other, synthetic);
+}
+
+/// ECDH: the peer point is checked on the curve before the card sees it,
+/// the secret is sensitive unless asked otherwise, and template attributes
+/// the module cannot honour are refused.
+fn ecdh_points_and_templates(rig: &mut Pcscd) {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    let _card = rig.insert(0, &CardOptions::default()).unwrap();
+    let _p = personalize(rig, 0, &[("9a", "ECCP256"), ("9d", "ECCP256")], "ACUERDO");
+    let p11 = load();
+    let slot = p11.get_slots_with_token().unwrap()[0];
+    let session = p11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin())).unwrap();
+    let (k9a, k9d) = (
+        key(&session, ObjectClass::PRIVATE_KEY, 1),
+        key(&session, ObjectClass::PRIVATE_KEY, 3),
+    );
+    assert_eq!(bools(&session, k9d), (false, false, true), "9D derives");
+    assert_eq!(bools(&session, k9a), (true, false, false), "9A signs");
+    let peer = p256::SecretKey::random(&mut rand::thread_rng());
+    let point = peer
+        .public_key()
+        .to_encoded_point(false)
+        .as_bytes()
+        .to_vec();
+    let derive = |base, point: &[u8], template: &[Attribute]| {
+        let mech = Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::null(), point));
+        session.derive_key(&mech, base, template)
+    };
+    let secret = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+    ];
+    // Off the curve: y + 1.
+    let mut off = point.clone();
+    off[64] ^= 1;
+    assert_eq!(
+        rv(derive(k9d, &off, &secret).unwrap_err()),
+        RvError::MechanismParamInvalid
+    );
+    assert_eq!(
+        rv(derive(k9a, &point, &secret).unwrap_err()),
+        RvError::KeyFunctionNotPermitted,
+        "9A does not agree keys"
+    );
+    // By default: sensitive, not extractable.
+    let h = derive(k9d, &point, &secret).unwrap();
+    let err = session.get_attributes(h, &[AttributeType::Value]);
+    assert!(
+        matches!(&err.as_deref(), Ok([]) | Err(_)),
+        "the value is not readable: {err:?}"
+    );
+    let attrs = session
+        .get_attributes(h, &[AttributeType::Sensitive, AttributeType::Extractable])
+        .unwrap();
+    assert_eq!(
+        attrs,
+        vec![Attribute::Sensitive(true), Attribute::Extractable(false)]
+    );
+    // Asked for: readable, and the same secret as the peer computes.
+    let mut open = secret.to_vec();
+    open.extend([
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+        Attribute::Token(false),
+    ]);
+    let h = derive(k9d, &point, &open).unwrap();
+    let value = match &session.get_attributes(h, &[AttributeType::Value]).unwrap()[..] {
+        [Attribute::Value(v)] => v.clone(),
+        other => panic!("{other:?}"),
+    };
+    let card_point = match &session
+        .get_attributes(
+            key(&session, ObjectClass::PUBLIC_KEY, 3),
+            &[AttributeType::EcPoint],
+        )
+        .unwrap()[..]
+    {
+        [Attribute::EcPoint(p)] => p[2..].to_vec(),
+        other => panic!("{other:?}"),
+    };
+    let card_public = p256::PublicKey::from_sec1_bytes(&card_point).unwrap();
+    let shared = p256::ecdh::diffie_hellman(peer.to_nonzero_scalar(), card_public.as_affine());
+    assert_eq!(value, shared.raw_secret_bytes().to_vec());
+    // What the module cannot honour is refused, not ignored.
+    let mut on_token = secret.to_vec();
+    on_token.push(Attribute::Token(true));
+    assert_eq!(
+        rv(derive(k9d, &point, &on_token).unwrap_err()),
+        RvError::TemplateInconsistent
+    );
+    let mut aes = secret.to_vec();
+    aes[1] = Attribute::KeyType(KeyType::AES);
+    assert_eq!(
+        rv(derive(k9d, &point, &aes).unwrap_err()),
+        RvError::TemplateInconsistent
+    );
+    let mut unknown = secret.to_vec();
+    unknown.push(Attribute::Trusted(true));
+    assert_eq!(
+        rv(derive(k9d, &point, &unknown).unwrap_err()),
+        RvError::AttributeTypeInvalid
+    );
+}
+
+/// A P-256 key signs a SHA-1-sized (20-byte) digest, as ECDSA allows.
+fn ecdsa_p256_signs_a_short_digest(rig: &mut Pcscd) {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    let _card = rig.insert(0, &CardOptions::default()).unwrap();
+    let _p = personalize(rig, 0, &[("9a", "ECCP256")], "CORTO");
+    let p11 = load();
+    let slot = p11.get_slots_with_token().unwrap()[0];
+    let session = p11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin())).unwrap();
+    let k = key(&session, ObjectClass::PRIVATE_KEY, 1);
+    let digest = [0xA5; 20];
+    let sig = session.sign(&Mechanism::Ecdsa, k, &digest).unwrap();
+    let point = match &session
+        .get_attributes(
+            key(&session, ObjectClass::PUBLIC_KEY, 1),
+            &[AttributeType::EcPoint],
+        )
+        .unwrap()[..]
+    {
+        [Attribute::EcPoint(p)] => p[2..].to_vec(),
+        other => panic!("{other:?}"),
+    };
+    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
+    vk.verify_prehash(&digest, &p256::ecdsa::Signature::from_slice(&sig).unwrap())
+        .expect("the signature of the short digest verifies");
+}
+
 /// Leaves nothing behind for the next test: each test's Pkcs11 finalizes
 /// on drop.
 fn nothing() {}
 
 fn main() -> ExitCode {
-    let tests: [(&str, firma_tests::SharedRigTest); 3] = [
+    let tests: [(&str, firma_tests::SharedRigTest); 7] = [
         (
             "other_applications_cannot_use_the_keys",
             other_applications_cannot_use_the_keys,
@@ -246,6 +487,13 @@ fn main() -> ExitCode {
         (
             "private_keys_refused_at_init_without_login",
             private_keys_refused_at_init_without_login,
+        ),
+        ("each_key_for_its_purpose", each_key_for_its_purpose),
+        ("bad_padding_is_not_told", bad_padding_is_not_told),
+        ("ecdh_points_and_templates", ecdh_points_and_templates),
+        (
+            "ecdsa_p256_signs_a_short_digest",
+            ecdsa_p256_signs_a_short_digest,
         ),
     ];
     firma_tests::run_with_shared_rig(&tests, nothing)
