@@ -19,7 +19,7 @@
 //! so a card that refuses `P1 = FF` is never left verified either.
 
 use firma_apdu::piv::{Pin, Piv};
-use firma_apdu::transport::{PcscTransport, Transport};
+use firma_apdu::transport::{PcscTransport, Transport, TransportError};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -36,39 +36,21 @@ type Outcome<R> = (
 );
 
 /// Runs `op` with `pin` verified right before it and the PIN's security
-/// status reset right after, in one PC/SC transaction. After a reset of the
-/// card by another application the transaction starts again from SELECT.
+/// status reset right after, in one PC/SC transaction (with no PIN, for a
+/// key whose PIN policy is "never", just `op`). After a reset of the card by
+/// another application the transaction starts again from SELECT.
 pub fn with_pin<R>(
     token: &mut Token,
-    pin: &Pin,
+    pin: Option<&Pin>,
     mut op: impl FnMut(&mut Card<'_>) -> std::result::Result<R, firma_apdu::Error>,
 ) -> Result<R> {
-    let outcome =
-        token
-            .piv
-            .transaction(|p| -> std::result::Result<Outcome<R>, firma_apdu::Error> {
-                p.verify_pin(pin)?;
-                let result = match op(p) {
-                    // The card lost the verification in between (a reset another
-                    // application made, seen only by this command): once more.
-                    Err(firma_apdu::Error::PinRequired(_)) => {
-                        p.verify_pin(pin)?;
-                        op(p)
-                    }
-                    other => other,
-                };
-                if let Err(firma_apdu::Error::Transport(
-                    firma_apdu::transport::TransportError::CardReset,
-                )) = result
-                {
-                    // The reset ended the verification; the transaction runs again.
-                    return Err(firma_apdu::Error::Transport(
-                        firma_apdu::transport::TransportError::CardReset,
-                    ));
-                }
-                let reset = p.unverify_pin();
-                Ok((result, reset))
-            });
+    let mut outcome = exchange(&mut token.piv, pin, &mut op);
+    if matches!(&outcome, Err(e) if stale_connection(e)) {
+        // pcscd left our connection behind a reset (a forked child that
+        // exited, another application): a new one, and once more.
+        token.reconnect()?;
+        outcome = exchange(&mut token.piv, pin, &mut op);
+    }
     match outcome {
         Err(e) => {
             let failed: std::result::Result<R, _> = Err(e);
@@ -76,7 +58,9 @@ pub fn with_pin<R>(
             failed.map_err(Error::from)
         }
         Ok((result, Ok(()))) => {
-            token.note_pin_result::<()>(&Ok(()));
+            if pin.is_some() {
+                token.note_pin_result::<()>(&Ok(()));
+            }
             result.map_err(Error::from)
         }
         Ok((_, Err(e))) => {
@@ -90,17 +74,59 @@ pub fn with_pin<R>(
     }
 }
 
+/// One authorized exchange, in one transaction.
+fn exchange<R>(
+    piv: &mut Piv<PcscTransport>,
+    pin: Option<&Pin>,
+    op: &mut impl FnMut(&mut Card<'_>) -> std::result::Result<R, firma_apdu::Error>,
+) -> std::result::Result<Outcome<R>, firma_apdu::Error> {
+    piv.transaction(|p| -> std::result::Result<Outcome<R>, firma_apdu::Error> {
+        if let Some(pin) = pin {
+            p.verify_pin(pin)?;
+        }
+        let result = match (op(p), pin) {
+            // The card lost the verification in between (a reset another
+            // application made, seen only by this command): once more.
+            (Err(firma_apdu::Error::PinRequired(_)), Some(pin)) => {
+                p.verify_pin(pin)?;
+                op(p)
+            }
+            (other, _) => other,
+        };
+        if let Err(e @ firma_apdu::Error::Transport(TransportError::CardReset)) = result {
+            // The reset ended any verification; the transaction runs again.
+            return Err(e);
+        }
+        let reset = match pin {
+            Some(_) => unverify(p),
+            None => Ok(()),
+        };
+        Ok((result, reset))
+    })
+}
+
+/// Whether our PC/SC connection no longer reaches the card as it is now:
+/// pcscd answers "protocol mismatch" to a handle that missed a reset.
+pub fn stale_connection(e: &firma_apdu::Error) -> bool {
+    matches!(
+        e,
+        firma_apdu::Error::Transport(TransportError::Pcsc(
+            pcsc::Error::ProtoMismatch | pcsc::Error::NotTransacted
+        ))
+    )
+}
+
 /// C_Login and CKU_CONTEXT_SPECIFIC: the card checks `pin` (a wrong one
 /// costs a try and says how many are left), and is left unverified.
 pub fn check_pin(token: &mut Token, pin: &Pin) -> Result<()> {
-    with_pin(token, pin, |_| Ok(()))
+    with_pin(token, Some(pin), |_| Ok(()))
 }
 
 /// A private-key operation (signature, decryption, key agreement) with the
-/// PIN that authorizes it.
+/// PIN that authorizes it (none for a key whose PIN policy is "never").
 pub fn private_operation(
     token: &mut Token,
-    pin: &Pin,
+    pin: Option<&Pin>,
     op: impl FnMut(&mut Card<'_>) -> std::result::Result<Zeroizing<Vec<u8>>, firma_apdu::Error>,
 ) -> Result<Zeroizing<Vec<u8>>> {
     with_pin(token, pin, op)
@@ -113,15 +139,19 @@ pub fn then_unverify(
     token: &mut Token,
     mut op: impl FnMut(&mut Card<'_>) -> std::result::Result<(), firma_apdu::Error>,
 ) -> std::result::Result<(), firma_apdu::Error> {
-    let outcome = token
-        .piv
-        .transaction(|p| -> std::result::Result<_, firma_apdu::Error> {
+    let mut run = |piv: &mut Piv<PcscTransport>| {
+        piv.transaction(|p| -> std::result::Result<_, firma_apdu::Error> {
             match op(p) {
                 Err(e @ firma_apdu::Error::Transport(_)) => Err(e),
                 Err(e) => Ok(Err(e)),
-                Ok(()) => Ok(Ok(p.unverify_pin())),
+                Ok(()) => Ok(Ok(unverify(p))),
             }
-        });
+        })
+    };
+    let mut outcome = run(&mut token.piv);
+    if matches!(&outcome, Err(e) if stale_connection(e)) && token.reconnect().is_ok() {
+        outcome = run(&mut token.piv);
+    }
     match outcome {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => {
@@ -133,6 +163,15 @@ pub fn then_unverify(
             Ok(())
         }
         Ok(Err(e)) | Err(e) => Err(e),
+    }
+}
+
+/// VERIFY with `P1 = FF`. A reset of the card by another application
+/// (seen as this command fails) ended the verified state just as well.
+fn unverify(p: &mut Card<'_>) -> std::result::Result<(), firma_apdu::Error> {
+    match p.unverify_pin() {
+        Err(firma_apdu::Error::Transport(TransportError::CardReset)) => Ok(()),
+        other => other,
     }
 }
 

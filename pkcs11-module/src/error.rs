@@ -60,6 +60,18 @@ impl From<firma_apdu::Error> for Error {
                 Error::DEVICE_REMOVED
             }
             E::Transport(TransportError::NoReader(_)) => Error::DEVICE_REMOVED,
+            // Our connection to the card is gone (pcscd restarted, the
+            // reader went away): for the application, so is the token.
+            E::Transport(
+                TransportError::NoService
+                | TransportError::Pcsc(
+                    pcsc::Error::InvalidHandle
+                    | pcsc::Error::ReaderUnavailable
+                    | pcsc::Error::UnknownReader
+                    | pcsc::Error::NoService
+                    | pcsc::Error::ServiceStopped,
+                ),
+            ) => Error::DEVICE_REMOVED,
             E::Transport(_) => Error::DEVICE_ERROR,
             E::WrongPin { .. } | E::WrongPuk { .. } | E::WrongPukUncounted => Error::PIN_INCORRECT,
             E::PinBlocked | E::PukBlocked => Error::PIN_LOCKED,

@@ -15,4 +15,5 @@ pub mod ffi;
 pub mod mechanism;
 mod module;
 mod object;
+mod pin_cache;
 mod token;

@@ -181,6 +181,15 @@ impl Object {
         matches!(self.slot, Slot::KeyManagement | Slot::Retired(_))
     }
 
+    /// Whether the card uses the key without any PIN (slot 9E by default).
+    pub fn pin_never(&self) -> bool {
+        match self.pin_policy {
+            PinPolicy::Never => true,
+            PinPolicy::Default => self.slot == Slot::CardAuthentication,
+            _ => false,
+        }
+    }
+
     /// Whether the key asks for the PIN before every use (slot 9C by default).
     pub fn always_authenticate(&self) -> bool {
         match self.pin_policy {

@@ -2,7 +2,9 @@
 
 use cryptoki_sys::*;
 
-use super::{bytes, mechanism_param, mechanism_ref, put, template, value, with_module};
+use super::{
+    bytes, initialized, mechanism_param, mechanism_ref, put, template, value, with_module,
+};
 use crate::error::Error;
 use crate::mechanism::parsing;
 
@@ -18,6 +20,7 @@ cryptoki_fn! {
         count: CK_ULONG,
         key: *mut CK_OBJECT_HANDLE,
     ) {
+        initialized()?;
         // SAFETY: `mechanism` is NULL (refused) or the caller's mechanism.
         let m = unsafe { mechanism_ref(mechanism) }?;
         if key.is_null() {
