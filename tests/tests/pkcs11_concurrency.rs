@@ -289,6 +289,13 @@ fn fork_stress_200_rounds(rig: &mut Pcscd) {
                     break status;
                 }
                 if start.elapsed() > HANG {
+                    // Where it hangs, if gdb is there to say.
+                    if let Ok(out) = std::process::Command::new("gdb")
+                        .args(["-p", &pid.to_string(), "-batch", "-ex", "bt 30"])
+                        .output()
+                    {
+                        eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+                    }
                     // SAFETY (test): our child.
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                     panic!("round {round}: the child hung (a lock held at the fork?)");
