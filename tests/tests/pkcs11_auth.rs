@@ -470,12 +470,59 @@ fn ecdsa_p256_signs_a_short_digest(rig: &mut Pcscd) {
         .expect("the signature of the short digest verifies");
 }
 
+/// A card that refuses VERIFY with P1=FF: the module never leaves it
+/// verified; it says so with an error and resets the card through PC/SC.
+fn a_card_without_pin_reset_is_not_left_verified(rig: &mut Pcscd) {
+    // firma-vcard as a card without the reset, in reader 0 (the rig's
+    // insert has no such option): started by hand, after the reader has
+    // been seen empty.
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    let mut vcard = std::process::Command::new(firma_tests::bin("firma-vcard"))
+        .args([
+            "--vpcd",
+            &rig.vpcd_addr(0),
+            "--wait",
+            "10",
+            "--refuse-pin-reset",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let start = std::time::Instant::now();
+    while !firma_apdu::transport::list_readers(&ctx)
+        .unwrap_or_default()
+        .iter()
+        .any(|r| r.name == rig.reader(0) && r.atr.is_some())
+    {
+        assert!(start.elapsed().as_secs() < 10, "the card shows in reader 0");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _p = personalize(rig, 0, &[("9a", "ECCP256")], "SIN REINICIO");
+    let p11 = load();
+    let slot = p11.get_slots_with_token().unwrap()[0];
+    let session = p11.open_ro_session(slot).unwrap();
+    let err = session.login(UserType::User, Some(&pin())).unwrap_err();
+    assert_eq!(rv(err), RvError::DeviceError, "a failed reset is an error");
+    let e = other_client(rig, Slot::Authentication, Algorithm::EccP256);
+    assert!(
+        matches!(e, firma_apdu::Error::PinRequired(_)),
+        "the card was reset, not left verified: {e:?}"
+    );
+    drop(session);
+    drop(p11);
+    let _ = vcard.kill();
+    let _ = vcard.wait();
+}
+
 /// Leaves nothing behind for the next test: each test's Pkcs11 finalizes
 /// on drop.
 fn nothing() {}
 
 fn main() -> ExitCode {
-    let tests: [(&str, firma_tests::SharedRigTest); 7] = [
+    let tests: [(&str, firma_tests::SharedRigTest); 8] = [
         (
             "other_applications_cannot_use_the_keys",
             other_applications_cannot_use_the_keys,
@@ -494,6 +541,10 @@ fn main() -> ExitCode {
         (
             "ecdsa_p256_signs_a_short_digest",
             ecdsa_p256_signs_a_short_digest,
+        ),
+        (
+            "a_card_without_pin_reset_is_not_left_verified",
+            a_card_without_pin_reset_is_not_left_verified,
         ),
     ];
     firma_tests::run_with_shared_rig(&tests, nothing)
