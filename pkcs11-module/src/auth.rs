@@ -63,6 +63,15 @@ pub fn with_pin<R>(
             }
             result.map_err(Error::from)
         }
+        // Gone with the card: so is its security status.
+        Ok((
+            _,
+            Err(
+                e @ firma_apdu::Error::Transport(
+                    TransportError::CardRemoved | TransportError::NoCard(_),
+                ),
+            ),
+        )) => Err(e.into()),
         Ok((_, Err(e))) => {
             tracing::warn!(
                 target: "firma_pkcs11",
