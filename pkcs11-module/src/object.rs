@@ -425,3 +425,104 @@ impl SecretObject {
             .all(|(t, v)| self.attribute(*t).is_ok_and(|mine| &mine == v))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use firma_apdu::piv::Algorithm;
+
+    fn key(slot: Slot, rsa: bool, usage: Option<Usage>) -> Object {
+        let key = if rsa {
+            PublicKey::Rsa {
+                modulus: vec![0xC5; 256],
+                exponent: vec![1, 0, 1],
+            }
+        } else {
+            PublicKey::Ec {
+                algorithm: Algorithm::EccP256,
+                point: vec![4; 65],
+            }
+        };
+        Object {
+            handle: 1,
+            class: ck::CKO_PRIVATE_KEY,
+            slot,
+            cert: std::sync::Arc::new(CertInfo {
+                der: Vec::new(),
+                subject: Vec::new(),
+                issuer: Vec::new(),
+                serial: Vec::new(),
+                spki: Vec::new(),
+                key,
+                common_name: None,
+                usage,
+            }),
+            pin_policy: PinPolicy::Default,
+            generated_on_card: true,
+        }
+    }
+
+    fn functions(o: &Object) -> (bool, bool, bool) {
+        (o.can_sign(), o.can_decrypt(), o.can_derive())
+    }
+
+    #[test]
+    fn each_slot_for_its_purpose() {
+        for slot in [
+            Slot::Authentication,
+            Slot::Signature,
+            Slot::CardAuthentication,
+        ] {
+            assert_eq!(functions(&key(slot, true, None)), (true, false, false));
+            assert_eq!(functions(&key(slot, false, None)), (true, false, false));
+        }
+        for slot in [Slot::KeyManagement, Slot::Retired(0x82)] {
+            assert_eq!(functions(&key(slot, true, None)), (false, true, false));
+            assert_eq!(functions(&key(slot, false, None)), (false, false, true));
+        }
+    }
+
+    #[test]
+    fn key_usage_only_takes_away() {
+        let none = Usage {
+            sign: false,
+            decipher: false,
+            agree: false,
+        };
+        let all = Usage {
+            sign: true,
+            decipher: true,
+            agree: true,
+        };
+        // A certificate that allows everything gives a slot nothing more.
+        assert_eq!(
+            functions(&key(Slot::Signature, true, Some(all))),
+            (true, false, false)
+        );
+        assert_eq!(
+            functions(&key(Slot::KeyManagement, false, Some(all))),
+            (false, false, true)
+        );
+        // One that allows nothing takes everything.
+        assert_eq!(
+            functions(&key(Slot::Authentication, true, Some(none))),
+            (false, false, false)
+        );
+        assert_eq!(
+            functions(&key(Slot::KeyManagement, true, Some(none))),
+            (false, false, false)
+        );
+        // The attributes agree with the functions.
+        let k = key(Slot::KeyManagement, true, None);
+        assert_eq!(k.attribute(ck::CKA_SIGN), Ok(vec![0]));
+        assert_eq!(k.attribute(ck::CKA_DECRYPT), Ok(vec![1]));
+        assert_eq!(k.attribute(ck::CKA_DERIVE), Ok(vec![0]));
+    }
+
+    #[test]
+    fn pin_policy_by_slot() {
+        assert!(key(Slot::Signature, false, None).always_authenticate());
+        assert!(key(Slot::CardAuthentication, false, None).pin_never());
+        assert!(!key(Slot::Authentication, false, None).pin_never());
+    }
+}
