@@ -117,3 +117,33 @@ cryptoki_fn! {
         unsafe { put(info, value) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::pin_cache::CachedPin;
+    use firma_apdu::piv::Pin;
+
+    /// A forked child finds no PIN its parent had cached; the parent keeps
+    /// its own.
+    #[test]
+    fn a_forked_child_wipes_the_parents_pins() {
+        super::fork_handler();
+        let kept = CachedPin::store(&Pin::new("271828").unwrap()).unwrap();
+        // SAFETY (test): the child only reads atomics and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let wiped = kept.pin().is_err();
+            std::mem::forget(kept);
+            // SAFETY (test): leaves without running the parent's destructors.
+            unsafe { libc::_exit(if wiped { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY (test): our child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the child still had the PIN"
+        );
+        assert_eq!(kept.pin().unwrap().as_bytes(), b"271828");
+    }
+}
