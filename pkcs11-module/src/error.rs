@@ -44,6 +44,9 @@ impl Error {
     pub const SESSION_PARALLEL_NOT_SUPPORTED: Error = Error(ck::CKR_SESSION_PARALLEL_NOT_SUPPORTED);
     pub const ATTRIBUTE_TYPE_INVALID: Error = Error(ck::CKR_ATTRIBUTE_TYPE_INVALID);
     pub const ATTRIBUTE_SENSITIVE: Error = Error(ck::CKR_ATTRIBUTE_SENSITIVE);
+    pub const ATTRIBUTE_VALUE_INVALID: Error = Error(ck::CKR_ATTRIBUTE_VALUE_INVALID);
+    pub const TEMPLATE_INCONSISTENT: Error = Error(ck::CKR_TEMPLATE_INCONSISTENT);
+    pub const KEY_FUNCTION_NOT_PERMITTED: Error = Error(ck::CKR_KEY_FUNCTION_NOT_PERMITTED);
     pub const NO_EVENT: Error = Error(ck::CKR_NO_EVENT);
     pub const ALREADY_INITIALIZED: Error = Error(ck::CKR_CRYPTOKI_ALREADY_INITIALIZED);
 }
@@ -57,6 +60,18 @@ impl From<firma_apdu::Error> for Error {
                 Error::DEVICE_REMOVED
             }
             E::Transport(TransportError::NoReader(_)) => Error::DEVICE_REMOVED,
+            // Our connection to the card is gone (pcscd restarted, the
+            // reader went away): for the application, so is the token.
+            E::Transport(
+                TransportError::NoService
+                | TransportError::Pcsc(
+                    pcsc::Error::InvalidHandle
+                    | pcsc::Error::ReaderUnavailable
+                    | pcsc::Error::UnknownReader
+                    | pcsc::Error::NoService
+                    | pcsc::Error::ServiceStopped,
+                ),
+            ) => Error::DEVICE_REMOVED,
             E::Transport(_) => Error::DEVICE_ERROR,
             E::WrongPin { .. } | E::WrongPuk { .. } | E::WrongPukUncounted => Error::PIN_INCORRECT,
             E::PinBlocked | E::PukBlocked => Error::PIN_LOCKED,

@@ -9,10 +9,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod auth;
 mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
 pub mod mechanism;
 mod module;
 mod object;
+mod pin_cache;
 mod token;

@@ -17,6 +17,19 @@ pub struct CertInfo {
     pub spki: Vec<u8>,
     pub key: PublicKey,
     pub common_name: Option<String>,
+    /// What the certificate's keyUsage extension allows, if it has one.
+    pub usage: Option<Usage>,
+}
+
+/// The key usages that decide a key's PKCS#11 functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// digitalSignature or nonRepudiation (contentCommitment).
+    pub sign: bool,
+    /// keyEncipherment or dataEncipherment.
+    pub decipher: bool,
+    /// keyAgreement.
+    pub agree: bool,
 }
 
 impl CertInfo {
@@ -27,6 +40,20 @@ impl CertInfo {
         let spki = &tbs.subject_public_key_info;
         let spki = spki.to_der().ok()?;
         let key = PublicKey::from_spki(&spki).ok()?;
+        let usage = match tbs.get::<x509_cert::ext::pkix::KeyUsage>() {
+            Ok(Some((_, ku))) => Some(Usage {
+                sign: ku.digital_signature() || ku.non_repudiation(),
+                decipher: ku.key_encipherment() || ku.data_encipherment(),
+                agree: ku.key_agreement(),
+            }),
+            Ok(None) => None,
+            // A keyUsage we cannot read allows nothing.
+            Err(_) => Some(Usage {
+                sign: false,
+                decipher: false,
+                agree: false,
+            }),
+        };
         let common_name = tbs
             .subject
             .0
@@ -52,6 +79,7 @@ impl CertInfo {
             spki,
             key,
             common_name,
+            usage,
             der,
         })
     }
@@ -126,6 +154,42 @@ impl Object {
         }
     }
 
+    /// Whether the key signs: 9A (authentication), 9C (non-repudiation) and
+    /// 9E do, 9D and the retired keys (key management) do not; the
+    /// certificate's keyUsage can only take away.
+    pub fn can_sign(&self) -> bool {
+        let slot = matches!(
+            self.slot,
+            Slot::Authentication | Slot::Signature | Slot::CardAuthentication
+        );
+        slot && self.cert.usage.is_none_or(|u| u.sign)
+    }
+
+    /// Whether the key decrypts: RSA key-management keys (9D, retired).
+    pub fn can_decrypt(&self) -> bool {
+        self.key_management()
+            && self.cert.key.is_rsa()
+            && self.cert.usage.is_none_or(|u| u.decipher)
+    }
+
+    /// Whether the key agrees secrets (ECDH): EC key-management keys.
+    pub fn can_derive(&self) -> bool {
+        self.key_management() && !self.cert.key.is_rsa() && self.cert.usage.is_none_or(|u| u.agree)
+    }
+
+    fn key_management(&self) -> bool {
+        matches!(self.slot, Slot::KeyManagement | Slot::Retired(_))
+    }
+
+    /// Whether the card uses the key without any PIN (slot 9E by default).
+    pub fn pin_never(&self) -> bool {
+        match self.pin_policy {
+            PinPolicy::Never => true,
+            PinPolicy::Default => self.slot == Slot::CardAuthentication,
+            _ => false,
+        }
+    }
+
     /// Whether the key asks for the PIN before every use (slot 9C by default).
     pub fn always_authenticate(&self) -> bool {
         match self.pin_policy {
@@ -172,7 +236,7 @@ impl Object {
             ck::CKA_KEY_TYPE if key => ulong(self.key_type()),
             ck::CKA_LOCAL if key => bool(self.generated_on_card),
             ck::CKA_KEY_GEN_MECHANISM if key => ulong(ck::CK_UNAVAILABLE_INFORMATION),
-            ck::CKA_DERIVE if key => bool(private && !cert.key.is_rsa()),
+            ck::CKA_DERIVE if key => bool(private && self.can_derive()),
             ck::CKA_PUBLIC_KEY_INFO if key => cert.spki.clone(),
             ck::CKA_MODULUS if key => match &cert.key {
                 PublicKey::Rsa { modulus, .. } => modulus.clone(),
@@ -195,13 +259,13 @@ impl Object {
             },
             // Public keys.
             ck::CKA_ENCRYPT | ck::CKA_WRAP if key && !private => {
-                bool(t == ck::CKA_ENCRYPT && cert.key.is_rsa())
+                bool(t == ck::CKA_ENCRYPT && self.can_decrypt())
             }
-            ck::CKA_VERIFY if key && !private => bool(true),
+            ck::CKA_VERIFY if key && !private => bool(self.can_sign()),
             ck::CKA_VERIFY_RECOVER if key && !private => bool(false),
             // Private keys.
-            ck::CKA_SIGN if private => bool(true),
-            ck::CKA_DECRYPT if private => bool(cert.key.is_rsa()),
+            ck::CKA_SIGN if private => bool(self.can_sign()),
+            ck::CKA_DECRYPT if private => bool(self.can_decrypt()),
             ck::CKA_SIGN_RECOVER
             | ck::CKA_UNWRAP
             | ck::CKA_EXTRACTABLE
@@ -241,32 +305,115 @@ impl Object {
 pub struct SecretObject {
     pub handle: ck::CK_OBJECT_HANDLE,
     pub value: zeroize::Zeroizing<Vec<u8>>,
+    /// Sensitive and not extractable unless the template said otherwise:
+    /// the value is readable only when neither holds.
     pub sensitive: bool,
+    pub extractable: bool,
+    pub private: bool,
+    pub label: Vec<u8>,
+    pub id: Vec<u8>,
+    /// The usage flags the template set (CKA_ENCRYPT, CKA_DERIVE, ...).
+    pub usages: Vec<(ck::CK_ATTRIBUTE_TYPE, bool)>,
+}
+
+/// Usage flags a derived secret takes from its template.
+const SECRET_USAGES: [ck::CK_ATTRIBUTE_TYPE; 7] = [
+    ck::CKA_ENCRYPT,
+    ck::CKA_DECRYPT,
+    ck::CKA_SIGN,
+    ck::CKA_VERIFY,
+    ck::CKA_WRAP,
+    ck::CKA_UNWRAP,
+    ck::CKA_DERIVE,
+];
+
+fn template_bool(v: &[u8]) -> crate::error::Result<bool> {
+    match v {
+        [b] => Ok(*b != 0),
+        _ => Err(crate::error::Error::ATTRIBUTE_VALUE_INVALID),
+    }
+}
+
+fn template_ulong(v: &[u8]) -> crate::error::Result<ck::CK_ULONG> {
+    v.try_into()
+        .map(ck::CK_ULONG::from_ne_bytes)
+        .map_err(|_| crate::error::Error::ATTRIBUTE_VALUE_INVALID)
 }
 
 impl SecretObject {
+    /// A secret of `len` bytes as C_DeriveKey's template asks for it, its
+    /// value still empty (checked before the card is asked). Every
+    /// attribute is honoured or the derivation refused: a session object
+    /// (CKA_TOKEN false), a generic secret of the secret's own length.
+    pub fn new(
+        handle: ck::CK_OBJECT_HANDLE,
+        len: usize,
+        template: &[(ck::CK_ATTRIBUTE_TYPE, Vec<u8>)],
+    ) -> crate::error::Result<Self> {
+        use crate::error::Error;
+        let mut secret = Self {
+            handle,
+            value: zeroize::Zeroizing::new(Vec::new()),
+            sensitive: true,
+            extractable: false,
+            private: false,
+            label: b"ECDH shared secret".to_vec(),
+            id: Vec::new(),
+            usages: Vec::new(),
+        };
+        for (t, v) in template {
+            match *t {
+                ck::CKA_CLASS if template_ulong(v)? != ck::CKO_SECRET_KEY => {
+                    return Err(Error::TEMPLATE_INCONSISTENT)
+                }
+                ck::CKA_KEY_TYPE if template_ulong(v)? != ck::CKK_GENERIC_SECRET => {
+                    return Err(Error::TEMPLATE_INCONSISTENT)
+                }
+                ck::CKA_VALUE_LEN if template_ulong(v)? as usize != len => {
+                    return Err(Error::TEMPLATE_INCONSISTENT)
+                }
+                ck::CKA_CLASS | ck::CKA_KEY_TYPE | ck::CKA_VALUE_LEN => {}
+                // The card keeps no secret of ours: session objects only.
+                ck::CKA_TOKEN | ck::CKA_MODIFIABLE if template_bool(v)? => {
+                    return Err(Error::TEMPLATE_INCONSISTENT)
+                }
+                ck::CKA_TOKEN | ck::CKA_MODIFIABLE => {}
+                ck::CKA_SENSITIVE => secret.sensitive = template_bool(v)?,
+                ck::CKA_EXTRACTABLE => secret.extractable = template_bool(v)?,
+                ck::CKA_PRIVATE => secret.private = template_bool(v)?,
+                ck::CKA_LABEL => secret.label = v.clone(),
+                ck::CKA_ID => secret.id = v.clone(),
+                u if SECRET_USAGES.contains(&u) => {
+                    let on = template_bool(v)?;
+                    secret.usages.retain(|(x, _)| *x != u);
+                    secret.usages.push((u, on));
+                }
+                _ => return Err(Error::ATTRIBUTE_TYPE_INVALID),
+            }
+        }
+        Ok(secret)
+    }
+
+    fn usage(&self, t: ck::CK_ATTRIBUTE_TYPE) -> bool {
+        self.usages.iter().any(|&(u, on)| u == t && on)
+    }
+
     pub fn attribute(&self, t: ck::CK_ATTRIBUTE_TYPE) -> Result<Vec<u8>, AttrError> {
         Ok(match t {
             ck::CKA_CLASS => ulong(ck::CKO_SECRET_KEY),
             ck::CKA_KEY_TYPE => ulong(ck::CKK_GENERIC_SECRET),
-            ck::CKA_TOKEN
-            | ck::CKA_PRIVATE
-            | ck::CKA_MODIFIABLE
-            | ck::CKA_LOCAL
-            | ck::CKA_DERIVE => bool(false),
-            ck::CKA_ENCRYPT
-            | ck::CKA_DECRYPT
-            | ck::CKA_SIGN
-            | ck::CKA_VERIFY
-            | ck::CKA_WRAP
-            | ck::CKA_UNWRAP => bool(false),
+            ck::CKA_TOKEN | ck::CKA_MODIFIABLE | ck::CKA_LOCAL => bool(false),
+            ck::CKA_PRIVATE => bool(self.private),
+            u if SECRET_USAGES.contains(&u) => bool(self.usage(u)),
             ck::CKA_SENSITIVE | ck::CKA_ALWAYS_SENSITIVE => bool(self.sensitive),
-            ck::CKA_EXTRACTABLE => bool(!self.sensitive),
-            ck::CKA_NEVER_EXTRACTABLE => bool(self.sensitive),
-            ck::CKA_LABEL => b"ECDH shared secret".to_vec(),
-            ck::CKA_ID => Vec::new(),
+            ck::CKA_EXTRACTABLE => bool(self.extractable),
+            ck::CKA_NEVER_EXTRACTABLE => bool(!self.extractable),
+            ck::CKA_LABEL => self.label.clone(),
+            ck::CKA_ID => self.id.clone(),
             ck::CKA_VALUE_LEN => ulong(self.value.len() as ck::CK_ULONG),
-            ck::CKA_VALUE if self.sensitive => return Err(AttrError::Sensitive),
+            ck::CKA_VALUE if self.sensitive || !self.extractable => {
+                return Err(AttrError::Sensitive)
+            }
             ck::CKA_VALUE => self.value.to_vec(),
             _ => return Err(AttrError::Invalid),
         })
@@ -276,5 +423,106 @@ impl SecretObject {
         template
             .iter()
             .all(|(t, v)| self.attribute(*t).is_ok_and(|mine| &mine == v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use firma_apdu::piv::Algorithm;
+
+    fn key(slot: Slot, rsa: bool, usage: Option<Usage>) -> Object {
+        let key = if rsa {
+            PublicKey::Rsa {
+                modulus: vec![0xC5; 256],
+                exponent: vec![1, 0, 1],
+            }
+        } else {
+            PublicKey::Ec {
+                algorithm: Algorithm::EccP256,
+                point: vec![4; 65],
+            }
+        };
+        Object {
+            handle: 1,
+            class: ck::CKO_PRIVATE_KEY,
+            slot,
+            cert: std::sync::Arc::new(CertInfo {
+                der: Vec::new(),
+                subject: Vec::new(),
+                issuer: Vec::new(),
+                serial: Vec::new(),
+                spki: Vec::new(),
+                key,
+                common_name: None,
+                usage,
+            }),
+            pin_policy: PinPolicy::Default,
+            generated_on_card: true,
+        }
+    }
+
+    fn functions(o: &Object) -> (bool, bool, bool) {
+        (o.can_sign(), o.can_decrypt(), o.can_derive())
+    }
+
+    #[test]
+    fn each_slot_for_its_purpose() {
+        for slot in [
+            Slot::Authentication,
+            Slot::Signature,
+            Slot::CardAuthentication,
+        ] {
+            assert_eq!(functions(&key(slot, true, None)), (true, false, false));
+            assert_eq!(functions(&key(slot, false, None)), (true, false, false));
+        }
+        for slot in [Slot::KeyManagement, Slot::Retired(0x82)] {
+            assert_eq!(functions(&key(slot, true, None)), (false, true, false));
+            assert_eq!(functions(&key(slot, false, None)), (false, false, true));
+        }
+    }
+
+    #[test]
+    fn key_usage_only_takes_away() {
+        let none = Usage {
+            sign: false,
+            decipher: false,
+            agree: false,
+        };
+        let all = Usage {
+            sign: true,
+            decipher: true,
+            agree: true,
+        };
+        // A certificate that allows everything gives a slot nothing more.
+        assert_eq!(
+            functions(&key(Slot::Signature, true, Some(all))),
+            (true, false, false)
+        );
+        assert_eq!(
+            functions(&key(Slot::KeyManagement, false, Some(all))),
+            (false, false, true)
+        );
+        // One that allows nothing takes everything.
+        assert_eq!(
+            functions(&key(Slot::Authentication, true, Some(none))),
+            (false, false, false)
+        );
+        assert_eq!(
+            functions(&key(Slot::KeyManagement, true, Some(none))),
+            (false, false, false)
+        );
+        // The attributes agree with the functions.
+        let k = key(Slot::KeyManagement, true, None);
+        assert_eq!(k.attribute(ck::CKA_SIGN), Ok(vec![0]));
+        assert_eq!(k.attribute(ck::CKA_DECRYPT), Ok(vec![1]));
+        assert_eq!(k.attribute(ck::CKA_DERIVE), Ok(vec![0]));
+    }
+
+    #[test]
+    fn pin_policy_by_slot() {
+        assert!(key(Slot::Signature, false, None).always_authenticate());
+        assert!(key(Slot::CardAuthentication, false, None).pin_never());
+        assert!(!key(Slot::Authentication, false, None).pin_never());
     }
 }

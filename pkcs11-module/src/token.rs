@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use cryptoki_sys as ck;
-use firma_apdu::piv::{ObjectId, Origin, Pin, PinPolicy, PinStatus, Piv, Puk, Slot, Version};
+use firma_apdu::piv::{ObjectId, Origin, PinPolicy, PinStatus, Piv, Puk, Slot, Version};
 use firma_apdu::tlv::Tlv;
 use firma_apdu::transport::PcscTransport;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::object::{CertInfo, Object};
+use crate::pin_cache::CachedPin;
 
 /// Tries a PIV PIN has when the card does not say (the PIV default).
 const DEFAULT_TRIES: u8 = 3;
@@ -25,10 +27,12 @@ pub struct Token {
     /// pending PIN-always grant, and Firefox polls token info).
     pub pin_tries_left: u8,
     pub pin_tries_total: u8,
-    pub user_pin: Option<Pin>,
-    pub so_puk: Option<Puk>,
-    /// CKU_CONTEXT_SPECIFIC: verified again right before the next signature.
-    pub context_pin: Option<Pin>,
+    /// The login's PIN (or the SO's PUK), kept for the operations.
+    pub user_pin: Option<CachedPin>,
+    pub so_puk: Option<CachedPin>,
+    /// The key of CKM_RSA_PKCS implicit rejection (`mechanism::implicit`),
+    /// drawn from the OS for this insertion of the card.
+    pub rejection_key: Zeroizing<[u8; 32]>,
 }
 
 impl Token {
@@ -37,7 +41,7 @@ impl Token {
     /// `Ok(None)` for a card without the PIV application.
     pub fn open(
         piv: Piv<PcscTransport>,
-        next_handle: &mut ck::CK_OBJECT_HANDLE,
+        mut next_handle: impl FnMut() -> ck::CK_OBJECT_HANDLE,
     ) -> Result<Option<Token>> {
         let mut piv = piv;
         let read = piv.transaction(|p| {
@@ -74,6 +78,8 @@ impl Token {
             Err(firma_apdu::Error::NotFound("the PIV application")) => return Ok(None),
             other => other?,
         };
+        let mut rejection_key = Zeroizing::new([0u8; 32]);
+        getrandom::getrandom(&mut rejection_key[..]).map_err(|_| Error::GENERAL)?;
         let mut objects = Vec::new();
         let mut holder = None;
         for (slot, der, meta) in certs {
@@ -91,9 +97,8 @@ impl Token {
                 .unwrap_or(PinPolicy::Default);
             let generated = meta.as_ref().and_then(|m| m.origin) == Some(Origin::Generated);
             for class in [ck::CKO_CERTIFICATE, ck::CKO_PUBLIC_KEY, ck::CKO_PRIVATE_KEY] {
-                *next_handle += 1;
                 objects.push(Object {
-                    handle: *next_handle,
+                    handle: next_handle(),
                     class,
                     slot,
                     cert: cert.clone(),
@@ -130,8 +135,20 @@ impl Token {
             pin_tries_total,
             user_pin: None,
             so_puk: None,
-            context_pin: None,
+            rejection_key,
         }))
+    }
+
+    /// A new PC/SC connection (and context) to the same reader, for a
+    /// connection pcscd left behind; the token's state stays.
+    pub fn reconnect(&mut self) -> Result<()> {
+        let reader = self.piv.transport().reader().to_string_lossy().into_owned();
+        let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|_| Error::DEVICE_ERROR)?;
+        let transport = PcscTransport::connect(&ctx, &reader).map_err(firma_apdu::Error::from)?;
+        let mode = self.piv.mode();
+        self.piv = Piv::new(transport);
+        self.piv.set_mode(mode);
+        Ok(())
     }
 
     pub fn object(&self, handle: ck::CK_OBJECT_HANDLE) -> Option<&Object> {
@@ -166,12 +183,6 @@ impl Token {
             _ => {}
         }
         flags
-    }
-
-    pub fn verify_user(&mut self, pin: &Pin) -> Result<()> {
-        let r = self.piv.verify_pin(pin);
-        self.note_pin_result(&r);
-        r.map_err(Error::from)
     }
 
     /// Checks a PUK without changing anything: CHANGE REFERENCE DATA to the

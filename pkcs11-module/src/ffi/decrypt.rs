@@ -2,11 +2,12 @@
 
 use cryptoki_sys::*;
 
-use super::{bytes, mechanism_param, mechanism_ref, output, size_query, with_module};
+use super::{bytes, initialized, mechanism_param, mechanism_ref, output, size_query, with_module};
 use crate::mechanism::parsing::{self, OaepParams};
 
 cryptoki_fn! {
     fn C_DecryptInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) {
+        initialized()?;
         // SAFETY: `mechanism` is NULL (refused) or the caller's mechanism.
         let m = unsafe { mechanism_ref(mechanism) }?;
         let mech = parsing::decrypt_mech(m.mechanism, || {
@@ -34,6 +35,7 @@ cryptoki_fn! {
         out: *mut CK_BYTE,
         out_len: *mut CK_ULONG,
     ) {
+        initialized()?;
         // SAFETY: `cipher` is NULL (only if empty) or `len` readable bytes.
         let cipher = unsafe { bytes(cipher, len) }?;
         with_module(|m| {

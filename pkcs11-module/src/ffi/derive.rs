@@ -2,13 +2,16 @@
 
 use cryptoki_sys::*;
 
-use super::{bytes, mechanism_param, mechanism_ref, put, template, value, with_module};
+use super::{
+    bytes, initialized, mechanism_param, mechanism_ref, put, template, value, with_module,
+};
 use crate::error::Error;
 use crate::mechanism::parsing;
 
 cryptoki_fn! {
     /// CKM_ECDH1_DERIVE with the null KDF: the shared secret becomes a generic
-    /// secret session object (sensitive if the template asks for it).
+    /// secret session object, sensitive and not extractable unless the
+    /// template asks otherwise.
     fn C_DeriveKey(
         session: CK_SESSION_HANDLE,
         mechanism: *mut CK_MECHANISM,
@@ -17,6 +20,7 @@ cryptoki_fn! {
         count: CK_ULONG,
         key: *mut CK_OBJECT_HANDLE,
     ) {
+        initialized()?;
         // SAFETY: `mechanism` is NULL (refused) or the caller's mechanism.
         let m = unsafe { mechanism_ref(mechanism) }?;
         if key.is_null() {
@@ -26,16 +30,14 @@ cryptoki_fn! {
         let params = parsing::ecdh_mech(m.mechanism, || unsafe { mechanism_param(m) })?;
         // SAFETY: the parameters give the peer's public data and its length.
         let peer = unsafe { bytes(params.pPublicData, params.ulPublicDataLen) }?.to_vec();
-        let mut sensitive = false;
+        let mut wanted = Vec::new();
         // SAFETY: `attrs` is NULL (only if `count` is 0) or `count`
         // attributes, each with `ulValueLen` bytes at `pValue`.
         for a in unsafe { template(attrs, count) }? {
-            if a.type_ == CKA_SENSITIVE {
-                // SAFETY: as above.
-                sensitive = unsafe { value(a) }?.first().is_some_and(|&b| b != 0);
-            }
+            // SAFETY: as above.
+            wanted.push((a.type_, unsafe { value(a) }?.to_vec()));
         }
-        let h = with_module(|m| m.derive_ecdh(session, base, &peer, sensitive))?;
+        let h = with_module(|m| m.derive_ecdh(session, base, &peer, &wanted))?;
         // SAFETY: `key` is the caller's handle, checked non-NULL.
         unsafe { put(key, h) }
     }

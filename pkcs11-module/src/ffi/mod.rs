@@ -12,13 +12,13 @@
 
 use std::os::raw::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use cryptoki_sys::*;
 
 use crate::error::{Error, Result};
-use crate::module::{Module, TokenState};
+use crate::module::Module;
 
 /// An exported PKCS#11 function: `#[no_mangle]`, a `tracing` span named
 /// after the function, and the body run by [`guard`].
@@ -66,18 +66,71 @@ pub use unsupported::*;
 // ---------------------------------------------------------------------------
 // The module's state
 
-static STATE: Mutex<Option<Module>> = Mutex::new(None);
-/// Bumped by C_Finalize so that a thread waiting in C_WaitForSlotEvent returns.
-static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// The module of one process. A forked child makes its own on its first
+/// call and never touches its parent's: a lock that a parent thread held at
+/// the fork would stay locked forever in the child (the thread is not
+/// there to release it). Instances are never freed, so a pointer to one
+/// stays valid.
+struct Instance {
+    pid: u32,
+    /// Taken for a moment by each call, to clone the module out.
+    module: RwLock<Option<Arc<Module>>>,
+    /// The application's mutex (PKCS#11 §5.4, case 3), destroyed when the
+    /// last call holding it ends after C_Finalize took it away.
+    app: Mutex<Option<Arc<AppMutex>>>,
+    /// Bumped by C_Finalize so that a thread waiting in C_WaitForSlotEvent returns.
+    generation: AtomicU64,
+}
 
-fn lock() -> MutexGuard<'static, Option<Module>> {
-    // A panic in another call poisons the lock; the state is still usable.
-    STATE.lock().unwrap_or_else(|e| e.into_inner())
+static CURRENT: AtomicPtr<Instance> = AtomicPtr::new(std::ptr::null_mut());
+
+/// This process's instance, made on first use (and first in a forked
+/// child, after wiping the PINs the parent had cached).
+fn instance() -> &'static Instance {
+    let pid = std::process::id();
+    loop {
+        let current = CURRENT.load(Ordering::Acquire);
+        // SAFETY: a non-NULL pointer comes from `Box::into_raw` below and is
+        // never freed once published.
+        if let Some(i) = unsafe { current.as_ref() } {
+            if i.pid == pid {
+                return i;
+            }
+            crate::pin_cache::wipe_all();
+        }
+        let new = Box::into_raw(Box::new(Instance {
+            pid,
+            module: RwLock::new(None),
+            app: Mutex::new(None),
+            generation: AtomicU64::new(0),
+        }));
+        match CURRENT.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: just published, never freed.
+            Ok(_) => return unsafe { &*new },
+            // SAFETY: ours, never published: freed once, here.
+            Err(_) => drop(unsafe { Box::from_raw(new) }),
+        }
+    }
+}
+
+/// The initialized module, or CKR_CRYPTOKI_NOT_INITIALIZED.
+fn module() -> Result<Arc<Module>> {
+    instance()
+        .module
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .ok_or(Error::NOT_INITIALIZED)
+}
+
+/// Checks C_Initialize came first: every export that looks at its
+/// arguments before the module does this before them.
+fn initialized() -> Result<()> {
+    module().map(|_| ())
 }
 
 /// The application's mutex, when it gave callbacks without
 /// CKF_OS_LOCKING_OK: every call then also holds it (PKCS#11 §5.4, case 3).
-#[derive(Clone, Copy)]
 struct AppMutex {
     mutex: *mut c_void,
     lock: unsafe extern "C" fn(*mut c_void) -> CK_RV,
@@ -87,36 +140,46 @@ struct AppMutex {
 
 // SAFETY: the application made the mutex for use from any of its threads.
 unsafe impl Send for AppMutex {}
+// SAFETY: as above; the callbacks are the application's thread-safe ones.
+unsafe impl Sync for AppMutex {}
 
-static APP_MUTEX: Mutex<Option<AppMutex>> = Mutex::new(None);
-
-fn app_mutex() -> Option<AppMutex> {
-    *APP_MUTEX.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Runs `f` on the initialized module of this process.
-fn with_module<T>(f: impl FnOnce(&mut Module) -> Result<T>) -> Result<T> {
-    let app = app_mutex();
-    if let Some(a) = app {
+impl AppMutex {
+    fn hold(&self) -> Result<AppLock<'_>> {
         // SAFETY: callbacks and mutex as the application gave them to
-        // C_Initialize; the mutex lives until C_Finalize takes it away.
-        if unsafe { (a.lock)(a.mutex) } != CKR_OK {
+        // C_Initialize; the mutex lives as long as `self` (see Drop).
+        if unsafe { (self.lock)(self.mutex) } != CKR_OK {
             return Err(Error(CKR_CANT_LOCK));
         }
+        Ok(AppLock(self))
     }
-    let result = {
-        let mut guard = lock();
-        match guard.as_mut() {
-            // A forked child must not use the parent's PC/SC context.
-            Some(m) if m.pid == std::process::id() => f(m),
-            _ => Err(Error::NOT_INITIALIZED),
-        }
-    };
-    if let Some(a) = app {
-        // SAFETY: as above; we hold the mutex we locked.
-        unsafe { (a.unlock)(a.mutex) };
+}
+
+impl Drop for AppMutex {
+    fn drop(&mut self) {
+        // SAFETY: the last reference: no call holds or waits for the
+        // mutex any more, so the application may destroy it.
+        unsafe { (self.destroy)(self.mutex) };
     }
-    result
+}
+
+struct AppLock<'a>(&'a AppMutex);
+
+impl Drop for AppLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: as in `hold`; we hold the mutex we locked.
+        unsafe { (self.0.unlock)(self.0.mutex) };
+    }
+}
+
+/// Runs `f` on the initialized module of this process. The module is
+/// cloned out of the instance: C_Finalize does not wait for calls in
+/// flight, which end on the module they started with.
+fn with_module<T>(f: impl FnOnce(&Module) -> Result<T>) -> Result<T> {
+    let inst = instance();
+    let app = inst.app.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let _held = app.as_deref().map(AppMutex::hold).transpose()?;
+    let module = module()?;
+    f(&module)
 }
 
 /// Every export's body: an error becomes its `CK_RV`, a panic
@@ -287,11 +350,5 @@ const fn version(major: u8, minor: u8) -> CK_VERSION {
 /// Whether a slot holds a recognized PIV token (for tests of the skin).
 #[doc(hidden)]
 pub fn slot_has_piv(slot: CK_SLOT_ID) -> bool {
-    with_module(|m| {
-        Ok(matches!(
-            m.slots.get(slot as usize).and_then(|s| s.token.as_ref()),
-            Some(TokenState::Piv(_))
-        ))
-    })
-    .unwrap_or(false)
+    with_module(|m| Ok(m.has_piv(slot))).unwrap_or(false)
 }

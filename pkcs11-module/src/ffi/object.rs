@@ -3,12 +3,13 @@
 
 use cryptoki_sys::*;
 
-use super::{template, value, with_module};
+use super::{initialized, template, value, with_module};
 use crate::error::Error;
 use crate::object::AttrError;
 
 cryptoki_fn! {
     fn C_FindObjectsInit(session: CK_SESSION_HANDLE, attrs: *mut CK_ATTRIBUTE, count: CK_ULONG) {
+        initialized()?;
         let mut wanted = Vec::new();
         // SAFETY: `attrs` is NULL (only if `count` is 0) or `count`
         // attributes, each with `ulValueLen` bytes at `pValue`.
@@ -27,6 +28,7 @@ cryptoki_fn! {
         max: CK_ULONG,
         count: *mut CK_ULONG,
     ) {
+        initialized()?;
         if count.is_null() || (out.is_null() && max > 0) {
             return Err(Error::ARGUMENTS_BAD);
         }
@@ -55,6 +57,7 @@ cryptoki_fn! {
         attrs: *mut CK_ATTRIBUTE,
         count: CK_ULONG,
     ) {
+        initialized()?;
         if attrs.is_null() && count > 0 {
             return Err(Error::ARGUMENTS_BAD);
         }

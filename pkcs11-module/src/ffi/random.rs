@@ -2,12 +2,12 @@
 
 use cryptoki_sys::*;
 
-use super::with_module;
+use super::{initialized, with_module};
 use crate::error::Error;
 
 cryptoki_fn! {
     fn C_SeedRandom(session: CK_SESSION_HANDLE, _seed: *mut CK_BYTE, _len: CK_ULONG) {
-        with_module(|m| m.session_token(session).map(|_| ()))?;
+        with_module(|m| m.session_info(session).map(|_| ()))?;
         Err(Error(CKR_RANDOM_SEED_NOT_SUPPORTED))
     }
 }
@@ -15,6 +15,7 @@ cryptoki_fn! {
 cryptoki_fn! {
     /// Random bytes from the card's generator.
     fn C_GenerateRandom(session: CK_SESSION_HANDLE, out: *mut CK_BYTE, len: CK_ULONG) {
+        initialized()?;
         if out.is_null() && len > 0 {
             return Err(Error::ARGUMENTS_BAD);
         }

@@ -5,7 +5,7 @@ use std::os::raw::c_void;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::{bytes, put, with_module};
+use super::{bytes, initialized, put, with_module};
 use crate::error::Error;
 
 cryptoki_fn! {
@@ -16,6 +16,7 @@ cryptoki_fn! {
         _notify: CK_NOTIFY,
         session: *mut CK_SESSION_HANDLE,
     ) {
+        initialized()?;
         if session.is_null() {
             return Err(Error::ARGUMENTS_BAD);
         }
@@ -39,12 +40,13 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     fn C_GetSessionInfo(session: CK_SESSION_HANDLE, info: *mut CK_SESSION_INFO) {
+        initialized()?;
         if info.is_null() {
             return Err(Error::ARGUMENTS_BAD);
         }
         let value = with_module(|m| {
-            let (s, t) = m.session_token(session)?;
-            let state = match (s.rw, t.user_pin.is_some(), t.so_puk.is_some()) {
+            let s = m.session_info(session)?;
+            let state = match (s.rw, s.user, s.so) {
                 (true, _, true) => CKS_RW_SO_FUNCTIONS,
                 (true, true, _) => CKS_RW_USER_FUNCTIONS,
                 (true, false, _) => CKS_RW_PUBLIC_SESSION,
@@ -66,6 +68,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     fn C_Login(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) {
+        initialized()?;
         // SAFETY: `pin` is NULL (only if empty) or `len` readable bytes.
         let pin = Zeroizing::new(unsafe { bytes(pin, len) }?.to_vec());
         with_module(|m| m.login(session, user, &pin))

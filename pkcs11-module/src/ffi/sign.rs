@@ -2,11 +2,12 @@
 
 use cryptoki_sys::*;
 
-use super::{bytes, mechanism_param, mechanism_ref, output, size_query, with_module};
+use super::{bytes, initialized, mechanism_param, mechanism_ref, output, size_query, with_module};
 use crate::mechanism::parsing;
 
 cryptoki_fn! {
     fn C_SignInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) {
+        initialized()?;
         // SAFETY: `mechanism` is NULL (refused) or the caller's mechanism.
         let m = unsafe { mechanism_ref(mechanism) }?;
         // SAFETY: the caller's mechanism, with its parameter as it says.
@@ -23,6 +24,7 @@ cryptoki_fn! {
         sig: *mut CK_BYTE,
         sig_len: *mut CK_ULONG,
     ) {
+        initialized()?;
         // SAFETY: `data` is NULL (only if empty) or `len` readable bytes.
         let data = unsafe { bytes(data, len) }?;
         with_module(|m| {
@@ -42,6 +44,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     fn C_SignUpdate(session: CK_SESSION_HANDLE, data: *mut CK_BYTE, len: CK_ULONG) {
+        initialized()?;
         // SAFETY: `data` is NULL (only if empty) or `len` readable bytes.
         let data = unsafe { bytes(data, len) }?;
         with_module(|m| m.sign_update(session, data))

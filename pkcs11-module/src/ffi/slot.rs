@@ -8,19 +8,14 @@ use std::time::Duration;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::{bytes, output, padded, put, version, with_module, GENERATION};
+use super::{bytes, initialized, instance, output, padded, put, version, with_module};
 use crate::error::Error;
 use crate::mechanism::table;
 
 cryptoki_fn! {
     fn C_GetSlotList(token_present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut CK_ULONG) {
-        let ids = with_module(|m| {
-            m.refresh()?;
-            Ok((0..m.slots.len())
-                .filter(|&i| token_present == 0 || m.slots[i].present)
-                .map(|i| i as CK_SLOT_ID)
-                .collect::<Vec<_>>())
-        })?;
+        initialized()?;
+        let ids = with_module(|m| m.slot_ids(token_present != 0))?;
         // SAFETY: `count` is the caller's CK_ULONG, `list` NULL or room
         // for `*count` slot IDs (§5.5).
         unsafe { output(&ids, list, count) }
@@ -29,12 +24,13 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     fn C_GetSlotInfo(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) {
+        initialized()?;
         if info.is_null() {
             return Err(Error::ARGUMENTS_BAD);
         }
+        // The registry only: never waits for a card another thread uses.
         let value = with_module(|m| {
-            m.refresh()?;
-            let s = m.slot(slot)?;
+            let s = m.slot_info(slot)?;
             let mut flags = CKF_REMOVABLE_DEVICE | CKF_HW_SLOT;
             if s.present {
                 flags |= CKF_TOKEN_PRESENT;
@@ -54,28 +50,24 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     fn C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) {
+        initialized()?;
         if info.is_null() {
             return Err(Error::ARGUMENTS_BAD);
         }
         let value = with_module(|m| {
-            m.refresh()?;
-            let sessions = m.sessions.values().filter(|s| s.slot == slot).count() as CK_ULONG;
-            let rw = m
-                .sessions
-                .values()
-                .filter(|s| s.slot == slot && s.rw)
-                .count() as CK_ULONG;
             // From the state read at insertion and at each login: no APDU here.
-            let t = m.token(slot)?;
-            let fw = t
-                .version
-                .map_or(version(0, 0), |v| version(v.0, v.1 * 10 + v.2.min(9)));
+            let t = m.token_info(slot)?;
+            let (sessions, rw) = (t.sessions as CK_ULONG, t.rw_sessions as CK_ULONG);
+            // Card-supplied bytes: saturating, whatever the card says.
+            let fw = t.version.map_or(version(0, 0), |v| {
+                version(v.0, v.1.saturating_mul(10).saturating_add(v.2.min(9)))
+            });
             Ok(CK_TOKEN_INFO {
                 label: padded(&t.label),
                 manufacturerID: padded("Firma"),
                 model: padded("PIV"),
                 serialNumber: padded(&t.serial),
-                flags: t.token_flags(),
+                flags: t.flags,
                 ulMaxSessionCount: CK_EFFECTIVELY_INFINITE,
                 ulSessionCount: sessions,
                 ulMaxRwSessionCount: CK_EFFECTIVELY_INFINITE,
@@ -101,21 +93,12 @@ cryptoki_fn! {
         if slot.is_null() || !reserved.is_null() {
             return Err(Error::ARGUMENTS_BAD);
         }
-        let generation = GENERATION.load(Ordering::SeqCst);
+        initialized()?;
+        let generation = instance().generation.load(Ordering::SeqCst);
         loop {
             // The lock is held only for a look, never while waiting, so that
             // C_Finalize from another thread goes through.
-            let event = with_module(|m| {
-                m.refresh()?;
-                for (i, s) in m.slots.iter_mut().enumerate() {
-                    let now = (s.present, s.event_count);
-                    if now != s.reported {
-                        s.reported = now;
-                        return Ok(Some(i as CK_SLOT_ID));
-                    }
-                }
-                Ok(None)
-            })?;
+            let event = with_module(|m| m.next_event())?;
             if let Some(id) = event {
                 // SAFETY: `slot` is the caller's CK_SLOT_ID, checked non-NULL.
                 return unsafe { put(slot, id) };
@@ -124,7 +107,7 @@ cryptoki_fn! {
                 return Err(Error::NO_EVENT);
             }
             std::thread::sleep(Duration::from_millis(100));
-            if GENERATION.load(Ordering::SeqCst) != generation {
+            if instance().generation.load(Ordering::SeqCst) != generation {
                 return Err(Error::NOT_INITIALIZED);
             }
         }
@@ -133,7 +116,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     fn C_GetMechanismList(slot: CK_SLOT_ID, list: *mut CK_MECHANISM_TYPE, count: *mut CK_ULONG) {
-        with_module(|m| m.slot(slot).map(|_| ()))?;
+        with_module(|m| m.check_slot(slot))?;
         // SAFETY: `count` is the caller's CK_ULONG, `list` NULL or room
         // for `*count` mechanism types (§5.5).
         unsafe { output(&table::kinds(), list, count) }
@@ -142,7 +125,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     fn C_GetMechanismInfo(slot: CK_SLOT_ID, kind: CK_MECHANISM_TYPE, info: *mut CK_MECHANISM_INFO) {
-        with_module(|m| m.slot(slot).map(|_| ()))?;
+        with_module(|m| m.check_slot(slot))?;
         let offered = table::find(kind).ok_or(Error::MECHANISM_INVALID)?;
         let value = CK_MECHANISM_INFO {
             ulMinKeySize: offered.min_bits,
@@ -156,6 +139,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     fn C_InitPIN(session: CK_SESSION_HANDLE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) {
+        initialized()?;
         // SAFETY: `pin` is NULL (only if empty) or `len` readable bytes.
         let pin = Zeroizing::new(unsafe { bytes(pin, len) }?.to_vec());
         with_module(|m| m.init_pin(session, &pin))
@@ -170,6 +154,7 @@ cryptoki_fn! {
         new: *mut CK_UTF8CHAR,
         new_len: CK_ULONG,
     ) {
+        initialized()?;
         // SAFETY: each PIN is NULL (only if empty) or its length in bytes.
         let old = Zeroizing::new(unsafe { bytes(old, old_len) }?.to_vec());
         // SAFETY: as above.

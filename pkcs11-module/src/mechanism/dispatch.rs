@@ -4,7 +4,7 @@
 use zeroize::Zeroizing;
 
 use super::{
-    ecdsa_der_to_raw, ecdsa_input, oaep_decode, pkcs1_v15_decrypt_unpad, pkcs1_v15_sign_block,
+    ecdsa_der_to_raw, ecdsa_input, oaep_decode, pkcs1_v15_decrypt_implicit, pkcs1_v15_sign_block,
     pss_block, DecryptMech, SignMech,
 };
 use crate::error::{Error, Result};
@@ -59,23 +59,39 @@ pub fn sign_input(
     }))
 }
 
-/// The signature PKCS#11 returns, from the card's answer: RSA as is, ECDSA
-/// reshaped from DER into `r || s`.
+/// The card's raw RSA answer as long as the modulus: some cards drop its
+/// leading zero bytes.
+pub fn left_pad(answer: &[u8], k: usize) -> Result<Zeroizing<Vec<u8>>> {
+    if answer.len() > k {
+        return Err(Error::DEVICE_ERROR);
+    }
+    let mut block = Zeroizing::new(vec![0; k - answer.len()]);
+    block.extend_from_slice(answer);
+    Ok(block)
+}
+
+/// The signature PKCS#11 returns, from the card's answer: RSA left-padded
+/// to the modulus length, ECDSA reshaped from DER into `r || s`.
 pub fn sign_output(mech: SignMech, answer: &[u8], key: KeySize) -> Result<Vec<u8>> {
     if mech.is_rsa() {
-        Ok(answer.to_vec())
+        Ok(left_pad(answer, key.bytes)?.to_vec())
     } else {
         ecdsa_der_to_raw(answer, key.bytes).map_err(|_| Error::DEVICE_ERROR)
     }
 }
 
-/// The plaintext inside the card's raw RSA answer `block`.
-pub fn decrypt_output(mech: &DecryptMech, block: Zeroizing<Vec<u8>>) -> Result<Zeroizing<Vec<u8>>> {
+/// The plaintext inside the card's raw RSA answer `block` (left-padded to
+/// the modulus length) for `cipher`. `CKM_RSA_PKCS` never fails on bad
+/// padding: implicit rejection with the token's `rejection_key`.
+pub fn decrypt_output(
+    mech: &DecryptMech,
+    block: Zeroizing<Vec<u8>>,
+    cipher: &[u8],
+    rejection_key: &[u8; 32],
+) -> Result<Zeroizing<Vec<u8>>> {
     match mech {
         DecryptMech::RsaX509 => Ok(block),
-        DecryptMech::RsaPkcs => {
-            pkcs1_v15_decrypt_unpad(&block).map_err(|_| Error::ENCRYPTED_DATA_INVALID)
-        }
+        DecryptMech::RsaPkcs => Ok(pkcs1_v15_decrypt_implicit(&block, cipher, rejection_key)),
         DecryptMech::RsaOaep { hash, mgf, label } => {
             oaep_decode(&block, *hash, *mgf, label).map_err(|_| Error::ENCRYPTED_DATA_INVALID)
         }

@@ -36,13 +36,19 @@ pub fn ecdsa_der_to_raw(der: &[u8], field_len: usize) -> Result<Vec<u8>, Padding
 /// The input the card's ECDSA expects: `hash` truncated to its leftmost
 /// `field_len` bytes if longer (the `bits2int` truncation of FIPS 186-5
 /// §6.4.1 for curves whose order is a whole number of bytes, as P-256 and
-/// P-384 are), shorter inputs unchanged.
+/// P-384 are), shorter inputs left-padded with zeros to `field_len` (the
+/// same integer, which is all ECDSA takes of a hash: a P-256 key signs a
+/// SHA-1 digest), as PIV cards want an input exactly as long as the key.
 ///
 /// The truncation is done here because a PIV card expects an input no
 /// longer than the key, while applications legitimately sign e.g. a SHA-384
 /// hash with a P-256 key.
 pub fn ecdsa_input(hash: &[u8], field_len: usize) -> Vec<u8> {
-    hash[..hash.len().min(field_len)].to_vec()
+    let taken = &hash[..hash.len().min(field_len)];
+    let pad = field_len.min(MAX_EC_FIELD_LEN).saturating_sub(taken.len());
+    let mut input = vec![0; pad];
+    input.extend_from_slice(taken);
+    input
 }
 /// Splits one DER TLV off the front of `input`: (tag, value, rest).
 ///
@@ -199,9 +205,16 @@ mod tests {
         let h384 = <sha2::Sha384 as sha2::Digest>::digest(b"msg").to_vec();
         let input = ecdsa_input(&h384, 32);
         assert_eq!(input, h384[..32].to_vec());
-        // Shorter and equal inputs are passed through.
-        assert_eq!(ecdsa_input(&h384[..20], 32), h384[..20].to_vec());
+        // Equal inputs are passed through, shorter ones left-padded.
+        let mut padded = vec![0; 12];
+        padded.extend_from_slice(&h384[..20]);
+        assert_eq!(ecdsa_input(&h384[..20], 32), padded);
         assert_eq!(ecdsa_input(&h384, 48), h384);
+        let sk = SigningKey::random(&mut rand::thread_rng());
+        let sig: Signature = sk.sign_prehash(&padded).expect("sign");
+        sk.verifying_key()
+            .verify_prehash(&h384[..20], &sig)
+            .expect("a padded SHA-1-sized digest is the same integer");
 
         // p256 truncates a long prehash itself (bits2field): a signature made
         // over our truncated input must verify against the full SHA-384 hash.
@@ -244,7 +257,9 @@ mod tests {
         #[test]
         fn ecdsa_input_never_panics(hash in prop::collection::vec(any::<u8>(), 0..80), field_len in any::<usize>()) {
             let out = ecdsa_input(&hash, field_len);
-            prop_assert!(hash.starts_with(&out));
+            let taken = &hash[..hash.len().min(field_len)];
+            prop_assert!(out.ends_with(taken));
+            prop_assert_eq!(out.len(), taken.len().max(field_len.min(MAX_EC_FIELD_LEN)));
         }
     }
 }

@@ -19,6 +19,7 @@
 pub mod dispatch;
 mod ecdsa;
 mod hash;
+mod implicit;
 mod oaep;
 pub mod parsing;
 mod pkcs1;
@@ -29,6 +30,7 @@ mod test_support;
 
 pub use ecdsa::{ecdsa_der_to_raw, ecdsa_input};
 pub use hash::{Hash, Hasher};
+pub use implicit::pkcs1_v15_decrypt_implicit;
 pub use oaep::oaep_decode;
 pub use parsing::{DecryptMech, SignMech};
 pub use pkcs1::{pkcs1_v15_decrypt_unpad, pkcs1_v15_sign_block};

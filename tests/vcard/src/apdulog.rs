@@ -1,10 +1,12 @@
-//! `--log-apdus`: one line per APDU with its shape and status word, never
-//! its data (which may hold a PIN, a PUK or a key).
+//! `--log-apdus`: one line per APDU with its shape, its status word and the
+//! time the card took to answer it, never its data (which may hold a PIN, a
+//! PUK or a key). The card's time lets a benchmark tell the host's share of
+//! an operation (wall time minus the card's) from the card's.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub struct ApduLog {
     out: BufWriter<File>,
@@ -22,8 +24,9 @@ impl ApduLog {
     }
 
     /// Logs one exchange: header bytes, data length and Le of the command,
-    /// data length and status word of the response.
-    pub fn record(&mut self, command: &[u8], response: &[u8]) {
+    /// data length and status word of the response, and `card`, the time
+    /// the card took (from the command's arrival to the answer).
+    pub fn record(&mut self, command: &[u8], response: &[u8], card: Duration) {
         let time = humantime::format_rfc3339_millis(SystemTime::now());
         let line = match firma_apdu::Command::parse(command) {
             Ok(c) => format!(
@@ -41,7 +44,11 @@ impl ApduLog {
             Some(n) => (n, format!("{:02X}{:02X}", response[n], response[n + 1])),
             None => (0, "----".into()),
         };
-        let _ = writeln!(self.out, "{line} -> {data_len} bytes SW={sw}");
+        let ms = card.as_secs_f64() * 1e3;
+        let _ = writeln!(
+            self.out,
+            "{line} -> {data_len} bytes SW={sw} card {ms:.3} ms"
+        );
         let _ = self.out.flush();
     }
 }

@@ -69,6 +69,9 @@ pub struct Options {
     /// Behave like a plain PIV applet without Yubico's extensions: they
     /// answer `6D00`, and keys can only be generated.
     pub plain_piv: bool,
+    /// Refuse VERIFY with `P1 = FF` (`6A86`), as a card that cannot reset
+    /// the PIN's security status would.
+    pub refuse_pin_reset: bool,
 }
 
 /// Which application the last successful SELECT chose.
@@ -457,6 +460,7 @@ impl VirtualCard {
             return Err(StatusWord::REFERENCE_NOT_FOUND);
         }
         match (cmd.p1, cmd.data.is_empty()) {
+            (0xFF, true) if self.options.refuse_pin_reset => Err(StatusWord::INCORRECT_P1P2),
             // Reset the security status of the PIN.
             (0xFF, true) => {
                 self.session.pin_verified = false;

@@ -33,6 +33,10 @@ struct Args {
     /// management key change, PIN retries, reset, import, attestation).
     #[arg(long)]
     plain_piv: bool,
+    /// Refuse VERIFY with P1=FF (resetting the PIN's security status), as
+    /// some cards do.
+    #[arg(long)]
+    refuse_pin_reset: bool,
     /// Seconds to wait for vpcd to listen, at start and after it goes away.
     #[arg(long, default_value_t = 30)]
     wait: u64,
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
     card.set_options(Options {
         keygen_delay: Duration::from_millis(args.keygen_delay_ms),
         plain_piv: args.plain_piv,
+        refuse_pin_reset: args.refuse_pin_reset,
     });
     let log = match args.log_apdus.as_deref().map(ApduLog::create).transpose() {
         Ok(l) => l,

@@ -58,9 +58,10 @@ impl Connection<'_> {
                 [GET_ATR] => self.card.atr().to_vec(),
                 [_] => continue,
                 _ => {
+                    let start = std::time::Instant::now();
                     let response = self.card.process(&payload);
                     if let Some(log) = &mut self.log {
-                        log.record(&payload, &response);
+                        log.record(&payload, &response, start.elapsed());
                     }
                     self.count += 1;
                     response
