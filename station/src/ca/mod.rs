@@ -14,6 +14,7 @@ use x509_cert::ext::pkix::CrlReason;
 use crate::csr::CsrError;
 use crate::profile::{Holder, Profile};
 
+pub mod cmp;
 mod local;
 mod x509;
 
