@@ -5,19 +5,24 @@
 //! - `body.rs`: the PKIBody types the profile uses;
 //! - `message.rs`: PKIMessage, read from untrusted bytes and written;
 //! - `protection.rs`: the RA's signature on requests, the CA's checked on responses;
-//! - `transaction.rs`: transactionID, nonces, and the checks of each response.
+//! - `transaction.rs`: transactionID, nonces, and the checks of each response;
+//! - `http.rs`: RFC 6712 transfer;
+//! - `client.rs`: [`CmpCa`], the `CertificateAuthority` over all of it.
 //!
 //! The ASN.1 types come from RustCrypto's `cmpv2` and `crmf` where they are
 //! right (see `body.rs` and `status.rs` for where they are not); the
 //! protocol logic is Firma's.
 
 pub mod body;
+pub mod client;
+pub mod http;
 pub mod message;
 pub mod protection;
 pub mod status;
 pub mod transaction;
 
 pub use body::Body;
+pub use client::{CmpCa, CmpConfig, ProfileNames};
 pub use message::{DecodeError, Message};
 pub use protection::RaCredential;
 pub use status::{Failure, Failures, Status, StatusInfo};
