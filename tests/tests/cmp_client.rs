@@ -313,3 +313,39 @@ fn a_ca_that_is_down_is_reported() {
     assert!(matches!(err, CaError::CaUnreachable { .. }), "{err}");
     assert!(err.to_string().contains("check the network"), "{err}");
 }
+
+#[test]
+fn the_cas_crl_is_fetched_verified_and_kept() {
+    use firma_station_engine::ca::LocalCa;
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalCa::init(&dir.path().join("ca"), "Firma CRL Test CA").unwrap();
+    let other = LocalCa::init(&dir.path().join("other"), "Someone Else").unwrap();
+    let ra =
+        |pki: &Pki| RaCredential::from_files(&pki.path("ra.key"), &pki.path("ra.crt")).unwrap();
+    let pki = Pki::new().unwrap();
+    let crl = local.crl().unwrap();
+
+    // The CA's CRL, served once: fetched and verified; then, with its
+    // distribution point gone, the copy kept while it is current.
+    let url = firma_tests::cmp::serve_once(crl.clone(), 1).unwrap();
+    let mut config = CmpConfig::new(
+        "http://127.0.0.1:9/pkix/",
+        local.certificate().to_vec(),
+        ra(&pki),
+    );
+    config.crl_url = Some(url);
+    let ca = CmpCa::new(config).unwrap();
+    assert_eq!(ca.crl().unwrap(), crl);
+    assert_eq!(ca.crl().unwrap(), crl);
+
+    // A CRL someone else signed is refused.
+    let url = firma_tests::cmp::serve_once(other.crl().unwrap(), 1).unwrap();
+    let mut config = CmpConfig::new(
+        "http://127.0.0.1:9/pkix/",
+        local.certificate().to_vec(),
+        ra(&pki),
+    );
+    config.crl_url = Some(url);
+    let err = CmpCa::new(config).unwrap().crl().unwrap_err();
+    assert!(matches!(err, CaError::BadCrl { .. }), "{err}");
+}
