@@ -196,7 +196,7 @@ fn error_text(body: &Body) -> Option<String> {
 }
 
 /// The hash certConf carries: the one of the certificate's signature.
-fn cert_hash(cert: &Certificate, der: &[u8]) -> Vec<u8> {
+pub fn cert_hash(cert: &Certificate, der: &[u8]) -> Vec<u8> {
     let oid = cert.signature_algorithm.oid;
     if oid == csr::ECDSA_WITH_SHA384 || oid == SHA384_WITH_RSA {
         Sha384::digest(der).to_vec()
