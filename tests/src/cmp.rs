@@ -343,3 +343,107 @@ pub fn serve_once(body: Vec<u8>, requests: usize) -> Result<String> {
     });
     Ok(format!("http://127.0.0.1:{port}/ca.crl"))
 }
+
+/// `firma-ca serve` on a free loopback port, stopped when dropped.
+pub struct FirmaCa {
+    child: Child,
+    url: String,
+    crl_url: String,
+}
+
+impl FirmaCa {
+    /// `firma-ca --dir DIR serve --listen 127.0.0.1:0 ARGS...` (the CA in
+    /// `dir` made with `firma-ca init` first).
+    pub fn start(dir: &Path, args: &[&str]) -> Result<Self> {
+        let mut child = Command::new(crate::bin("firma-ca"))
+            .arg("--dir")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("firma-ca cannot start: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        // "firma-ca: serving CMP on http://ADDR/pkix/ (CRL on http://ADDR/crl)"
+        let mut urls = line.split_whitespace().filter(|w| w.starts_with("http://"));
+        let url = urls
+            .next()
+            .ok_or_else(|| format!("firma-ca did not start: {line:?}"))?;
+        let crl = urls
+            .next()
+            .ok_or_else(|| format!("firma-ca did not start: {line:?}"))?;
+        Ok(FirmaCa {
+            child,
+            url: url.to_string(),
+            crl_url: crl.trim_end_matches(')').to_string(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn crl_url(&self) -> &str {
+        &self.crl_url
+    }
+
+    /// `host:port` for `openssl cmp -server`.
+    pub fn server(&self) -> &str {
+        self.url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or("")
+    }
+
+    /// Stops the server (as a crash would) and waits for it.
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for FirmaCa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One raw HTTP/1.1 POST of `body` to `url` (`http://host:port/path`);
+/// the status and the answer's body.
+pub fn post(url: &str, content_type: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+    use std::io::Write;
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').ok_or("no path")?;
+    let mut stream = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .map_err(|e| e.to_string())?;
+    let head = format!(
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no HTTP answer")?;
+    let status = String::from_utf8_lossy(&answer[..split])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no HTTP status")?;
+    Ok((status, answer[split + 4..].to_vec()))
+}
