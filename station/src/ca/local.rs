@@ -269,19 +269,18 @@ impl LocalCa {
             false,
         )
     }
-}
 
-impl CertificateAuthority for LocalCa {
-    fn issue(&self, csr_der: &[u8], holder: &Holder, profile: Profile) -> Result<Issued, CaError> {
-        // The key must be acceptable before anything else is looked at.
-        let request = x509_cert::request::CertReq::from_der(csr_der)
-            .map_err(|e| CaError::BadCsr(e.to_string()))?;
-        let key = csr::public_key(&request.info.public_key)?;
-        check_key(&key)?;
-        // Proof of possession.
-        csr::check(csr_der)?;
-
-        let spki = csr::spki(&key)?;
+    /// Issues the certificate of `profile` for `holder` on `key`, whose
+    /// possession the caller has already proven (a CSR's signature, or a
+    /// CRMF proof-of-possession signature a CMP server checked).
+    pub fn issue_for_key(
+        &self,
+        key: &PublicKey,
+        holder: &Holder,
+        profile: Profile,
+    ) -> Result<Issued, CaError> {
+        check_key(key)?;
+        let spki = csr::spki(key)?;
         let subject = profile::subject(holder);
         if holder.given_name.trim().is_empty()
             || holder.surnames.trim().is_empty()
@@ -359,6 +358,19 @@ impl CertificateAuthority for LocalCa {
             not_before,
             not_after,
         })
+    }
+}
+
+impl CertificateAuthority for LocalCa {
+    fn issue(&self, csr_der: &[u8], holder: &Holder, profile: Profile) -> Result<Issued, CaError> {
+        // The key must be acceptable before anything else is looked at.
+        let request = x509_cert::request::CertReq::from_der(csr_der)
+            .map_err(|e| CaError::BadCsr(e.to_string()))?;
+        let key = csr::public_key(&request.info.public_key)?;
+        check_key(&key)?;
+        // Proof of possession.
+        csr::check(csr_der)?;
+        self.issue_for_key(&key, holder, profile)
     }
 
     fn revoke(&self, serial: &str, reason: RevocationReason) -> Result<(), CaError> {
