@@ -72,6 +72,9 @@ pub struct ServeArgs {
     /// id-it-certProfile); without it such requests are refused.
     #[arg(long, value_enum)]
     default_profile: Option<DefaultProfile>,
+    /// Seconds an issued certificate waits for its certConf; then it is revoked.
+    #[arg(long, default_value_t = 600)]
+    confirm_timeout_secs: u64,
     /// How often the CRL is checked and re-signed a day before it expires.
     #[arg(long, default_value_t = 3600)]
     crl_check_secs: u64,
@@ -154,7 +157,10 @@ fn serve(dir: &Path, args: &ServeArgs) -> Result<(), CaError> {
         }),
         ..Profiles::default()
     };
-    let responder = Arc::new(Responder::new(ca, signer, ras, profiles)?);
+    let responder = Arc::new(
+        Responder::new(ca, signer, ras, profiles)?
+            .with_confirm_timeout(Duration::from_secs(args.confirm_timeout_secs)),
+    );
     let listener = TcpListener::bind(&args.listen).map_err(|source| CaError::Io {
         path: PathBuf::from(&args.listen),
         source,

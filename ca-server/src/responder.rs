@@ -40,6 +40,8 @@ use x509_cert::ext::pkix::{CrlReason, SubjectAltName};
 use x509_cert::Certificate;
 
 /// id-it-caCerts (RFC 9483 §4.3.1).
+/// id-regCtrl-oldCertID (RFC 4211 §6.5).
+const OLD_CERT_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.5.1.5");
 const ID_IT_CA_CERTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.4.17");
 const GIVEN_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.42");
 const SURNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.4");
@@ -132,11 +134,14 @@ fn ca_refusal(e: &CaError) -> Refusal {
 /// surname and serialNumber (IDCES-NIF), and the e-mail of its
 /// subjectAltName. The certificate's subject is rebuilt from these by the
 /// CA's profile, so nothing else in the CSR reaches the certificate.
-fn holder_of(csr: &x509_cert::request::CertReq) -> Result<Holder, Refusal> {
+fn holder_of(
+    subject: &x509_cert::name::Name,
+    san: Option<SubjectAltName>,
+) -> Result<Holder, Refusal> {
     let mut given = None;
     let mut surnames = None;
     let mut nif = None;
-    for atv in csr.info.subject.0.iter().flat_map(|rdn| rdn.0.iter()) {
+    for atv in subject.0.iter().flat_map(|rdn| rdn.0.iter()) {
         let text = std::str::from_utf8(atv.value.value())
             .ok()
             .map(str::to_string);
@@ -147,27 +152,12 @@ fn holder_of(csr: &x509_cert::request::CertReq) -> Result<Holder, Refusal> {
             _ => {}
         }
     }
-    let mut email = None;
-    for attr in csr.info.attributes.iter() {
-        if attr.oid != x509_cert::request::ExtensionReq::OID {
-            continue;
-        }
-        for value in attr.values.iter() {
-            let Ok(req) = value.decode_as::<x509_cert::request::ExtensionReq>() else {
-                continue;
-            };
-            for ext in req.0 {
-                if ext.extn_id == <SubjectAltName as der::oid::AssociatedOid>::OID {
-                    if let Ok(san) = SubjectAltName::from_der(ext.extn_value.as_bytes()) {
-                        email = san.0.into_iter().find_map(|n| match n {
-                            GeneralName::Rfc822Name(m) => Some(m.to_string()),
-                            _ => None,
-                        });
-                    }
-                }
-            }
-        }
-    }
+    let email = san.and_then(|san| {
+        san.0.into_iter().find_map(|n| match n {
+            GeneralName::Rfc822Name(m) => Some(m.to_string()),
+            _ => None,
+        })
+    });
     match (given, surnames, nif, email) {
         (Some(given_name), Some(surnames), Some(nif), Some(email)) => Ok(Holder {
             given_name,
@@ -183,6 +173,51 @@ fn holder_of(csr: &x509_cert::request::CertReq) -> Result<Holder, Refusal> {
 }
 
 use der::oid::AssociatedOid;
+
+/// The subjectAltName a PKCS#10 request asks for (extensionRequest).
+fn subject_alt_name_in_csr(csr: &x509_cert::request::CertReq) -> Option<SubjectAltName> {
+    csr.info
+        .attributes
+        .iter()
+        .filter(|a| a.oid == x509_cert::request::ExtensionReq::OID)
+        .flat_map(|a| a.values.iter())
+        .filter_map(|v| v.decode_as::<x509_cert::request::ExtensionReq>().ok())
+        .flat_map(|req| req.0)
+        .find(|e| e.extn_id == <SubjectAltName as AssociatedOid>::OID)
+        .and_then(|e| SubjectAltName::from_der(e.extn_value.as_bytes()).ok())
+}
+
+/// A small INTEGER's value.
+fn int_value(int: &der::asn1::Int) -> Option<i64> {
+    let bytes = int.as_bytes();
+    if bytes.is_empty() || bytes.len() > 8 {
+        return None;
+    }
+    let negative = bytes[0] & 0x80 != 0;
+    let mut value: i64 = if negative { -1 } else { 0 };
+    for b in bytes {
+        value = (value << 8) | i64::from(*b);
+    }
+    Some(value)
+}
+
+/// A certificate response refusing the request.
+fn certificate_rejection(
+    wrap: fn(CertRepMessage) -> Body,
+    cert_req_id: i64,
+    r: Refusal,
+) -> Result<Body, Refusal> {
+    Ok(wrap(CertRepMessage {
+        ca_pubs: None,
+        response: vec![CertResponse {
+            cert_req_id,
+            status: StatusInfo::rejection(r.failures, &r.text)
+                .map_err(|e| refuse(Failure::SystemFailure, e.to_string()))?,
+            certified_key_pair: None,
+            rsp_info: None,
+        }],
+    }))
+}
 
 fn reason_of(details: &cmpv2::rev::RevDetails) -> RevocationReason {
     let reason = details
@@ -217,6 +252,13 @@ impl Responder {
             confirm_timeout: Duration::from_secs(600),
             state: Mutex::new(State::default()),
         })
+    }
+
+    /// How long an issued certificate waits for its certConf before it is
+    /// revoked (default 10 minutes).
+    pub fn with_confirm_timeout(mut self, timeout: Duration) -> Self {
+        self.confirm_timeout = timeout;
+        self
     }
 
     pub fn ca(&self) -> &LocalCa {
@@ -338,6 +380,7 @@ impl Responder {
         tracing::info!(request = m.body.name(), ra = %ra.tbs_certificate.subject, "CMP request");
         let body = match &m.body {
             Body::P10cr(csr) => self.p10cr(m, csr, &tx, &nonce)?,
+            Body::Ir(msgs) | Body::Cr(msgs) | Body::Kur(msgs) => self.crmf(m, msgs, &tx, &nonce)?,
             Body::CertConf(statuses) => self.cert_conf(m, statuses, &tx)?,
             Body::Rr(details) => self.rr(details),
             Body::GenM(infos) => self.genm(infos),
@@ -345,7 +388,7 @@ impl Responder {
                 return Err(refuse(
                     Failure::BadRequest,
                     format!(
-                        "{} is not served here (p10cr, certConf, rr, genm are)",
+                        "{} is not served here (ir, cr, p10cr, kur, certConf, rr, genm are)",
                         other.name()
                     ),
                 ))
@@ -367,7 +410,23 @@ impl Responder {
                 "this transactionID is in use",
             ));
         }
-        let profile = match requested_profile(&m.header) {
+        let profile = self.profile(m)?;
+        let rejection = |r: Refusal| certificate_rejection(Body::Cp, 0, r);
+        let holder = match holder_of(&csr.info.subject, subject_alt_name_in_csr(csr)) {
+            Ok(h) => h,
+            Err(r) => return rejection(r),
+        };
+        let csr_der = csr
+            .to_der()
+            .map_err(|e| refuse(Failure::BadDataFormat, e.to_string()))?;
+        let issued = self.ca.issue(&csr_der, &holder, profile);
+        // p10cr has no certReqId of its own: 0 (RFC 9483 §4.1.4).
+        self.granted(Body::Cp, issued, profile, tx, nonce, 0)
+    }
+
+    /// The profile the request names, or the default.
+    fn profile(&self, m: &Message<'_>) -> Result<Profile, Refusal> {
+        match requested_profile(&m.header) {
             Some(name) => self
                 .profiles
                 .names
@@ -379,42 +438,147 @@ impl Responder {
                         Failure::UnacceptedPolicy,
                         format!("no certificate profile {name:?} here"),
                     )
-                })?,
+                }),
             None => self.profiles.default.ok_or_else(|| {
                 refuse(
                     Failure::UnacceptedPolicy,
                     "the request names no certificate profile (id-it-certProfile)",
                 )
-            })?,
+            }),
+        }
+    }
+
+    /// ir, cr, kur (RFC 9483 §4.1.1-4.1.3): one CRMF request whose
+    /// proof of possession is a signature over it by the key it names (or
+    /// raVerified: the RA, whose signature protects the message, checked it).
+    fn crmf(
+        &self,
+        m: &Message<'_>,
+        msgs: &[crmf::request::CertReqMsg],
+        tx: &[u8],
+        nonce: &[u8],
+    ) -> Result<Body, Refusal> {
+        if self.state().pending.contains_key(tx) {
+            return Err(refuse(
+                Failure::TransactionIdInUse,
+                "this transactionID is in use",
+            ));
+        }
+        let wrap: fn(CertRepMessage) -> Body = match m.body {
+            Body::Ir(_) => Body::Ip,
+            Body::Kur(_) => Body::Kup,
+            _ => Body::Cp,
         };
-        let rejection = |r: Refusal| -> Result<Body, Refusal> {
-            Ok(Body::Cp(CertRepMessage {
-                ca_pubs: None,
-                response: vec![CertResponse {
-                    cert_req_id: -1,
-                    status: StatusInfo::rejection(r.failures, &r.text)
-                        .map_err(|e| refuse(Failure::SystemFailure, e.to_string()))?,
-                    certified_key_pair: None,
-                    rsp_info: None,
-                }],
-            }))
+        let [msg] = msgs else {
+            return Err(refuse(
+                Failure::BadRequest,
+                "one certificate request per message",
+            ));
         };
-        let holder = match holder_of(csr) {
+        let req = &msg.cert_req;
+        let cert_req_id = int_value(&req.cert_req_id)
+            .ok_or_else(|| refuse(Failure::BadRequest, "certReqId is not a small integer"))?;
+        let profile = self.profile(m)?;
+        let rejection = |r: Refusal| certificate_rejection(wrap, cert_req_id, r);
+        let template = &req.cert_template;
+        let (Some(subject), Some(spki)) = (&template.subject, &template.subject_public_key_info)
+        else {
+            return rejection(refuse(
+                Failure::BadCertTemplate,
+                "the template needs a subject and a public key",
+            ));
+        };
+        // Proof of possession.
+        match &msg.popo {
+            Some(crmf::pop::ProofOfPossession::Signature(sig)) if sig.poposk_input.is_none() => {
+                let signed = req
+                    .to_der()
+                    .map_err(|e| refuse(Failure::BadDataFormat, e.to_string()))?;
+                let verified = sig.signature.as_bytes().is_some_and(|bytes| {
+                    firma_station_engine::csr::verify(spki, &sig.alg_id, &signed, bytes).is_ok()
+                });
+                if !verified {
+                    return rejection(refuse(
+                        Failure::BadPop,
+                        "the signature over the request does not verify with its key",
+                    ));
+                }
+            }
+            Some(crmf::pop::ProofOfPossession::RaVerified(_)) => {}
+            _ => {
+                return rejection(refuse(
+                    Failure::BadPop,
+                    "only a signature (or raVerified) proves possession here",
+                ))
+            }
+        }
+        if matches!(m.body, Body::Kur(_)) {
+            if let Err(r) = self.old_certificate(req) {
+                return rejection(r);
+            }
+        }
+        let san = template.extensions.iter().flatten().find_map(|e| {
+            (e.extn_id == <SubjectAltName as AssociatedOid>::OID)
+                .then(|| SubjectAltName::from_der(e.extn_value.as_bytes()).ok())
+                .flatten()
+        });
+        let holder = match holder_of(subject, san) {
             Ok(h) => h,
             Err(r) => return rejection(r),
         };
-        let csr_der = csr
-            .to_der()
-            .map_err(|e| refuse(Failure::BadDataFormat, e.to_string()))?;
-        let issued = match self.ca.issue(&csr_der, &holder, profile) {
+        let key = match firma_station_engine::csr::public_key(spki) {
+            Ok(k) => k,
+            Err(e) => return rejection(refuse(Failure::BadCertTemplate, e.to_string())),
+        };
+        let issued = self.ca.issue_for_key(&key, &holder, profile);
+        self.granted(wrap, issued, profile, tx, nonce, cert_req_id)
+    }
+
+    /// kur's oldCertID must name a certificate this CA issued.
+    fn old_certificate(&self, req: &crmf::request::CertRequest) -> Result<(), Refusal> {
+        let old = req
+            .controls
+            .iter()
+            .flatten()
+            .find(|c| c.oid == OLD_CERT_ID)
+            .and_then(|c| c.value.decode_as::<crmf::controls::CertId>().ok())
+            .ok_or_else(|| refuse(Failure::BadRequest, "kur needs the oldCertID control"))?;
+        let ours = matches!(&old.issuer, GeneralName::DirectoryName(n) if *n == self.ca_cert.tbs_certificate.subject);
+        let serial = hex::encode_upper(old.serial_number.as_bytes());
+        if !ours
+            || !self
+                .ca
+                .dir()
+                .join("issued")
+                .join(format!("{serial}.pem"))
+                .exists()
+        {
+            return Err(refuse(
+                Failure::BadCertId,
+                "this CA did not issue the certificate to update",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The response to a certificate request: the certificate, kept until
+    /// its certConf, or the CA's refusal.
+    fn granted(
+        &self,
+        wrap: fn(CertRepMessage) -> Body,
+        issued: Result<firma_station_engine::ca::Issued, CaError>,
+        profile: Profile,
+        tx: &[u8],
+        nonce: &[u8],
+        cert_req_id: i64,
+    ) -> Result<Body, Refusal> {
+        let issued = match issued {
             Ok(i) => i,
-            Err(e) => return rejection(ca_refusal(&e)),
+            Err(e) => return certificate_rejection(wrap, cert_req_id, ca_refusal(&e)),
         };
         let cert = Certificate::from_der(&issued.der)
             .map_err(|e| refuse(Failure::SystemFailure, e.to_string()))?;
         tracing::info!(serial = %issued.serial, %profile, "issued, awaiting certConf");
-        // p10cr has no certReqId of its own: RFC 9483 §4.1.4 uses 0.
-        let cert_req_id = 0;
         self.state().pending.insert(
             tx.to_vec(),
             Pending {
@@ -425,7 +589,7 @@ impl Responder {
                 since: Instant::now(),
             },
         );
-        Ok(Body::Cp(CertRepMessage {
+        Ok(wrap(CertRepMessage {
             ca_pubs: None,
             response: vec![CertResponse {
                 cert_req_id,

@@ -1,8 +1,9 @@
 //! `firma-ca serve` against an independent CMP client, OpenSSL's
-//! (`openssl cmp -cmd p10cr|genm|rr`), and against Firma's own: enrolment,
+//! (`openssl cmp -cmd p10cr|cr|kur|genm|rr`), and against Firma's own: enrolment,
 //! revocation into the CRL it publishes, requests from an RA it does not
 //! know, broken proofs of possession, replays and bad bytes refused, and
-//! the CRL number kept across restarts.
+//! the CRL number kept across restarts, and a certificate never confirmed
+//! revoked.
 
 use std::path::Path;
 
@@ -232,6 +233,121 @@ fn a_request_with_a_broken_signature_is_refused_as_badpop() {
     )
     .unwrap_err();
     assert!(err.contains("badPOP"), "{err}");
+}
+
+/// A config section giving the holder's e-mail as subjectAltName (OpenSSL
+/// 3.0's `-sans` takes no e-mail address).
+fn holder_extensions(pki: &Pki) {
+    std::fs::write(
+        pki.path("holder.cnf"),
+        "[holder]\nsubjectAltName = email:juan@example.org\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn openssl_enrols_with_cr_and_renews_with_kur() {
+    let (pki, server) = ca_with(&["--default-profile", "authentication"]);
+    holder_extensions(&pki);
+    for key in ["first.key", "second.key"] {
+        openssl(
+            &pki.path(""),
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                key,
+            ],
+        )
+        .unwrap();
+    }
+    // cr: the CRMF proof of possession is the new key's signature.
+    let out = openssl_cmp(
+        &pki,
+        &server,
+        "ra",
+        &[
+            "-config",
+            "holder.cnf",
+            "-cmd",
+            "cr",
+            "-newkey",
+            "first.key",
+            "-subject",
+            SUBJECT,
+            "-reqexts",
+            "holder",
+            "-certout",
+            "first.crt",
+        ],
+    )
+    .unwrap();
+    assert!(out.contains("received PKICONF"), "{out}");
+    let first = text_of(&pki, "first.crt");
+    assert!(first.contains("TLS Web Client Authentication"), "{first}");
+    assert!(first.contains("email:juan@example.org"), "{first}");
+    // kur: a new key for the holder of the first certificate.
+    let out = openssl_cmp(
+        &pki,
+        &server,
+        "ra",
+        &[
+            "-cmd",
+            "kur",
+            "-newkey",
+            "second.key",
+            "-oldcert",
+            "first.crt",
+            "-certout",
+            "second.crt",
+        ],
+    )
+    .unwrap();
+    assert!(out.contains("received PKICONF"), "{out}");
+    let verified = openssl(
+        &pki.path(""),
+        &["verify", "-CAfile", "firma-ca/ca.pem", "second.crt"],
+    )
+    .unwrap();
+    assert!(verified.contains("second.crt: OK"), "{verified}");
+    assert_ne!(serial_of(&pki, "first.crt"), serial_of(&pki, "second.crt"));
+    assert!(text_of(&pki, "second.crt").contains("serialNumber = IDCES-12345678Z"));
+}
+
+#[test]
+fn a_certificate_never_confirmed_is_revoked() {
+    use firma_station_engine::ca::cmp::Body;
+    let (pki, server) = ca_with(&["--confirm-timeout-secs", "0"]);
+    // A station that dies between cp and certConf.
+    let (_, answer) = post(server.url(), "application/pkixcmp", &signed_p10cr(&pki)).unwrap();
+    let Body::Cp(rep) = answer_body(&answer) else {
+        panic!("no certificate response");
+    };
+    let Some(firma_station_engine::ca::cmp::cmpv2::certified_key_pair::CertOrEncCert::Certificate(
+        cert,
+    )) = rep.response[0]
+        .certified_key_pair
+        .as_ref()
+        .map(|k| k.cert_or_enc_cert.clone())
+    else {
+        panic!("no certificate");
+    };
+    let serial = hex::encode_upper(cert.tbs_certificate.serial_number.as_bytes());
+    // The next request finds it unconfirmed past its time: revoked.
+    openssl_cmp(&pki, &server, "ra", &["-cmd", "genm"]).unwrap();
+    let crl: x509_cert::crl::CertificateList =
+        der::Decode::from_der(&http_get(server.crl_url())).unwrap();
+    let revoked: Vec<String> = crl
+        .tbs_cert_list
+        .revoked_certificates
+        .iter()
+        .flatten()
+        .map(|r| hex::encode_upper(r.serial_number.as_bytes()))
+        .collect();
+    assert_eq!(revoked, vec![serial]);
 }
 
 fn http_get(url: &str) -> Vec<u8> {

@@ -21,6 +21,9 @@ pub mod protection;
 pub mod status;
 pub mod transaction;
 
+/// The ASN.1 crates whose types this module's API shows.
+pub use {cmpv2, crmf};
+
 pub use body::Body;
 pub use client::{CmpCa, CmpConfig, ProfileNames};
 pub use message::{DecodeError, Message};
