@@ -82,8 +82,11 @@ fn reply(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
+    // One write: a head and a body in two segments would wait for the
+    // client's delayed ACK (Nagle), some 40 ms per answer.
+    let mut answer = head.into_bytes();
+    answer.extend_from_slice(body);
+    stream.write_all(&answer)?;
     stream.flush()
 }
 
@@ -92,6 +95,7 @@ fn bad(stream: &mut TcpStream, status: u16, text: &str) -> std::io::Result<()> {
 }
 
 fn connection(mut stream: TcpStream, responder: &Responder, paths: &Paths) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut reader = BufReader::new(stream.try_clone()?);
