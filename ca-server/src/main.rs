@@ -6,6 +6,7 @@
 
 mod cli;
 mod http;
+mod request;
 mod responder;
 mod responder_cert;
 

@@ -7,6 +7,7 @@
 //! - `protection.rs`: the RA's signature on requests, the CA's checked on responses;
 //! - `transaction.rs`: transactionID, nonces, and the checks of each response;
 //! - `http.rs`: RFC 6712 transfer;
+//! - `config.rs`: the CA's address, pinned certificate, RA credential, profiles;
 //! - `client.rs`: [`CmpCa`], the `CertificateAuthority` over all of it.
 //!
 //! The ASN.1 types come from RustCrypto's `cmpv2` and `crmf` where they are
@@ -15,6 +16,7 @@
 
 pub mod body;
 pub mod client;
+pub mod config;
 pub mod http;
 pub mod message;
 pub mod protection;
@@ -25,7 +27,8 @@ pub mod transaction;
 pub use {cmpv2, crmf};
 
 pub use body::Body;
-pub use client::{CmpCa, CmpConfig, ProfileNames};
+pub use client::CmpCa;
+pub use config::{CmpConfig, ProfileNames};
 pub use message::{DecodeError, Message};
 pub use protection::RaCredential;
 pub use status::{Failure, Failures, Status, StatusInfo};
