@@ -349,3 +349,20 @@ fn the_cas_crl_is_fetched_verified_and_kept() {
     let err = CmpCa::new(config).unwrap().crl().unwrap_err();
     assert!(matches!(err, CaError::BadCrl { .. }), "{err}");
 }
+
+#[test]
+fn a_certificate_for_another_key_is_rejected_in_the_confirmation() {
+    let pki = Pki::new().unwrap();
+    let card = Card::new();
+    // The server's fixed answer certifies someone else's key.
+    let crt = pki.issue("other", &Card::new().csr()).unwrap();
+    let server = MockServer::start(&pki, &crt, MockOptions::default()).unwrap();
+    let ca = client(&pki, &server);
+    let err = ca
+        .issue(&card.csr(), &holder(), Profile::Signature)
+        .unwrap_err();
+    assert!(matches!(err, CaError::CmpWrongCertificate(_)), "{err}");
+    assert!(err.to_string().contains("another key"), "{err}");
+    // p10cr, then the certConf that rejects it.
+    assert_eq!(server.requests(2), 2);
+}
