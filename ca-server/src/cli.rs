@@ -65,6 +65,13 @@ pub struct ServeArgs {
     /// The CRL's path (its distribution point).
     #[arg(long, default_value = "/crl")]
     crl_path: String,
+    /// The CRL's public address, put in every certificate as its CRL
+    /// distribution point. Default: this server's CRL path on --listen.
+    #[arg(long, value_name = "URL")]
+    crl_url: Option<String>,
+    /// A certificate policy (OID) put in every certificate; repeat for more.
+    #[arg(long = "policy", value_name = "OID")]
+    policies: Vec<String>,
     /// More accepted RA certificates (PEM), besides DIR/ra/*.pem.
     #[arg(long = "ra-cert")]
     ra_certs: Vec<PathBuf>,
@@ -140,7 +147,15 @@ pub fn exec(cli: &Cli) -> Result<(), CaError> {
 }
 
 fn serve(dir: &Path, args: &ServeArgs) -> Result<(), CaError> {
-    let ca = LocalCa::open(dir)?;
+    let policies = args
+        .policies
+        .iter()
+        .map(|p| {
+            p.parse::<der::asn1::ObjectIdentifier>()
+                .map_err(|_| CaError::CmpConfig(format!("{p:?} is not an OID (--policy)")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let ca = LocalCa::open(dir)?.with_policies(policies);
     let signer = responder_cert::ensure(dir)?;
     let ras = ra_certs(dir, &args.ra_certs)?;
     if ras.is_empty() {
@@ -157,10 +172,6 @@ fn serve(dir: &Path, args: &ServeArgs) -> Result<(), CaError> {
         }),
         ..Profiles::default()
     };
-    let responder = Arc::new(
-        Responder::new(ca, signer, ras, profiles)?
-            .with_confirm_timeout(Duration::from_secs(args.confirm_timeout_secs)),
-    );
     let listener = TcpListener::bind(&args.listen).map_err(|source| CaError::Io {
         path: PathBuf::from(&args.listen),
         source,
@@ -169,6 +180,15 @@ fn serve(dir: &Path, args: &ServeArgs) -> Result<(), CaError> {
         path: PathBuf::from(&args.listen),
         source,
     })?;
+    let crl_url = args
+        .crl_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}{}", args.crl_path));
+    let ca = ca.with_distribution_point(&crl_url);
+    let responder = Arc::new(
+        Responder::new(ca, signer, ras, profiles)?
+            .with_confirm_timeout(Duration::from_secs(args.confirm_timeout_secs)),
+    );
     // The CRL on schedule: re-signed before its nextUpdate passes, even if
     // nothing is revoked.
     let every = Duration::from_secs(args.crl_check_secs.max(1));

@@ -90,7 +90,12 @@ fn serial_of(pki: &Pki, cert: &str) -> String {
 
 #[test]
 fn openssl_enrols_with_p10cr_and_the_cas_profile_decides() {
-    let (pki, server) = ca_with(&["--default-profile", "signature"]);
+    let (pki, server) = ca_with(&[
+        "--default-profile",
+        "signature",
+        "--policy",
+        "1.3.6.1.4.1.99999.1.2",
+    ]);
     request(&pki, "juan");
     let out = openssl_cmp(
         &pki,
@@ -120,6 +125,13 @@ fn openssl_enrols_with_p10cr_and_the_cas_profile_decides() {
         "{text}"
     );
     assert!(text.contains("email:juan@example.org"), "{text}");
+    // Where its CRL is, and the policy it was issued under.
+    assert!(text.contains("CRL Distribution Points"), "{text}");
+    assert!(
+        text.contains(&format!("URI:{}", server.crl_url())),
+        "{text}"
+    );
+    assert!(text.contains("Policy: 1.3.6.1.4.1.99999.1.2"), "{text}");
 }
 
 #[test]

@@ -54,6 +54,10 @@ pub struct LocalCa {
     key_id: Vec<u8>,
     ca_not_after: OffsetDateTime,
     validity: Option<time::Duration>,
+    /// The CRL distribution point and certificate policies put in every
+    /// certificate issued (none unless set).
+    distribution_point: Option<String>,
+    policies: Vec<der::asn1::ObjectIdentifier>,
     /// Serializes issuing, revoking and CRL publication.
     lock: Mutex<()>,
 }
@@ -237,6 +241,8 @@ impl LocalCa {
             cert_der: cert_der.clone(),
             key_id,
             validity: None,
+            distribution_point: None,
+            policies: Vec::new(),
             lock: Mutex::new(()),
         })
     }
@@ -244,6 +250,18 @@ impl LocalCa {
     /// Sets the validity of issued certificates (default: 3 calendar years).
     pub fn with_validity(mut self, validity: time::Duration) -> Self {
         self.validity = Some(validity);
+        self
+    }
+
+    /// Names `url` as the CRL distribution point of the certificates issued.
+    pub fn with_distribution_point(mut self, url: &str) -> Self {
+        self.distribution_point = Some(url.to_string());
+        self
+    }
+
+    /// Puts these certificate policies in the certificates issued.
+    pub fn with_policies(mut self, policies: Vec<der::asn1::ObjectIdentifier>) -> Self {
+        self.policies = policies;
         self
     }
 
@@ -311,6 +329,36 @@ impl LocalCa {
         )?);
         extensions.push(self.aki()?);
         extensions.push(extension(&san, false)?);
+        if let Some(url) = &self.distribution_point {
+            use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+            use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+            let uri = der::asn1::Ia5String::new(url)?;
+            extensions.push(extension(
+                &x509_cert::ext::pkix::CrlDistributionPoints(vec![DistributionPoint {
+                    distribution_point: Some(DistributionPointName::FullName(vec![
+                        GeneralName::UniformResourceIdentifier(uri),
+                    ])),
+                    reasons: None,
+                    crl_issuer: None,
+                }]),
+                false,
+            )?);
+        }
+        if !self.policies.is_empty() {
+            use x509_cert::ext::pkix::certpolicy::PolicyInformation;
+            let policies = self
+                .policies
+                .iter()
+                .map(|oid| PolicyInformation {
+                    policy_identifier: *oid,
+                    policy_qualifiers: None,
+                })
+                .collect();
+            extensions.push(extension(
+                &x509_cert::ext::pkix::CertificatePolicies(policies),
+                false,
+            )?);
+        }
         if profile.is_qualified() {
             extensions.push(Extension {
                 extn_id: PE_QC_STATEMENTS,
