@@ -196,7 +196,11 @@ fn activation_over_cmp_gives_a_card_opensc_signs_with_and_revocation_reaches_the
     )
     .ok();
     assert!(run.stdout.contains("3 certificate(s)"), "{}", run.all());
-    assert!(run.stdout.contains("published by the CA at"), "{}", run.all());
+    assert!(
+        run.stdout.contains("published by the CA at"),
+        "{}",
+        run.all()
+    );
     let crl = s.ca_dir.join("crl.pem");
     let text = openssl(
         work.path(),
