@@ -232,3 +232,23 @@ fn an_oversized_message_is_refused() {
         Err(DecodeError::TooLarge(_))
     ));
 }
+
+#[test]
+fn the_ra_key_never_shows_in_debug_output() {
+    use p256::pkcs8::DecodePrivateKey;
+    let (ra, ca) = credential();
+    let pem = std::fs::read_to_string(Path::new(FIXTURE).join("ca.key")).unwrap();
+    let secret = p256::SecretKey::from_pkcs8_pem(&pem).unwrap().to_bytes();
+    let config = CmpConfig::new("http://127.0.0.1:9/", ca.to_der().unwrap(), ra);
+    let shown = format!("{config:?}");
+    let client = CmpCa::new(config).unwrap();
+    for text in [shown, format!("{client:?}")] {
+        assert!(
+            !text.to_lowercase().contains(&hex::encode(secret)),
+            "{text}"
+        );
+        let decimal = format!("{:?}", &secret[..4]);
+        assert!(!text.contains(decimal.trim_matches(['[', ']'])), "{text}");
+        assert!(text.contains("RaCredential"), "{text}");
+    }
+}
