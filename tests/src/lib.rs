@@ -9,6 +9,7 @@
 //! stops what it started, and only that.
 #![forbid(unsafe_code)]
 
+pub mod cmp;
 pub mod nss;
 pub mod oracle;
 pub mod postgres;

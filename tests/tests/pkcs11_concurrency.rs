@@ -9,6 +9,8 @@
 //!
 //! libpcsclite reads the pcscd socket path once per process, so this binary
 //! has its own `main`: one private pcscd for all its tests, run in turn.
+// Calling the C ABI directly is what this binary tests.
+#![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::process::ExitCode;

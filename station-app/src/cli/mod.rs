@@ -6,6 +6,7 @@ pub mod applications;
 pub mod audit;
 pub mod ca;
 pub mod card;
+pub mod cmp;
 pub mod identity;
 pub mod input;
 pub mod pin;
@@ -71,6 +72,9 @@ pub struct Cli {
     /// Write a diagnostic log (APDUs without their data, steps, timings) to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// A CA reached over CMP (--ca-url and its companions, `cmp.rs`).
+    #[command(flatten)]
+    pub cmp: cmp::CmpArgs,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -182,6 +186,14 @@ impl CertificateAuthority for NoCa {
 }
 
 pub fn open_station(cli: &Cli, needs_ca: bool, config: Config) -> Result<Station, StationError> {
+    if let Some(cmp) = cmp::open(cli) {
+        let ca: Box<dyn CertificateAuthority> = match cmp {
+            Ok(ca) => Box::new(ca),
+            Err(e) if needs_ca => return Err(e.into()),
+            Err(e) => Box::new(NoCa(CaErrorText(e.to_string()))),
+        };
+        return Station::open(&data_dir(cli), ca, actor(cli), config);
+    }
     let ca: Box<dyn CertificateAuthority> = match LocalCa::open(&ca_dir(cli)) {
         Ok(ca) => match cli.cert_days {
             Some(days) => Box::new(ca.with_validity(time::Duration::days(days))),

@@ -42,11 +42,15 @@ pub fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<ExitCode, StationError> {
     }
     let station = open_station(cli, true, Config::default())?;
     let serials = services::revoke(&station, &app_key(&args.application), reason)?;
+    let crl = match &cli.cmp.ca_url {
+        // A CA reached over CMP publishes its own CRL.
+        Some(url) => format!("published by the CA at {url}"),
+        None => ca_dir(cli).join("crl.pem").display().to_string(),
+    };
     println!(
-        "Revoked ({reason}): {} certificate(s) {}. The CRL is {}",
+        "Revoked ({reason}): {} certificate(s) {}. The CRL is {crl}",
         serials.len(),
         serials.join(", "),
-        ca_dir(cli).join("crl.pem").display()
     );
     Ok(ExitCode::SUCCESS)
 }

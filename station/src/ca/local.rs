@@ -54,6 +54,10 @@ pub struct LocalCa {
     key_id: Vec<u8>,
     ca_not_after: OffsetDateTime,
     validity: Option<time::Duration>,
+    /// The CRL distribution point and certificate policies put in every
+    /// certificate issued (none unless set).
+    distribution_point: Option<String>,
+    policies: Vec<der::asn1::ObjectIdentifier>,
     /// Serializes issuing, revoking and CRL publication.
     lock: Mutex<()>,
 }
@@ -237,6 +241,8 @@ impl LocalCa {
             cert_der: cert_der.clone(),
             key_id,
             validity: None,
+            distribution_point: None,
+            policies: Vec::new(),
             lock: Mutex::new(()),
         })
     }
@@ -244,6 +250,18 @@ impl LocalCa {
     /// Sets the validity of issued certificates (default: 3 calendar years).
     pub fn with_validity(mut self, validity: time::Duration) -> Self {
         self.validity = Some(validity);
+        self
+    }
+
+    /// Names `url` as the CRL distribution point of the certificates issued.
+    pub fn with_distribution_point(mut self, url: &str) -> Self {
+        self.distribution_point = Some(url.to_string());
+        self
+    }
+
+    /// Puts these certificate policies in the certificates issued.
+    pub fn with_policies(mut self, policies: Vec<der::asn1::ObjectIdentifier>) -> Self {
+        self.policies = policies;
         self
     }
 
@@ -269,19 +287,18 @@ impl LocalCa {
             false,
         )
     }
-}
 
-impl CertificateAuthority for LocalCa {
-    fn issue(&self, csr_der: &[u8], holder: &Holder, profile: Profile) -> Result<Issued, CaError> {
-        // The key must be acceptable before anything else is looked at.
-        let request = x509_cert::request::CertReq::from_der(csr_der)
-            .map_err(|e| CaError::BadCsr(e.to_string()))?;
-        let key = csr::public_key(&request.info.public_key)?;
-        check_key(&key)?;
-        // Proof of possession.
-        csr::check(csr_der)?;
-
-        let spki = csr::spki(&key)?;
+    /// Issues the certificate of `profile` for `holder` on `key`, whose
+    /// possession the caller has already proven (a CSR's signature, or a
+    /// CRMF proof-of-possession signature a CMP server checked).
+    pub fn issue_for_key(
+        &self,
+        key: &PublicKey,
+        holder: &Holder,
+        profile: Profile,
+    ) -> Result<Issued, CaError> {
+        check_key(key)?;
+        let spki = csr::spki(key)?;
         let subject = profile::subject(holder);
         if holder.given_name.trim().is_empty()
             || holder.surnames.trim().is_empty()
@@ -312,6 +329,36 @@ impl CertificateAuthority for LocalCa {
         )?);
         extensions.push(self.aki()?);
         extensions.push(extension(&san, false)?);
+        if let Some(url) = &self.distribution_point {
+            use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+            use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+            let uri = der::asn1::Ia5String::new(url)?;
+            extensions.push(extension(
+                &x509_cert::ext::pkix::CrlDistributionPoints(vec![DistributionPoint {
+                    distribution_point: Some(DistributionPointName::FullName(vec![
+                        GeneralName::UniformResourceIdentifier(uri),
+                    ])),
+                    reasons: None,
+                    crl_issuer: None,
+                }]),
+                false,
+            )?);
+        }
+        if !self.policies.is_empty() {
+            use x509_cert::ext::pkix::certpolicy::PolicyInformation;
+            let policies = self
+                .policies
+                .iter()
+                .map(|oid| PolicyInformation {
+                    policy_identifier: *oid,
+                    policy_qualifiers: None,
+                })
+                .collect();
+            extensions.push(extension(
+                &x509_cert::ext::pkix::CertificatePolicies(policies),
+                false,
+            )?);
+        }
         if profile.is_qualified() {
             extensions.push(Extension {
                 extn_id: PE_QC_STATEMENTS,
@@ -359,6 +406,19 @@ impl CertificateAuthority for LocalCa {
             not_before,
             not_after,
         })
+    }
+}
+
+impl CertificateAuthority for LocalCa {
+    fn issue(&self, csr_der: &[u8], holder: &Holder, profile: Profile) -> Result<Issued, CaError> {
+        // The key must be acceptable before anything else is looked at.
+        let request = x509_cert::request::CertReq::from_der(csr_der)
+            .map_err(|e| CaError::BadCsr(e.to_string()))?;
+        let key = csr::public_key(&request.info.public_key)?;
+        check_key(&key)?;
+        // Proof of possession.
+        csr::check(csr_der)?;
+        self.issue_for_key(&key, holder, profile)
     }
 
     fn revoke(&self, serial: &str, reason: RevocationReason) -> Result<(), CaError> {

@@ -14,6 +14,7 @@ use x509_cert::ext::pkix::CrlReason;
 use crate::csr::CsrError;
 use crate::profile::{Holder, Profile};
 
+pub mod cmp;
 mod local;
 mod x509;
 
@@ -122,6 +123,68 @@ pub enum CaError {
     },
     #[error("cannot encode: {0}")]
     Encoding(#[from] der::Error),
+    // The remote CA (CMP, `cmp/`).
+    #[error(
+        "cannot reach the CA at {url}: {reason} (check the network and that the CA is running, then run the same command again)"
+    )]
+    CaUnreachable { url: String, reason: String },
+    #[error(
+        "the CA at {url} did not answer within {seconds} s (it may be busy or down: run the same command again later)"
+    )]
+    CaTimeout { url: String, seconds: u64 },
+    #[error(
+        "the CA at {url} answered {what}, not a CMP message (check the CA's address given with --ca-url)"
+    )]
+    NotCmp { url: String, what: String },
+    #[error(
+        "the CA's answer is not a CMP message the station can read: {0}. Nothing was done with it; tell the CA's operators"
+    )]
+    CmpMalformed(String),
+    #[error(
+        "the CA's answer cannot be trusted: {0}. Nothing was done with it: check that the station has the CA's certificate (--ca-cert), or tell the CA's operators"
+    )]
+    CmpUntrusted(String),
+    #[error(
+        "the CA's answer does not belong to this request: {0}. Nothing was done with it: run the same command again"
+    )]
+    CmpOutOfSequence(String),
+    #[error(
+        "an error message came back that cannot be verified as the CA's ({why}), so nothing was changed; it said: {text}"
+    )]
+    CmpUnverifiedError { why: String, text: String },
+    #[error("the CA refused the request: {explanation}{}", said(.text))]
+    CmpRejected {
+        failures: cmp::Failures,
+        explanation: String,
+        text: String,
+    },
+    #[error("the CA answered with {got} where {expected} was expected: tell the CA's operators")]
+    CmpUnexpected {
+        expected: &'static str,
+        got: &'static str,
+    },
+    #[error(
+        "the CA has not issued the certificate after {seconds} s of waiting: run the same command again later"
+    )]
+    CmpStillWaiting { seconds: u64 },
+    #[error(
+        "the CA issued a certificate that is not the one asked for ({0}); the station rejected it in its confirmation and keeps nothing of it"
+    )]
+    CmpWrongCertificate(String),
+    #[error("the station's CMP settings cannot be used: {0}")]
+    CmpConfig(String),
+    #[error("no address is configured for the CA's CRL: give it with --crl-url")]
+    NoCrlUrl,
+    #[error("the CRL from {url} cannot be used: {why}")]
+    BadCrl { url: String, why: String },
+}
+
+fn said(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(" (the CA said: {text})")
+    }
 }
 
 impl From<CsrError> for CaError {

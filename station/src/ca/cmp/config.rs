@@ -1,0 +1,68 @@
+//! How the station reaches and trusts its CA over CMP, and which
+//! certificate profile it asks for per slot.
+
+use std::time::Duration;
+
+use super::protection::RaCredential;
+use crate::profile::Profile;
+
+/// The certificate profile the CA is asked for, per slot (RFC 9483 §5.1.1,
+/// `id-it-certProfile`): the CA's profile decides key usage and QC statements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileNames {
+    pub authentication: String,
+    pub signature: String,
+    pub key_management: String,
+}
+
+impl Default for ProfileNames {
+    fn default() -> Self {
+        ProfileNames {
+            authentication: "firma-authentication".into(),
+            signature: "firma-qualified-signature".into(),
+            key_management: "firma-encryption".into(),
+        }
+    }
+}
+
+impl ProfileNames {
+    pub fn name(&self, profile: Profile) -> &str {
+        match profile {
+            Profile::Authentication => &self.authentication,
+            Profile::Signature => &self.signature,
+            Profile::KeyManagement => &self.key_management,
+        }
+    }
+}
+
+/// How to reach and trust the CA.
+#[derive(Debug)]
+pub struct CmpConfig {
+    /// The CA's CMP address (`http://host:port/path`).
+    pub url: String,
+    /// The CA's certificate (DER), pinned: responses must be signed by it or
+    /// by a certificate it issued.
+    pub ca_cert: Vec<u8>,
+    pub ra: RaCredential,
+    pub profiles: ProfileNames,
+    /// The longest one HTTP exchange may take.
+    pub timeout: Duration,
+    /// The longest the station waits for a CA that answered `waiting`.
+    pub max_wait: Duration,
+    /// Where the CA publishes its CRL (HTTP).
+    pub crl_url: Option<String>,
+}
+
+impl CmpConfig {
+    pub fn new(url: &str, ca_cert: Vec<u8>, ra: RaCredential) -> Self {
+        CmpConfig {
+            url: url.to_string(),
+            ca_cert,
+            ra,
+            profiles: ProfileNames::default(),
+            timeout: Duration::from_secs(30),
+            max_wait: Duration::from_secs(300),
+            crl_url: None,
+        }
+    }
+}
