@@ -19,6 +19,9 @@ use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use time::{Date, Month};
 use zeroize::Zeroizing;
 
+use crate::audit::{Action, Event, Subject};
+use crate::engine::Station;
+use crate::error::StationError;
 use crate::profile::{self, RENEWAL_WINDOW_DAYS};
 
 /// What the letter says about the card and its holder.
@@ -189,6 +192,40 @@ fn wrap_chars(paragraph: &str, width: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// What became of a PUK letter after the workflow made it: the audit log
+/// says so only when it happened (the printer took it, the operator says
+/// the citizen has it), never before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Printed,
+    HandedOver,
+}
+
+/// Records in the audit log that the PUK letter of `application`'s card
+/// `card_serial` was printed or handed over.
+pub fn record(
+    station: &Station,
+    application: i64,
+    card_serial: u32,
+    fate: Fate,
+) -> Result<(), StationError> {
+    let action = match fate {
+        Fate::Printed => Action::LetterPrinted,
+        Fate::HandedOver => Action::LetterHandedOver,
+    };
+    station.registry().commit(
+        &station.actor,
+        None,
+        &[],
+        &Event::new(
+            action,
+            Subject::Application(application),
+            format!("card {card_serial}"),
+        ),
+    )?;
+    Ok(())
 }
 
 /// The letter as plain text (UTF-8, lines of at most 72 characters except
