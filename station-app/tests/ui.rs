@@ -151,26 +151,91 @@ impl Snapshots {
 }
 
 /// A text that is not the same from one run to the next: a date or a
-/// time the station wrote (the test types only 2031-05-17), or a long
-/// hex run (a serial, a key, a GUID).
+/// time the station wrote (the test types only 17/05/2031), or a long hex
+/// run (a serial, a key, a GUID).
 fn changes_each_run(text: &str) -> bool {
     let b = text.as_bytes();
-    let date = (0..b.len().saturating_sub(9)).any(|i| {
-        let w = &b[i..i + 10];
-        w.iter().enumerate().all(|(j, c)| {
-            if j == 4 || j == 7 {
-                *c == b'-'
-            } else {
+    let shaped = |w: &[u8], shape: &[u8]| {
+        w.iter().zip(shape).all(|(c, s)| {
+            if *s == b'9' {
                 c.is_ascii_digit()
+            } else {
+                c == s
             }
-        }) && w != b"2031-05-17"
+        })
+    };
+    let date = b.windows(10).any(|w| {
+        (shaped(w, b"9999-99-99") && w != b"2031-05-17")
+            || (shaped(w, b"99/99/9999") && w != b"17/05/2031")
     });
+    let clock = b.windows(8).any(|w| shaped(w, b"99:99:99"));
     let mut run = 0;
     let hex = b.iter().any(|c| {
         run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
         run >= 12
     });
-    date || hex
+    date || clock || hex
+}
+
+/// Words of the engine, the audit log and the system that must not reach
+/// a Spanish or Valencian window.
+const ENGLISH: &[&str] = &[
+    "tries left",
+    "try left",
+    "loaded",
+    "revoked",
+    "key-compromise",
+    "superseded",
+    "PIN verification",
+    "handed",
+    "identity checked",
+    "card activated",
+    "application imported",
+    "YYYY",
+    " started",
+    " failed",
+    "unblock",
+    "application ",
+    "card ",
+    "not a PIV",
+    "registry",
+    " the ",
+    "verified",
+    "until",
+    "no certificate",
+    "Could not",
+    "No such file",
+    "os error",
+    "management key",
+    "sealed",
+    "firma-station",
+    "(--",
+];
+
+/// Every label and value the window shows, but the citizen's letter
+/// (bilingual by design).
+fn texts(h: &Harness<'static, App>) -> Vec<String> {
+    h.query_all_by_label_contains("")
+        .map(|n| {
+            format!(
+                "{} {}",
+                n.accesskit_node().label().unwrap_or_default(),
+                n.value().unwrap_or_default()
+            )
+        })
+        .filter(|t| !t.contains("Carta del PUK de su tarjeta de firma"))
+        .collect()
+}
+
+/// No English word of [`ENGLISH`] in the frame on show.
+fn assert_no_english(h: &mut Harness<'static, App>, screen: &str) {
+    h.step();
+    for text in texts(h) {
+        if let Some(word) = ENGLISH.iter().find(|w| text.contains(*w)) {
+            screenshot(h, &format!("english-{}", screen.replace(' ', "-")));
+            panic!("English {word:?} on {screen}: {text:?}");
+        }
+    }
 }
 
 fn type_into(h: &mut Harness<'static, App>, role: Role, label: &str, text: &str) {
@@ -209,12 +274,8 @@ fn find_and_check_identity(h: &mut Harness<'static, App>, nif: &str) {
         visible(h, "Comprobación de identidad")
     });
     type_into(h, Role::TextInput, "Número del documento", nif);
-    type_into(
-        h,
-        Role::TextInput,
-        "Válido hasta (AAAA-MM-DD)",
-        "2031-05-17",
-    );
+    // As the DNI prints it.
+    type_into(h, Role::TextInput, "Válido hasta", "17/05/2031");
     click(
         h,
         "He visto el documento y corresponde a la persona presente",
@@ -444,4 +505,49 @@ fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming
         inspection::describe_card::<SharedCard>,
     );
     snapshots.check();
+}
+
+/// Finding 1: what the engine refuses is said in Spanish (and in
+/// Valencian), never in the engine's English.
+#[test]
+fn identity_check_refusals_are_in_the_operators_language() {
+    let dir = StationDir::new();
+    let station = station(&dir);
+    let readers = VirtualReaders::new(1);
+    let mut h = harness(App::new(station, readers));
+    type_into(&mut h, Role::TextInput, "Buscar solicitud", "12345678Z");
+    wait_for(&mut h, "the search result", |h| visible(h, "12345678Z · "));
+    h.get_by_label_contains("12345678Z · ").click();
+    wait_for(&mut h, "the application", |h| {
+        visible(h, "Comprobación de identidad")
+    });
+    type_into(&mut h, Role::TextInput, "Número del documento", "12345678A");
+    type_into(&mut h, Role::TextInput, "Válido hasta", "mañana");
+    click(
+        &mut h,
+        "He visto el documento y corresponde a la persona presente",
+    );
+    click(&mut h, "Registrar la comprobación");
+    wait_for(&mut h, "the refusal", |h| {
+        visible(h, "su letra de control debe ser Z, no A")
+    });
+    assert_no_english(&mut h, "a wrong control letter");
+    h.get_by_role_and_label(Role::TextInput, "Número del documento")
+        .focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Número del documento")
+        .type_text("12345678Z");
+    click(&mut h, "Registrar la comprobación");
+    wait_for(&mut h, "the date refusal", |h| {
+        visible(
+            h,
+            "Escriba la fecha de validez como en el documento, DD/MM/AAAA",
+        )
+    });
+    assert_no_english(&mut h, "a badly written date");
+    click(&mut h, "Valencià");
+    wait_for(&mut h, "Valencian", |h| {
+        visible(h, "Comprovació d'identitat")
+    });
+    assert_no_english(&mut h, "the identity check in Valencian");
 }

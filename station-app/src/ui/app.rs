@@ -172,7 +172,14 @@ impl App {
             let lang = self.lang;
             self.audit.check = Some(match chain {
                 Ok(n) => (true, format!("{} ({n})", t(lang, Key::ChainOk))),
-                Err(e) => (false, format!("{}: {e}", t(lang, Key::ChainBroken))),
+                Err(e) => (
+                    false,
+                    format!(
+                        "{}: {}",
+                        t(lang, Key::ChainBroken),
+                        i18n::chain_error(lang, &e)
+                    ),
+                ),
             });
         }
         let working = self.is_working();

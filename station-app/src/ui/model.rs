@@ -107,7 +107,7 @@ enum Update {
     /// A new snapshot, answering the registry request of that number.
     Snapshot(u64, Box<Snapshot>),
     /// The chain check: the entries it covered, or where it broke.
-    Chain(Result<usize, String>),
+    Chain(Result<usize, audit::ChainError>),
 }
 
 /// The UI thread's end of the model: the snapshot on show, and the
@@ -183,7 +183,7 @@ impl Model {
 
     /// Takes the snapshots that arrived; returns a chain check's result
     /// if one came.
-    pub fn poll(&mut self) -> Option<Result<usize, String>> {
+    pub fn poll(&mut self) -> Option<Result<usize, audit::ChainError>> {
         let mut chain = None;
         while let Ok(update) = self.updates.try_recv() {
             match update {
@@ -233,7 +233,7 @@ fn serve(
         }
         if verify {
             let entries = station.registry().audit_entries().unwrap_or_default();
-            let result = audit::verify(&entries).map_err(|e| e.to_string());
+            let result = audit::verify(&entries);
             if snapshot.audit.is_some() {
                 snapshot.audit = Some(Arc::new(entries));
             }

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::identity::IdentityForm;
 use super::services::ServiceKind;
 use super::{identity, normalize, Action, Cx};
-use crate::ui::i18n::{t, Key, Lang};
+use crate::ui::i18n::{self, state_name, t, Key};
 use crate::ui::model::Detail;
 
 /// The tab's own state: the search and the open application.
@@ -92,19 +92,6 @@ pub fn show(ui: &mut egui::Ui, cx: &Cx, tab: &mut Applications) -> Option<Action
     }
 }
 
-pub fn state_name(lang: Lang, s: AppState) -> &'static str {
-    t(
-        lang,
-        match s {
-            AppState::Requested => Key::StateRequested,
-            AppState::Activated => Key::StateActivated,
-            AppState::Renewed => Key::StateRenewed,
-            AppState::Revoked => Key::StateRevoked,
-            AppState::Expired => Key::StateExpired,
-        },
-    )
-}
-
 fn application(
     ui: &mut egui::Ui,
     cx: &Cx,
@@ -130,7 +117,7 @@ fn application(
                     app.card_serial
                         .map_or(tr(Key::Unknown).to_string(), |s| s.to_string()),
                 ),
-                (Key::Requested, app.requested_at.date().to_string()),
+                (Key::Requested, i18n::date(app.requested_at.date())),
             ] {
                 ui.label(tr(k));
                 ui.label(v);
@@ -146,7 +133,7 @@ fn application(
             c.document_kind,
             c.document_number,
             tr(Key::ValidUntil),
-            c.document_expires,
+            i18n::date(c.document_expires),
             tr(Key::CheckedBy),
             c.operator
         ));
@@ -221,7 +208,7 @@ fn application(
                     renew.clone().on_disabled_hover_text(format!(
                         "{} {}",
                         tr(Key::RenewOpens),
-                        o.date()
+                        i18n::date(o.date())
                     ));
                 }
                 if renew.clicked() {
@@ -257,21 +244,26 @@ fn application(
     ui.separator();
     ui.heading(tr(Key::Certificates));
     for c in &detail.certificates {
+        let mut state = i18n::cert_state(lang, c.state).to_string();
+        if let Some(r) = c.revocation_reason {
+            state.push_str(&format!(" ({})", i18n::reason(lang, r)));
+        }
         ui.label(format!(
-            "{:02X} · {} · {} {} - {}",
+            "{:02X} · {state} · {} {} - {}",
             c.slot.key_reference(),
-            c.state,
             c.serial.chars().take(12).collect::<String>(),
-            c.not_before.date(),
-            c.not_after.date()
+            i18n::date(c.not_before.date()),
+            i18n::date(c.not_after.date())
         ));
     }
     ui.separator();
     ui.heading(tr(Key::History));
     for e in &detail.history {
         ui.label(format!(
-            "{} · {} · {}: {}",
-            e.at, e.operator, e.action, e.detail
+            "{} · {} · {}",
+            e.at,
+            e.operator,
+            i18n::action(lang, &e.action)
         ));
     }
     action

@@ -4,7 +4,7 @@
 use eframe::egui::{self, RichText};
 
 use super::{normalize, ok_color, Action, Cx};
-use crate::ui::i18n::{t, Key};
+use crate::ui::i18n::{self, t, Key};
 
 #[derive(Default)]
 pub struct Audit {
@@ -55,8 +55,12 @@ pub fn show(ui: &mut egui::Ui, cx: &Cx, tab: &mut Audit) -> Option<Action> {
                 ui.label(e.seq.to_string());
                 ui.label(&e.at);
                 ui.label(format!("{}@{}", e.operator, e.station));
-                ui.label(&e.action);
-                ui.label(format!("{}: {}", e.subject, e.detail));
+                ui.label(i18n::action(lang, &e.action));
+                ui.label(format!(
+                    "{}: {}",
+                    i18n::subject(lang, &e.subject, |_| None),
+                    e.detail
+                ));
                 ui.end_row();
             }
         });

@@ -6,7 +6,7 @@ use firma_station_engine::inspection::CardView;
 use firma_station_engine::readers::ReaderView;
 
 use super::{Action, Cx, AMBER, BLUE};
-use crate::ui::i18n::{t, Key, Lang};
+use crate::ui::i18n::{self, t, Key, Lang};
 
 pub fn show(ui: &mut egui::Ui, cx: &Cx) -> Option<Action> {
     let lang = cx.lang;
@@ -55,14 +55,19 @@ fn describe(lang: Lang, view: &ReaderView) -> (String, Color32) {
             expires,
             pin_blocked,
             unfinished,
+            revoked,
             ..
         }) => {
             let mut s = format!("{} {serial}: {holder}", tr(Key::ReaderFirma));
             if let Some(d) = expires {
-                s.push_str(&format!("\n{} {d}", tr(Key::Expires)));
+                s.push_str(&format!("\n{} {}", tr(Key::Expires), i18n::date(*d)));
             }
             if *unfinished {
                 s.push_str(&format!("\n{}", tr(Key::ReaderUnfinished)));
+            }
+            if *revoked {
+                s.push_str(&format!("\n{}", tr(Key::ReaderRevoked)));
+                return (s, Color32::DARK_RED);
             }
             if *pin_blocked {
                 s.push_str(&format!("\n{}", tr(Key::ReaderPinBlocked)));
@@ -70,8 +75,13 @@ fn describe(lang: Lang, view: &ReaderView) -> (String, Color32) {
             }
             (s, BLUE)
         }
-        ReaderView::Card(CardView::Unknown { why }) => {
-            (format!("{}: {why}", tr(Key::ReaderUnknown)), AMBER)
-        }
+        ReaderView::Card(CardView::Unknown { why }) => (
+            format!(
+                "{}: {}",
+                tr(Key::ReaderUnknown),
+                i18n::unknown_card(lang, *why)
+            ),
+            AMBER,
+        ),
     }
 }

@@ -4,13 +4,15 @@
 use eframe::egui::{self, Color32, RichText};
 use firma_apdu::piv::Pin;
 use firma_station_engine::ca::RevocationReason;
+use firma_station_engine::error::StationError;
+use firma_station_engine::pin::parse_puk;
 use firma_station_engine::services;
 use firma_station_engine::worker::Job;
 use zeroize::Zeroizing;
 
 use super::pin::{self, new_pin};
 use super::Action;
-use crate::ui::i18n::{t, Key, Lang};
+use crate::ui::i18n::{self, t, Key, Lang};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceKind {
@@ -66,7 +68,14 @@ impl ServiceDialog {
         let job = match self.kind {
             ServiceKind::Unblock | ServiceKind::ChangePin => {
                 let new = new_pin(lang, &self.new_pin, &self.again);
-                let first = Pin::new(self.secret.as_bytes()).map_err(|e| e.to_string());
+                // What cannot be a PUK or a PIN never reaches the card: it
+                // would cost a try.
+                let first = if self.kind == ServiceKind::Unblock {
+                    parse_puk(&self.secret).map_err(|e| i18n::error(lang, &e.into()))
+                } else {
+                    Pin::new(self.secret.as_bytes())
+                        .map_err(|e| i18n::error(lang, &StationError::PinFormat(e)))
+                };
                 match (new, first) {
                     (Ok(new), Ok(first)) => {
                         let unblock = self.kind == ServiceKind::Unblock;
@@ -142,7 +151,7 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, working: bool, d: &mut ServiceDialog)
         }
         ServiceKind::Revoke => {
             egui::ComboBox::from_label(t(lang, Key::Reason))
-                .selected_text(d.reason.to_string())
+                .selected_text(i18n::reason(lang, d.reason))
                 .show_ui(ui, |ui| {
                     for r in [
                         RevocationReason::Unspecified,
@@ -151,7 +160,7 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, working: bool, d: &mut ServiceDialog)
                         RevocationReason::Superseded,
                         RevocationReason::CessationOfOperation,
                     ] {
-                        ui.selectable_value(&mut d.reason, r, r.to_string());
+                        ui.selectable_value(&mut d.reason, r, i18n::reason(lang, r));
                     }
                 });
             ui.checkbox(&mut d.confirmed, t(lang, Key::ConfirmRevoke));
