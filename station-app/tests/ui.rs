@@ -264,6 +264,8 @@ fn click(h: &mut Harness<'static, App>, label: &str) {
     h.step();
     h.get_by_label(label).click();
     h.step();
+    // What the click changed is drawn in the next frame.
+    h.step();
 }
 
 fn find_and_check_identity(h: &mut Harness<'static, App>, nif: &str) {
@@ -320,7 +322,9 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     let station = station(&dir);
     let readers = VirtualReaders::new(2);
     readers.insert(0, blank(5001, 0));
-    let mut h = harness(App::new(station.clone(), readers.clone()));
+    let mut app = App::new(station.clone(), readers.clone());
+    app.set_print_command("firma-test-no-printer-here");
+    let mut h = harness(app);
     let mut snapshots = Snapshots::default();
     wait_for(&mut h, "the blank card in the readers panel", |h| {
         visible(h, "Tarjeta en blanco")
@@ -355,10 +359,54 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
         visible(h, "Tarjeta Firma 5001")
     });
     snapshots.compare(&mut h, "4-puk-letter", &[&spaced]);
+    assert_no_english(&mut h, "the PUK letter");
+
+    // Finding 3: no printer on this station. Said in words, and the
+    // unprinted letter is not wiped without a question.
+    click(&mut h, "Imprimir");
+    wait_for(&mut h, "the print failure", |h| {
+        visible(h, "este puesto no tiene ninguna impresora configurada")
+    });
+    assert_no_english(&mut h, "a failed print");
+    snapshots.compare(&mut h, "9-print-failed", &[&spaced]);
     click(&mut h, "Entregada: cerrar");
+    wait_for(&mut h, "the question", |h| {
+        visible(
+            h,
+            "si la cierra sin imprimirla, el PUK se pierde para siempre",
+        )
+    });
+    assert!(
+        visible(&h, "Carta del PUK de su tarjeta de firma"),
+        "the letter is still on show"
+    );
+    click(&mut h, "Volver a la carta");
+    assert!(visible(&h, "Imprimir") && visible(&h, &spaced));
+    click(&mut h, "Entregada: cerrar");
+    // Finding 2: nothing said it was printed or handed over yet.
+    let actions = |station: &Station| -> Vec<String> {
+        station
+            .registry()
+            .audit_entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
+    };
+    assert!(!actions(&station).iter().any(|a| a.contains("PUK letter")));
+    click(&mut h, "El ciudadano ha copiado el PUK: cerrar");
     wait_for(&mut h, "the end of the wizard", |h| {
         visible(h, "Tarjeta activada:")
     });
+    let log = actions(&station);
+    assert!(
+        log.contains(&"PUK letter handed over".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        !log.contains(&"PUK letter printed".to_string()),
+        "a failed print is not recorded as printed: {log:?}"
+    );
     snapshots.compare(&mut h, "5-wizard-done", &[]);
     click(&mut h, "Cerrar");
 
@@ -487,8 +535,28 @@ fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming
     wait_for(&mut h, "the PUK letter", |h| {
         visible(h, "Carta del PUK de su tarjeta de firma")
     });
+    // A printer that takes the letter: printed, then handed over.
+    h.state_mut().set_print_command("cat");
+    click(&mut h, "Imprimir");
+    wait_for(&mut h, "the print", |h| {
+        visible(h, "Enviada a la impresora.")
+    });
     click(&mut h, "Entregada: cerrar");
     wait_for(&mut h, "the end", |h| visible(h, "Tarjeta activada:"));
+    let log: Vec<String> = station
+        .registry()
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    let at = |a: &str| log.iter().position(|x| x == a);
+    assert!(
+        at("activate puk-letter") < at("PUK letter printed")
+            && at("PUK letter printed") < at("PUK letter handed over")
+            && at("activate puk-letter").is_some(),
+        "made, printed, handed over, in that order: {log:?}"
+    );
     assert!(
         visible(&h, "ya hecho"),
         "steps of the first run are shown as already done"

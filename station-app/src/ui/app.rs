@@ -15,6 +15,7 @@ use firma_station_engine::engine::Station;
 use firma_station_engine::error::StationError;
 use firma_station_engine::identity::IdentityDocument;
 use firma_station_engine::inspection;
+use firma_station_engine::letter;
 use firma_station_engine::readers::{self, ReaderSource, Readers};
 use firma_station_engine::registry::{AppKey, WorkflowKind};
 use firma_station_engine::services;
@@ -158,14 +159,14 @@ impl App {
         }
         self.drain();
         if let Some(printed) = self.printer.poll() {
-            let lang = self.lang;
             // The letter may have been handed over meanwhile.
-            if let Some(l) = self.letter() {
+            if let Some((application, l)) = self.letter() {
                 l.printing = false;
-                l.message = Some(match printed {
-                    Ok(()) => t(lang, Key::Printed).to_string(),
-                    Err(e) => format!("{}: {e}", t(lang, Key::PrintFailed)),
-                });
+                l.printed = Some(printed);
+                if printed.is_ok() {
+                    let serial = l.card_serial;
+                    self.record_letter(application, serial, letter::Fate::Printed);
+                }
             }
         }
         if let Some(chain) = self.model.poll() {
@@ -301,14 +302,30 @@ impl App {
                 let printer = &self.printer;
                 if let Some(l) = letter_of(&mut self.modal).filter(|l| !l.printing) {
                     l.printing = true;
-                    l.message = None;
+                    l.printed = None;
                     printer.print(l.pdf.clone(), ctx);
                 }
             }
             Action::LetterDone => {
-                if let Some(Modal::Wizard(w)) = &mut self.modal {
-                    // Dropping the view zeroizes the letter's text and PDF.
-                    w.letter = None;
+                if let Some((application, l)) = self.letter() {
+                    if l.was_printed() {
+                        let serial = l.card_serial;
+                        self.hand_over(application, serial);
+                    } else {
+                        // The PUK exists nowhere else: ask first.
+                        l.confirm_close = true;
+                    }
+                }
+            }
+            Action::LetterBack => {
+                if let Some((_, l)) = self.letter() {
+                    l.confirm_close = false;
+                }
+            }
+            Action::LetterHandedOver => {
+                if let Some((application, l)) = self.letter() {
+                    let serial = l.card_serial;
+                    self.hand_over(application, serial);
                 }
             }
             // Read and checked on the model's thread: the log may be long.
@@ -316,8 +333,38 @@ impl App {
         }
     }
 
-    fn letter(&mut self) -> Option<&mut LetterView> {
-        letter_of(&mut self.modal)
+    /// The PUK letter on show, with its application.
+    fn letter(&mut self) -> Option<(i64, &mut LetterView)> {
+        match &mut self.modal {
+            Some(Modal::Wizard(w)) => {
+                let application = w.application;
+                w.letter.as_mut().map(|l| (application, l))
+            }
+            _ => None,
+        }
+    }
+
+    /// The citizen has the letter: recorded, and the letter wiped.
+    fn hand_over(&mut self, application: i64, card_serial: u32) {
+        self.record_letter(application, card_serial, letter::Fate::HandedOver);
+        if let Some(Modal::Wizard(w)) = &mut self.modal {
+            // Dropping the view zeroizes the letter's text and PDF.
+            w.letter = None;
+        }
+    }
+
+    /// What became of the letter, in the audit log (on the model's thread).
+    fn record_letter(&mut self, application: i64, card_serial: u32, fate: letter::Fate) {
+        self.model.write(move |station| {
+            if let Err(e) = letter::record(station, application, card_serial, fate) {
+                tracing::warn!("the PUK letter's {fate:?} was not recorded: {e}");
+            }
+        });
+    }
+
+    /// Prints PUK letters with `command` instead of `lp` (for tests).
+    pub fn set_print_command(&mut self, command: &str) {
+        self.printer = Printer::with_command(command);
     }
 
     /// Takes what the workers and the citizen's side reported.
@@ -342,8 +389,13 @@ impl App {
                 CitizenEvent::NeedPin { new, reply, .. } => {
                     w.pin = Some(PinDialog::new(new, reply));
                 }
-                CitizenEvent::Letter { text, pdf, .. } => {
-                    w.letter = Some(LetterView::new(text, pdf));
+                CitizenEvent::Letter {
+                    text,
+                    pdf,
+                    card_serial,
+                    ..
+                } => {
+                    w.letter = Some(LetterView::new(text, pdf, card_serial));
                 }
             }
         }

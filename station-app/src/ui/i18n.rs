@@ -122,7 +122,6 @@ pub enum Key {
     LetterHint,
     Print,
     Printed,
-    PrintFailed,
     LetterDone,
     Puk,
     PinCurrentField,
@@ -287,6 +286,13 @@ pub enum Key {
     HintNumber,
     HintSupport,
     HintExpires,
+    PrintNoPrinter,
+    PrintRefused,
+    LetterNotPrintedTitle,
+    LetterNotPrintedWarn,
+    LetterCloseUnprinted,
+    LetterBack,
+    Printing,
 }
 
 impl Key {
@@ -378,7 +384,6 @@ impl Key {
             Key::LetterHint => ["Imprímala y entréguela al ciudadano. No se guarda en ningún sitio.", "Print it and hand it to the citizen. It is not kept anywhere.", "Imprimisca-la i entregue-la al ciutadà. No es guarda en cap lloc."],
             Key::Print => ["Imprimir", "Print", "Imprimir"],
             Key::Printed => ["Enviada a la impresora.", "Sent to the printer.", "Enviada a la impressora."],
-            Key::PrintFailed => ["No se pudo imprimir", "Could not print", "No s'ha pogut imprimir"],
             Key::LetterDone => ["Entregada: cerrar", "Handed over: close", "Entregada: tancar"],
             Key::Puk => ["PUK", "PUK", "PUK"],
             Key::PinCurrentField => ["PIN actual", "Current PIN", "PIN actual"],
@@ -543,6 +548,13 @@ impl Key {
             Key::HintNumber => ["p. ej. 12345678Z", "e.g. 12345678Z", "p. ex. 12345678Z"],
             Key::HintSupport => ["p. ej. BAA000589 (opcional)", "e.g. BAA000589 (optional)", "p. ex. BAA000589 (opcional)"],
             Key::HintExpires => ["DD/MM/AAAA, como en el documento", "DD/MM/YYYY, as on the document", "DD/MM/AAAA, com en el document"],
+            Key::PrintNoPrinter => ["No se ha impreso: este puesto no tiene ninguna impresora configurada. Pida que se instale una impresora y pulse Imprimir de nuevo; mientras tanto la carta sigue aquí.", "Not printed: this station has no printer set up. Have a printer installed and press Print again; meanwhile the letter stays here.", "No s'ha imprés: este lloc no té cap impressora configurada. Demane que s'hi instal·le una impressora i polse Imprimir de nou; mentrestant la carta continua ací."],
+            Key::PrintRefused => ["No se ha impreso: la impresora no ha aceptado la carta. Compruebe que está encendida y es la predeterminada, y pulse Imprimir de nuevo; la carta sigue aquí.", "Not printed: the printer did not take the letter. Check that it is on and is the default one, and press Print again; the letter stays here.", "No s'ha imprés: la impressora no ha acceptat la carta. Comprove que està encesa i és la predeterminada, i polse Imprimir de nou; la carta continua ací."],
+            Key::LetterNotPrintedTitle => ["La carta no se ha impreso", "The letter was not printed", "La carta no s'ha imprés"],
+            Key::LetterNotPrintedWarn => ["El PUK solo está en esta carta y no se guarda en ningún sitio: si la cierra sin imprimirla, el PUK se pierde para siempre. Ciérrela solo si el ciudadano ya ha copiado el PUK.", "The PUK is only in this letter and is not kept anywhere: if you close it unprinted, the PUK is lost for good. Close it only if the citizen has already copied the PUK.", "El PUK només està en esta carta i no es guarda en cap lloc: si la tanca sense imprimir-la, el PUK es perd per sempre. Tanque-la només si el ciutadà ja ha copiat el PUK."],
+            Key::LetterCloseUnprinted => ["El ciudadano ha copiado el PUK: cerrar", "The citizen copied the PUK: close", "El ciutadà ha copiat el PUK: tancar"],
+            Key::LetterBack => ["Volver a la carta", "Back to the letter", "Tornar a la carta"],
+            Key::Printing => ["Imprimiendo…", "Printing…", "Imprimint…"],
         }
     }
 }

@@ -101,6 +101,9 @@ enum Request {
     Readers,
     /// Check the audit log's hash chain.
     VerifyChain,
+    /// Write to the registry (an audit entry the window records), then
+    /// read it again.
+    Write(Box<dyn FnOnce(&Station) + Send>),
 }
 
 enum Update {
@@ -177,6 +180,14 @@ impl Model {
         }
     }
 
+    /// Runs `write` on the model's thread (the UI thread never waits on
+    /// the registry), and shows what it changed.
+    pub fn write(&mut self, write: impl FnOnce(&Station) + Send + 'static) {
+        self.asked += 1;
+        let _ = self.requests.send(Request::Write(Box::new(write)));
+        let _ = self.requests.send(Request::Registry(self.asked, self.want));
+    }
+
     pub fn verify_chain(&self) {
         let _ = self.requests.send(Request::VerifyChain);
     }
@@ -221,6 +232,7 @@ fn serve(
                 Request::Registry(n, want) => registry = Some((n, want)),
                 Request::Readers => readers_changed = true,
                 Request::VerifyChain => verify = true,
+                Request::Write(write) => write(station),
             }
         }
         if readers_changed {

@@ -48,8 +48,14 @@ pub enum Action {
     /// The citizen's PIN for the waiting step (`None`: cancelled).
     AnswerPin(Option<Pin>),
     PrintLetter,
-    /// The letter was handed over: it is dropped, and so wiped.
+    /// "Handed over: close": closes a printed letter, asks first for an
+    /// unprinted one.
     LetterDone,
+    /// Back from that question to the letter.
+    LetterBack,
+    /// The citizen has the letter (or copied the PUK): it is recorded,
+    /// then dropped, and so wiped.
+    LetterHandedOver,
     VerifyChain,
 }
 
