@@ -292,9 +292,18 @@ fn enter_new_pin(h: &mut Harness<'static, App>, pin: &str) {
     wait_for(h, "the PIN dialog", |h| {
         visible(h, "El ciudadano elige su PIN")
     });
+    // The citizen types at once: the first field has the focus.
+    assert!(
+        h.get_by_role_and_label(Role::PasswordInput, "PIN")
+            .is_focused(),
+        "the PIN field has the focus"
+    );
     type_into(h, Role::PasswordInput, "PIN", pin);
     type_into(h, Role::PasswordInput, "Repita el PIN", pin);
-    click(h, "Aceptar");
+    // Enter submits the dialog.
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.step();
 }
 
 fn letter_puk(h: &Harness<'static, App>) -> String {
@@ -447,7 +456,31 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
         visible(h, "PIN BLOQUEADO")
     });
     click(&mut h, "Desbloquear el PIN");
-    type_into(&mut h, Role::PasswordInput, "PUK", &puk);
+    // Finding 4: what cannot be a PUK never reaches the card.
+    let puk_tries = |readers: &VirtualReaders| {
+        readers.with_card(0, |piv| {
+            inspection::read_card(piv, [])
+                .unwrap()
+                .puk
+                .map(|p| match p {
+                    inspection::Reported::Known(r) => format!("{:?}", r.status),
+                    inspection::Reported::NotReported => "not reported".into(),
+                })
+        })
+    };
+    let before = puk_tries(&readers);
+    assert_eq!(before.as_deref(), Some("TriesLeft(3)"));
+    type_into(&mut h, Role::PasswordInput, "PUK", &spaced[..8]);
+    type_into(&mut h, Role::PasswordInput, "PIN nuevo", "583920");
+    type_into(&mut h, Role::PasswordInput, "Repita el PIN", "583920");
+    click(&mut h, "Hacerlo");
+    wait_for(&mut h, "the short PUK refused", |h| {
+        visible(h, "no ha gastado ningún intento")
+    });
+    assert_no_english(&mut h, "a PUK too short");
+    assert_eq!(puk_tries(&readers), before, "the card saw no PUK");
+    // The PUK as the letter prints it, "1970 7260".
+    type_into(&mut h, Role::PasswordInput, "PUK", &spaced);
     type_into(&mut h, Role::PasswordInput, "PIN nuevo", "583920");
     type_into(&mut h, Role::PasswordInput, "Repita el PIN", "583920");
     snapshots.compare(&mut h, "6-unblock", &[]);
@@ -458,6 +491,7 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     readers.with_card(0, |piv| {
         piv.verify_pin(&Pin::new("583920").unwrap()).unwrap()
     });
+    assert_eq!(puk_tries(&readers).as_deref(), Some("TriesLeft(3)"));
 
     // The audit view checks the chain; English is one click away.
     click(&mut h, "Auditoría");

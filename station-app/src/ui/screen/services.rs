@@ -32,6 +32,8 @@ pub struct ServiceDialog {
     reason: RevocationReason,
     confirmed: bool,
     pub error: Option<String>,
+    /// The first field has been given the keyboard focus.
+    focused: bool,
 }
 
 /// What "Do it" runs: a job on the reader's worker, or a revocation,
@@ -58,6 +60,7 @@ impl ServiceDialog {
             reason: RevocationReason::Unspecified,
             confirmed: false,
             error: None,
+            focused: false,
         }
     }
 
@@ -123,6 +126,7 @@ impl ServiceDialog {
         self.secret.clear();
         self.new_pin.clear();
         self.again.clear();
+        self.focused = false;
         job
     }
 }
@@ -137,6 +141,7 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, working: bool, d: &mut ServiceDialog)
             ServiceKind::Reset => Key::ResetCard,
         },
     ));
+    let mut enter = false;
     match d.kind {
         ServiceKind::Unblock | ServiceKind::ChangePin => {
             let first = if d.kind == ServiceKind::Unblock {
@@ -144,10 +149,27 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, working: bool, d: &mut ServiceDialog)
             } else {
                 Key::PinCurrentField
             };
-            pin::field(ui, t(lang, first), &mut d.secret);
+            let chars = if d.kind == ServiceKind::Unblock {
+                pin::PUK_CHARS
+            } else {
+                pin::PIN_CHARS
+            };
             ui.label(t(lang, Key::PinRules));
-            pin::field(ui, t(lang, Key::PinNew), &mut d.new_pin);
-            pin::field(ui, t(lang, Key::PinAgain), &mut d.again);
+            egui::Grid::new("pin-service")
+                .num_columns(2)
+                .spacing([12.0, 8.0])
+                .show(ui, |ui| {
+                    let r = pin::field(ui, t(lang, first), &mut d.secret, chars);
+                    if !d.focused {
+                        r.request_focus();
+                        d.focused = true;
+                    }
+                    enter |= pin::submitted(ui, &r);
+                    let r = pin::field(ui, t(lang, Key::PinNew), &mut d.new_pin, pin::PIN_CHARS);
+                    enter |= pin::submitted(ui, &r);
+                    let r = pin::field(ui, t(lang, Key::PinAgain), &mut d.again, pin::PIN_CHARS);
+                    enter |= pin::submitted(ui, &r);
+                });
         }
         ServiceKind::Revoke => {
             egui::ComboBox::from_label(t(lang, Key::Reason))
@@ -184,6 +206,7 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, working: bool, d: &mut ServiceDialog)
                 egui::Button::new(RichText::new(t(lang, Key::DoIt)).strong()),
             )
             .clicked()
+            || (enter && !working && !needs_confirm)
         {
             action = Some(Action::RunService);
         }
