@@ -653,3 +653,41 @@ fn identity_check_refusals_are_in_the_operators_language() {
     });
     assert_no_english(&mut h, "the identity check in Valencian");
 }
+
+/// Findings 5 and 9: the detail shows the citizen the list shows, and the
+/// day's queue stays on screen once an application is open.
+#[test]
+fn a_search_changes_the_detail_and_the_queue_stays() {
+    let dir = StationDir::new();
+    let station = station(&dir);
+    let readers = VirtualReaders::new(1);
+    let mut h = harness(App::new(station, readers));
+    wait_for(&mut h, "the queue", |h| {
+        visible(h, "Solicitudes pendientes de activar:") && visible(h, "X1234567L · ")
+    });
+    h.get_by_label_contains("12345678Z · ").click();
+    wait_for(&mut h, "María's application", |h| {
+        visible(h, "María José Núñez Ibáñez — 12345678Z")
+    });
+    // The queue is still there, and another application one click away.
+    assert!(visible(&h, "Solicitudes pendientes de activar:"));
+    assert!(visible(&h, "X1234567L · Youssef El Amrani"));
+    assert!(visible(&h, "87654321X · Jordi Ferrer Puig"));
+
+    type_into(&mut h, Role::TextInput, "Buscar solicitud", "youssef");
+    wait_for(&mut h, "Youssef's application", |h| {
+        visible(h, "Youssef El Amrani — X1234567L")
+    });
+    assert!(
+        !visible(&h, "María José"),
+        "nothing of María is left on screen"
+    );
+    // A search that leaves the open application out closes it.
+    type_into(&mut h, Role::TextInput, "Buscar solicitud", " nadie");
+    wait_for(&mut h, "no match", |h| {
+        visible(h, "Ninguna solicitud coincide.")
+    });
+    assert!(!visible(&h, "Youssef El Amrani — X1234567L"));
+    assert!(visible(&h, "Busque y elija una solicitud."));
+    assert_no_english(&mut h, "the applications tab");
+}

@@ -16,63 +16,107 @@ use crate::ui::model::Detail;
 #[derive(Default)]
 pub struct Applications {
     pub search: String,
+    /// The search the list was last filtered by.
+    searched: String,
     pub selected: Option<i64>,
     pub identity: IdentityForm,
 }
 
+/// The list (the day's queue, or the search's results) on the left, always
+/// there, and the open application on the right. The detail never shows a
+/// citizen the list does not: a search that leaves the open application
+/// out closes it, and a search that finds one application opens it.
 pub fn show(ui: &mut egui::Ui, cx: &Cx, tab: &mut Applications) -> Option<Action> {
+    let mut action = None;
+    ui.horizontal_top(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(LIST_WIDTH);
+            action = list(ui, cx, tab);
+        });
+        ui.separator();
+        ui.vertical(|ui| {
+            let asked = detail(ui, cx, tab);
+            action = action.take().or(asked);
+        });
+    });
+    action
+}
+
+const LIST_WIDTH: f32 = 340.0;
+
+fn list(ui: &mut egui::Ui, cx: &Cx, tab: &mut Applications) -> Option<Action> {
     let lang = cx.lang;
     let mut action = None;
-    ui.horizontal(|ui| {
-        let label = ui.label(RichText::new(t(lang, Key::Search)).strong());
-        ui.add(
-            egui::TextEdit::singleline(&mut tab.search)
-                .hint_text(t(lang, Key::SearchHint))
-                .desired_width(320.0),
-        )
-        .labelled_by(label.id);
-    });
+    let label = ui.label(RichText::new(t(lang, Key::Search)).strong());
+    ui.add(
+        egui::TextEdit::singleline(&mut tab.search)
+            .hint_text(RichText::new(t(lang, Key::SearchHint)).italics())
+            .desired_width(LIST_WIDTH),
+    )
+    .labelled_by(label.id);
     let apps = &cx.snapshot.applications;
     let query = normalize(&tab.search);
-    // Without a search, the applications waiting for their card.
-    if query.is_empty() && tab.selected.is_none() {
-        ui.label(t(lang, Key::WaitingApplications));
-    }
-    if !query.is_empty() || tab.selected.is_none() {
-        let found: Vec<&Application> = apps
-            .iter()
-            .filter(|a| {
-                if query.is_empty() {
-                    return a.state == AppState::Requested;
+    let found: Vec<&Application> = apps
+        .iter()
+        .filter(|a| {
+            if query.is_empty() {
+                // Without a search, the applications waiting for their card.
+                return a.state == AppState::Requested;
+            }
+            normalize(&a.nif).contains(&query)
+                || normalize(&format!("{} {}", a.given_name, a.surnames)).contains(&query)
+        })
+        .take(20)
+        .collect();
+    if query != tab.searched {
+        tab.searched = query.clone();
+        if !query.is_empty() {
+            match found.as_slice() {
+                [only] if tab.selected != Some(only.id) => {
+                    action = Some(Action::SelectApplication(only.id))
                 }
-                normalize(&a.nif).contains(&query)
-                    || normalize(&format!("{} {}", a.given_name, a.surnames)).contains(&query)
-            })
-            .take(20)
-            .collect();
-        if found.is_empty() {
-            ui.label(t(lang, Key::NoMatch));
-        }
-        for a in found {
-            let text = format!(
-                "{} · {} {} · {}",
-                a.nif,
-                a.given_name,
-                a.surnames,
-                state_name(lang, a.state)
-            );
-            if ui
-                .selectable_label(tab.selected == Some(a.id), text)
-                .clicked()
-            {
-                action = Some(Action::SelectApplication(a.id));
+                _ if !found.iter().any(|a| Some(a.id) == tab.selected) => {
+                    tab.selected = None;
+                    tab.identity = IdentityForm::default();
+                }
+                _ => {}
             }
         }
     }
-    ui.separator();
+    ui.add_space(4.0);
+    if query.is_empty() {
+        ui.label(RichText::new(t(lang, Key::WaitingApplications)).strong());
+    }
+    if found.is_empty() {
+        ui.label(t(lang, Key::NoMatch));
+    }
+    for a in found {
+        let text = format!(
+            "{} · {} {} · {}",
+            a.nif,
+            a.given_name,
+            a.surnames,
+            state_name(lang, a.state)
+        );
+        let selected = tab.selected == Some(a.id);
+        let item = ui
+            .add_sized(
+                [LIST_WIDTH, 0.0],
+                egui::Button::selectable(selected, text).frame_when_inactive(true),
+            )
+            .on_hover_cursor(egui::CursorIcon::PointingHand);
+        if item.clicked() {
+            action = Some(Action::SelectApplication(a.id));
+        }
+    }
+    action
+}
+
+fn detail(ui: &mut egui::Ui, cx: &Cx, tab: &mut Applications) -> Option<Action> {
+    let apps = &cx.snapshot.applications;
     let Some(app) = tab.selected.and_then(|id| apps.iter().find(|a| a.id == id)) else {
-        ui.label(t(lang, Key::PickApplication));
-        return action;
+        ui.label(t(cx.lang, Key::PickApplication));
+        return None;
     };
     let detail = cx
         .snapshot
@@ -80,14 +124,11 @@ pub fn show(ui: &mut egui::Ui, cx: &Cx, tab: &mut Applications) -> Option<Action
         .as_ref()
         .filter(|d| d.application == app.id);
     match detail {
-        Some(detail) => {
-            let asked = application(ui, cx, app, detail, &mut tab.identity);
-            action.or(asked)
-        }
+        Some(detail) => application(ui, cx, app, detail, &mut tab.identity),
         None => {
             // Its detail is being read.
             ui.add(egui::Spinner::new());
-            action
+            None
         }
     }
 }
