@@ -288,6 +288,19 @@ fn find_and_check_identity(h: &mut Harness<'static, App>, nif: &str) {
     });
 }
 
+/// Finding 6: the dialog on show names the citizen, their NIF, the card
+/// and the reader.
+fn assert_names(h: &Harness<'static, App>, name: &str, nif: &str, card: &str, reader: &str) {
+    for label in ["Para:", "NIF/NIE:", "Tarjeta:", "Lector:", name, nif, card] {
+        assert!(
+            h.query_by_label(label).is_some(),
+            "the dialog does not say {label:?}"
+        );
+    }
+    // In the readers panel, and in the dialog.
+    assert_eq!(h.query_all_by_label(reader).count(), 2, "{reader}");
+}
+
 fn enter_new_pin(h: &mut Harness<'static, App>, pin: &str) {
     wait_for(h, "the PIN dialog", |h| {
         visible(h, "El ciudadano elige su PIN")
@@ -354,6 +367,14 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
         visible(h, "Trabajando con la tarjeta")
     });
     snapshots.compare(&mut h, "3-pin-entry", &[]);
+    assert_names(
+        &h,
+        "María José Núñez Ibáñez",
+        "12345678Z",
+        "5001",
+        "Virtual Reader 0",
+    );
+    assert_no_english(&mut h, "the PIN dialog");
     type_into(&mut h, Role::PasswordInput, "PIN", "281947");
     type_into(&mut h, Role::PasswordInput, "Repita el PIN", "281947");
     click(&mut h, "Aceptar");
@@ -368,6 +389,13 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
         visible(h, "Tarjeta Firma 5001")
     });
     snapshots.compare(&mut h, "4-puk-letter", &[&spaced]);
+    assert_names(
+        &h,
+        "María José Núñez Ibáñez",
+        "12345678Z",
+        "5001",
+        "Virtual Reader 0",
+    );
     assert_no_english(&mut h, "the PUK letter");
 
     // Finding 3: no printer on this station. Said in words, and the
@@ -468,6 +496,24 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
                 })
         })
     };
+    assert_names(
+        &h,
+        "María José Núñez Ibáñez",
+        "12345678Z",
+        "5001",
+        "Virtual Reader 0",
+    );
+    // The dialog is modal: another reader or tab cannot be picked under it.
+    click(&mut h, "Virtual Reader 1");
+    click(&mut h, "Auditoría");
+    assert!(visible(&h, "Desbloquear el PIN") && !visible(&h, "Comprobar la cadena"));
+    assert_names(
+        &h,
+        "María José Núñez Ibáñez",
+        "12345678Z",
+        "5001",
+        "Virtual Reader 0",
+    );
     let before = puk_tries(&readers);
     assert_eq!(before.as_deref(), Some("TriesLeft(3)"));
     type_into(&mut h, Role::PasswordInput, "PUK", &spaced[..8]);

@@ -188,8 +188,16 @@ impl App {
             // Keep the progress moving while a card works.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
+        // A dialog is modal: the tabs and the readers wait until it ends.
+        let modal = self.modal.is_some();
         egui::Panel::top("top").show(ui, |ui| {
-            top_bar(ui, &self.station.actor, &mut self.tab, &mut self.lang)
+            top_bar(
+                ui,
+                &self.station.actor,
+                modal,
+                &mut self.tab,
+                &mut self.lang,
+            )
         });
         let mut actions = Vec::new();
         let cx = Cx {
@@ -201,7 +209,9 @@ impl App {
         egui::Panel::left("readers")
             .resizable(false)
             .min_size(300.0)
-            .show(ui, |ui| actions.extend(screen::readers::show(ui, &cx)));
+            .show(ui, |ui| {
+                actions.extend(screen::readers::show(ui, &cx, modal))
+            });
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 if let Some((ok, text)) = &self.notice {
@@ -213,7 +223,7 @@ impl App {
                 }
                 let asked = match &mut self.modal {
                     Some(Modal::Wizard(w)) => wizard::show(ui, &cx, w),
-                    Some(Modal::Service(d)) => screen::services::show(ui, cx.lang, working, d),
+                    Some(Modal::Service(d)) => screen::services::show(ui, &cx, working, d),
                     None => match self.tab {
                         Tab::Applications => applications::show(ui, &cx, &mut self.applications),
                         Tab::Audit => screen::audit::show(ui, &cx, &mut self.audit),
@@ -545,13 +555,20 @@ fn letter_of(modal: &mut Option<Modal>) -> Option<&mut LetterView> {
     }
 }
 
-fn top_bar(ui: &mut egui::Ui, actor: &Actor, tab: &mut Tab, lang: &mut Lang) {
+fn top_bar(ui: &mut egui::Ui, actor: &Actor, modal: bool, tab: &mut Tab, lang: &mut Lang) {
     ui.horizontal(|ui| {
         ui.heading(RichText::new("Firma Station").strong());
         ui.separator();
         let l = *lang;
-        ui.selectable_value(tab, Tab::Applications, t(l, Key::TabApplications));
-        ui.selectable_value(tab, Tab::Audit, t(l, Key::TabAudit));
+        ui.add_enabled_ui(!modal, |ui| {
+            for (value, key) in [
+                (Tab::Applications, Key::TabApplications),
+                (Tab::Audit, Key::TabAudit),
+            ] {
+                ui.selectable_value(tab, value, t(l, key))
+                    .on_disabled_hover_text(t(l, Key::ModalOpen));
+            }
+        });
         ui.separator();
         ui.label(format!(
             "{}: {} · {}: {}",

@@ -293,6 +293,10 @@ pub enum Key {
     LetterCloseUnprinted,
     LetterBack,
     Printing,
+    CtxFor,
+    CtxNif,
+    CtxCard,
+    ModalOpen,
 }
 
 impl Key {
@@ -555,6 +559,10 @@ impl Key {
             Key::LetterCloseUnprinted => ["El ciudadano ha copiado el PUK: cerrar", "The citizen copied the PUK: close", "El ciutadà ha copiat el PUK: tancar"],
             Key::LetterBack => ["Volver a la carta", "Back to the letter", "Tornar a la carta"],
             Key::Printing => ["Imprimiendo…", "Printing…", "Imprimint…"],
+            Key::CtxFor => ["Para", "For", "Per a"],
+            Key::CtxNif => ["NIF/NIE", "NIF/NIE", "NIF/NIE"],
+            Key::CtxCard => ["Tarjeta", "Card", "Targeta"],
+            Key::ModalOpen => ["Termine o cierre antes lo que tiene abierto a la derecha.", "Finish or close what is open on the right first.", "Acabe o tanque abans el que té obert a la dreta."],
         }
     }
 }

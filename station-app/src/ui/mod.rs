@@ -6,6 +6,7 @@
 mod app;
 mod citizen;
 pub mod i18n;
+mod localtime;
 mod model;
 mod print;
 mod report;

@@ -8,7 +8,8 @@ use firma_station_engine::readers::ReaderView;
 use super::{Action, Cx, AMBER, BLUE};
 use crate::ui::i18n::{self, t, Key, Lang};
 
-pub fn show(ui: &mut egui::Ui, cx: &Cx) -> Option<Action> {
+/// `modal`: a dialog is open, and the reader it works with stays chosen.
+pub fn show(ui: &mut egui::Ui, cx: &Cx, modal: bool) -> Option<Action> {
     let lang = cx.lang;
     let mut action = None;
     ui.heading(t(lang, Key::Readers));
@@ -26,11 +27,15 @@ pub fn show(ui: &mut egui::Ui, cx: &Cx) -> Option<Action> {
         });
         frame.show(ui, |ui| {
             ui.set_width(ui.available_width());
-            if ui
-                .selectable_label(selected, RichText::new(name).strong())
+            let pick = ui
+                .add_enabled(
+                    !modal,
+                    egui::Button::selectable(selected, RichText::new(name).strong())
+                        .frame_when_inactive(true),
+                )
                 .on_hover_text(t(lang, Key::SelectReader))
-                .clicked()
-            {
+                .on_disabled_hover_text(t(lang, Key::ModalOpen));
+            if pick.clicked() {
                 action = Some(Action::SelectReader(name.clone()));
             }
             ui.label(RichText::new(text).color(color));

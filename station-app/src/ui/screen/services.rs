@@ -11,7 +11,7 @@ use firma_station_engine::worker::Job;
 use zeroize::Zeroizing;
 
 use super::pin::{self, new_pin};
-use super::Action;
+use super::{Action, Cx};
 use crate::ui::i18n::{self, t, Key, Lang};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +131,10 @@ impl ServiceDialog {
     }
 }
 
-pub fn show(ui: &mut egui::Ui, lang: Lang, working: bool, d: &mut ServiceDialog) -> Option<Action> {
+pub fn show(ui: &mut egui::Ui, cx: &Cx, working: bool, d: &mut ServiceDialog) -> Option<Action> {
+    let lang = cx.lang;
+    let reader = Some(d.reader.as_str()).filter(|r| !r.is_empty());
+    super::context(ui, cx, d.application, reader);
     ui.heading(t(
         lang,
         match d.kind {

@@ -72,6 +72,7 @@ impl Wizard {
 
 /// The citizen's prompts first (the letter before a PIN), else the steps.
 pub fn show(ui: &mut egui::Ui, cx: &Cx, w: &mut Wizard) -> Option<Action> {
+    super::context(ui, cx, w.application, Some(&w.reader));
     if let Some(l) = &w.letter {
         return letter::show(ui, cx.lang, l);
     }
@@ -87,7 +88,6 @@ fn steps(ui: &mut egui::Ui, cx: &Cx, w: &Wizard) -> Option<Action> {
         WorkflowKind::Activate => t(lang, Key::WizardActivate),
         WorkflowKind::Renew => t(lang, Key::WizardRenew),
     });
-    ui.label(format!("{}: {}", t(lang, Key::Reader), w.reader));
     let total = w.steps.len();
     let done = w
         .steps
