@@ -463,14 +463,32 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     });
 
     // Inspect: the card's details, read by the reader's worker.
+    // Finding 7: a panel of labelled rows, in Spanish.
     click(&mut h, "Inspeccionar la tarjeta");
     wait_for(&mut h, "the inspection", |h| {
-        visible(h, "PIN: 3 tries left")
+        visible(h, "Lo que hay en la tarjeta")
     });
+    for label in [
+        "Número de serie",
+        "5001",
+        "Versión",
+        "Quedan 3 intentos.",
+        "Titular del certificado",
+        "autenticación (9A)",
+        "firma (9C)",
+        "cifrado (9D)",
+        "Lo que sabe el registro",
+        "personalizada por este puesto",
+    ] {
+        assert!(visible(&h, label), "the inspection does not show {label:?}");
+    }
     assert!(
-        visible(&h, "IDCES-12345678Z"),
-        "the certificates' subject is shown"
+        h.query_all_by_label_contains("12345678Z").count() >= 3,
+        "each certificate's holder is shown"
     );
+    assert_no_english(&mut h, "the inspection");
+    snapshots.compare(&mut h, "10-inspection", &[]);
+    click(&mut h, "Cerrar");
     click(&mut h, "Ocultar aviso");
 
     // The citizen forgets the PIN: three wrong tries block it.

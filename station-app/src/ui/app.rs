@@ -26,10 +26,10 @@ use super::citizen::{CitizenEvent, UiCitizen};
 use super::i18n::{self, t, Key, Lang};
 use super::model::{Model, Want};
 use super::print::Printer;
-use super::report;
 use super::screen::applications::{self, Applications};
 use super::screen::audit::Audit;
 use super::screen::identity::IdentityForm;
+use super::screen::inspection::InspectionView;
 use super::screen::letter::LetterView;
 use super::screen::pin::{self, PinDialog};
 use super::screen::services::{ServiceDialog, ServiceJob};
@@ -47,6 +47,8 @@ enum Modal {
     /// An activation or a renewal, with the citizen's prompts.
     Wizard(Wizard),
     Service(ServiceDialog),
+    /// What a card holds, as the reader's worker read it.
+    Inspection(InspectionView),
 }
 
 /// The operator's window.
@@ -60,6 +62,9 @@ pub struct App {
     reports: Receiver<Report>,
     citizen_tx: Sender<CitizenEvent>,
     citizen: Receiver<CitizenEvent>,
+    /// Card inspections, from the readers' workers.
+    inspections_tx: Sender<(String, Box<inspection::Inspection>)>,
+    inspections: Receiver<(String, Box<inspection::Inspection>)>,
     model: Model,
     printer: Printer,
     pub lang: Lang,
@@ -81,6 +86,7 @@ impl App {
     pub fn new(station: Arc<Station>, source: Arc<dyn ReaderSource>) -> Self {
         let (reports_tx, reports) = channel();
         let (citizen_tx, citizen) = channel();
+        let (inspections_tx, inspections) = channel();
         let readers = Arc::new(Readers::default());
         Self {
             model: Model::spawn(station.clone(), readers.clone()),
@@ -94,6 +100,8 @@ impl App {
             reports,
             citizen_tx,
             citizen,
+            inspections_tx,
+            inspections,
             lang: Lang::Es,
             tab: Tab::Applications,
             reader: None,
@@ -224,6 +232,7 @@ impl App {
                 let asked = match &mut self.modal {
                     Some(Modal::Wizard(w)) => wizard::show(ui, &cx, w),
                     Some(Modal::Service(d)) => screen::services::show(ui, &cx, working, d),
+                    Some(Modal::Inspection(v)) => screen::inspection::show(ui, &cx, v),
                     None => match self.tab {
                         Tab::Applications => applications::show(ui, &cx, &mut self.applications),
                         Tab::Audit => screen::audit::show(ui, &cx, &mut self.audit),
@@ -279,16 +288,22 @@ impl App {
                     application,
                 )))
             }
-            Action::Inspect(reader) => self.submit(
-                &reader,
-                Job::Service {
-                    name: "inspect".into(),
-                    run: Box::new(|station, card| {
-                        inspection::inspect(station, card, inspection::CITIZEN_SLOTS)
-                            .map(|f| report::text(&f))
-                    }),
-                },
-            ),
+            Action::Inspect(reader) => {
+                let found = self.inspections_tx.clone();
+                let to = reader.clone();
+                self.submit(
+                    &reader,
+                    Job::Service {
+                        name: INSPECT.into(),
+                        run: Box::new(move |station, card| {
+                            let report =
+                                inspection::inspect(station, card, inspection::CITIZEN_SLOTS)?;
+                            let _ = found.send((to, Box::new(report)));
+                            Ok(String::new())
+                        }),
+                    },
+                )
+            }
             Action::RunService => self.run_service(ctx),
             Action::Resume => {
                 if let Some(Modal::Wizard(w)) = &self.modal {
@@ -388,6 +403,11 @@ impl App {
             // A worker committed: read what the screens show again.
             self.model.refresh(self.want());
         }
+        while let Ok((reader, found)) = self.inspections.try_recv() {
+            if self.modal.is_none() {
+                self.modal = Some(Modal::Inspection(InspectionView { reader, found }));
+            }
+        }
         while let Ok(event) = self.citizen.try_recv() {
             let Some(Modal::Wizard(w)) = &mut self.modal else {
                 // Only a workflow asks, and its wizard stays until it ends;
@@ -450,13 +470,15 @@ impl App {
                     w.pin = None;
                 }
             }
-            Report::ServiceDone(reader, _name, result) => {
+            Report::ServiceDone(reader, name, result) => {
                 self.readers.set_busy(&reader, false);
                 let dialog = match &mut self.modal {
                     Some(Modal::Service(d)) => Some(d),
                     _ => None,
                 };
                 match result {
+                    // The inspection shows in its own panel.
+                    Ok(_) if name == INSPECT => {}
                     Ok(what) => {
                         self.notice = Some((true, what));
                         if dialog.is_some() {
@@ -546,6 +568,9 @@ impl App {
         }
     }
 }
+
+/// The name of the inspection job.
+const INSPECT: &str = "inspect";
 
 /// The PUK letter on show, if any.
 fn letter_of(modal: &mut Option<Modal>) -> Option<&mut LetterView> {

@@ -297,6 +297,26 @@ pub enum Key {
     CtxNif,
     CtxCard,
     ModalOpen,
+    InspTitle,
+    InspSerial,
+    InspVersion,
+    InspPin,
+    InspPuk,
+    InspBlocked,
+    InspVerified,
+    InspNotReported,
+    InspKey,
+    InspHolder,
+    InspExpires,
+    InspNoCertificate,
+    InspUnreadable,
+    InspRegistry,
+    InspNotOurs,
+    InspCardState,
+    CardPersonalizing,
+    CardPersonalized,
+    CardWasReset,
+    InspApplication,
 }
 
 impl Key {
@@ -563,6 +583,26 @@ impl Key {
             Key::CtxNif => ["NIF/NIE", "NIF/NIE", "NIF/NIE"],
             Key::CtxCard => ["Tarjeta", "Card", "Targeta"],
             Key::ModalOpen => ["Termine o cierre antes lo que tiene abierto a la derecha.", "Finish or close what is open on the right first.", "Acabe o tanque abans el que té obert a la dreta."],
+            Key::InspTitle => ["Lo que hay en la tarjeta", "What the card holds", "El que hi ha en la targeta"],
+            Key::InspSerial => ["Número de serie", "Serial number", "Número de sèrie"],
+            Key::InspVersion => ["Versión", "Version", "Versió"],
+            Key::InspPin => ["PIN", "PIN", "PIN"],
+            Key::InspPuk => ["PUK", "PUK", "PUK"],
+            Key::InspBlocked => ["BLOQUEADO", "BLOCKED", "BLOQUEJAT"],
+            Key::InspVerified => ["verificado en esta sesión", "verified in this session", "verificat en esta sessió"],
+            Key::InspNotReported => ["la tarjeta no lo dice", "the card does not tell", "la targeta no ho diu"],
+            Key::InspKey => ["Clave", "Key", "Clau"],
+            Key::InspHolder => ["Titular del certificado", "Certificate holder", "Titular del certificat"],
+            Key::InspExpires => ["Caduca el", "Expires on", "Caduca el"],
+            Key::InspNoCertificate => ["sin certificado", "no certificate", "sense certificat"],
+            Key::InspUnreadable => ["certificado ilegible", "unreadable certificate", "certificat il·legible"],
+            Key::InspRegistry => ["Lo que sabe el registro", "What the registry knows", "El que sap el registre"],
+            Key::InspNotOurs => ["Esta tarjeta no la ha personalizado este puesto.", "This station did not personalize this card.", "Esta targeta no l'ha personalitzada este lloc."],
+            Key::InspCardState => ["Estado de la tarjeta", "Card state", "Estat de la targeta"],
+            Key::CardPersonalizing => ["activación sin terminar", "activation not finished", "activació sense acabar"],
+            Key::CardPersonalized => ["personalizada por este puesto", "personalized by this station", "personalitzada per este lloc"],
+            Key::CardWasReset => ["reiniciada, lista para reemitir", "reset, ready for re-issue", "reiniciada, preparada per a reemetre"],
+            Key::InspApplication => ["Solicitud", "Application", "Sol·licitud"],
         }
     }
 }
@@ -601,6 +641,14 @@ fn profile(lang: Lang, p: Profile) -> &'static str {
             Profile::KeyManagement => Key::ProfileKeymgmt,
         },
     )
+}
+
+/// A citizen key slot, by what it is for.
+pub fn slot(lang: Lang, slot: firma_apdu::piv::Slot) -> String {
+    match Profile::for_slot(slot) {
+        Some(p) => profile(lang, p).to_string(),
+        None => format!("{:02X}", slot.key_reference()),
+    }
 }
 
 /// What a card lacks, as the operator reads it.

@@ -6,6 +6,7 @@
 pub mod applications;
 pub mod audit;
 pub mod identity;
+pub mod inspection;
 pub mod letter;
 pub mod pin;
 pub mod readers;
