@@ -566,7 +566,64 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     wait_for(&mut h, "the unblocked card in the panel", |h| {
         visible(h, "Tarjeta Firma 5001") && !visible(h, "PIN BLOQUEADO")
     });
+    // Finding 8: a table of summaries in local time, details on demand.
+    assert!(visible(&h, "Hora (hora local)"));
+    for summary in [
+        "Solicitud importada",
+        "Identidad comprobada",
+        "Activación iniciada",
+        "Paso hecho: Generar en la tarjeta la clave de firma (9C)",
+        "Carta del PUK entregada al ciudadano",
+        "Tarjeta activada",
+        "PIN desbloqueado",
+    ] {
+        assert!(visible(&h, summary), "no {summary:?} in the audit table");
+    }
+    assert!(
+        visible(&h, "Solicitud 1 · María José Núñez Ibáñez (12345678Z)"),
+        "the entries name the citizen"
+    );
+    let long_hex = |h: &Harness<'static, App>| {
+        texts(h).iter().any(|t| {
+            let mut run = 0;
+            t.bytes().any(|c| {
+                run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
+                run >= 40
+            })
+        })
+    };
+    assert!(!long_hex(&h), "no public key in hex on the table");
+    assert_no_english(&mut h, "the audit table");
     snapshots.compare(&mut h, "7-audit", &[]);
+    assert!(h.query_all_by_label("Ver detalle").count() > 5);
+    type_into(&mut h, Role::TextInput, "Filtrar", "tarjeta activada");
+    assert_eq!(h.query_all_by_label("Ver detalle").count(), 1);
+    click(&mut h, "Ver detalle");
+    assert!(visible(
+        &h,
+        "Detalle técnico, tal como consta en el registro:"
+    ));
+    // A second click on the same spot, later than a double click.
+    for _ in 0..30 {
+        h.step();
+    }
+    click(&mut h, "Ocultar detalle");
+    assert!(!visible(&h, "Detalle técnico"));
+    h.get_by_role_and_label(Role::TextInput, "Filtrar").focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.key_press(egui::Key::Backspace);
+    h.step();
+    // Finding 10: the filter by NIF finds the activation's entries too.
+    type_into(&mut h, Role::TextInput, "Filtrar", "12345678Z");
+    assert!(
+        visible(&h, "Tarjeta activada")
+            && visible(&h, "Paso hecho: Cargar los certificados en la tarjeta")
+    );
+    assert!(!visible(&h, "Solicitud 2 ·"), "only María's entries");
+    click(&mut h, "Valencià");
+    wait_for(&mut h, "Valencian", |h| visible(h, "Comprovar la cadena"));
+    assert!(visible(&h, "Targeta activada"));
+    assert_no_english(&mut h, "the audit table in Valencian");
     click(&mut h, "English");
     wait_for(&mut h, "English", |h| visible(h, "Check the chain"));
     // No secret reached the audit log.

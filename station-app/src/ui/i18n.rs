@@ -317,6 +317,13 @@ pub enum Key {
     CardPersonalized,
     CardWasReset,
     InspApplication,
+    About,
+    ShowDetail,
+    HideDetail,
+    TechnicalDetail,
+    FilterHint,
+    LocalTime,
+    Entries,
 }
 
 impl Key {
@@ -603,6 +610,13 @@ impl Key {
             Key::CardPersonalized => ["personalizada por este puesto", "personalized by this station", "personalitzada per este lloc"],
             Key::CardWasReset => ["reiniciada, lista para reemitir", "reset, ready for re-issue", "reiniciada, preparada per a reemetre"],
             Key::InspApplication => ["Solicitud", "Application", "Sol·licitud"],
+            Key::About => ["Sobre", "About", "Sobre"],
+            Key::ShowDetail => ["Ver detalle", "Show detail", "Veure detall"],
+            Key::HideDetail => ["Ocultar detalle", "Hide detail", "Amagar detall"],
+            Key::TechnicalDetail => ["Detalle técnico, tal como consta en el registro:", "Technical detail, as the log holds it:", "Detall tècnic, tal com consta en el registre:"],
+            Key::FilterHint => ["NIF/NIE, nombre, operador, acción…", "NIF/NIE, name, operator, action…", "NIF/NIE, nom, operador, acció…"],
+            Key::LocalTime => ["hora local", "local time", "hora local"],
+            Key::Entries => ["entradas", "entries", "entrades"],
         }
     }
 }

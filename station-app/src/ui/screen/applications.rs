@@ -6,6 +6,7 @@ use firma_station_engine::inspection::CardView;
 use firma_station_engine::registry::{AppState, Application, WorkflowKind};
 use time::OffsetDateTime;
 
+use super::audit::{short_detail, Row};
 use super::identity::IdentityForm;
 use super::services::ServiceKind;
 use super::{identity, normalize, Action, Cx};
@@ -299,13 +300,22 @@ fn application(
     }
     ui.separator();
     ui.heading(tr(Key::History));
-    for e in &detail.history {
-        ui.label(format!(
-            "{} · {} · {}",
-            e.at,
-            e.operator,
-            i18n::action(lang, &e.action)
-        ));
-    }
+    // A summary a line each; the detail, shortened, on hover.
+    egui::Grid::new("history")
+        .num_columns(3)
+        .striped(true)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            for e in &detail.history {
+                let row = Row::new(lang, cx.snapshot, e);
+                ui.label(&row.time);
+                ui.label(&e.operator);
+                let action = ui.label(&row.action);
+                if !e.detail.is_empty() {
+                    action.on_hover_text(short_detail(&e.detail));
+                }
+                ui.end_row();
+            }
+        });
     action
 }
