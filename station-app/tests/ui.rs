@@ -375,6 +375,8 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
         "Virtual Reader 0",
     );
     assert_no_english(&mut h, "the PIN dialog");
+    // Finding 10: the last job's notice went when this one began.
+    assert!(!visible(&h, "Identidad comprobada y registrada."));
     type_into(&mut h, Role::PasswordInput, "PIN", "281947");
     type_into(&mut h, Role::PasswordInput, "Repita el PIN", "281947");
     click(&mut h, "Aceptar");
@@ -489,7 +491,6 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     assert_no_english(&mut h, "the inspection");
     snapshots.compare(&mut h, "10-inspection", &[]);
     click(&mut h, "Cerrar");
-    click(&mut h, "Ocultar aviso");
 
     // The citizen forgets the PIN: three wrong tries block it.
     readers.with_card(0, |piv| {
@@ -501,6 +502,15 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     wait_for(&mut h, "the blocked PIN in the panel", |h| {
         visible(h, "PIN BLOQUEADO")
     });
+    // Finding 10: a blocked PIN cannot be changed, only unblocked.
+    let disabled = |h: &Harness<'static, App>, label: &str| {
+        h.get_by_label(label).accesskit_node().is_disabled()
+    };
+    assert!(
+        disabled(&h, "Cambiar el PIN"),
+        "PIN change with a blocked PIN"
+    );
+    assert!(!disabled(&h, "Desbloquear el PIN"));
     click(&mut h, "Desbloquear el PIN");
     // Finding 4: what cannot be a PUK never reaches the card.
     let puk_tries = |readers: &VirtualReaders| {
@@ -537,7 +547,7 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     type_into(&mut h, Role::PasswordInput, "PUK", &spaced[..8]);
     type_into(&mut h, Role::PasswordInput, "PIN nuevo", "583920");
     type_into(&mut h, Role::PasswordInput, "Repita el PIN", "583920");
-    click(&mut h, "Hacerlo");
+    click(&mut h, "Desbloquear");
     wait_for(&mut h, "the short PUK refused", |h| {
         visible(h, "no ha gastado ningún intento")
     });
@@ -548,7 +558,7 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     type_into(&mut h, Role::PasswordInput, "PIN nuevo", "583920");
     type_into(&mut h, Role::PasswordInput, "Repita el PIN", "583920");
     snapshots.compare(&mut h, "6-unblock", &[]);
-    click(&mut h, "Hacerlo");
+    click(&mut h, "Desbloquear");
     wait_for(&mut h, "the unblock", |h| {
         visible(h, "PIN desbloqueado y cambiado.")
     });
@@ -683,6 +693,24 @@ fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming
         !visible(h, "Trabajando con la tarjeta") && !visible(h, "Leyendo la tarjeta")
     });
     snapshots.compare(&mut h, "8-fault-card-removed", &[]);
+    assert_no_english(&mut h, "the fault");
+    // Finding 10: Resume with the card still out keeps the progress.
+    let progress = |h: &Harness<'static, App>| {
+        h.query_all_by_label_contains(" / 16")
+            .filter_map(|n| n.accesskit_node().label().map(|l| l.to_string()))
+            .next()
+            .unwrap_or_default()
+    };
+    let before = progress(&h);
+    assert!(
+        !before.is_empty() && !before.starts_with("0 /"),
+        "{before:?}"
+    );
+    click(&mut h, "Reanudar");
+    wait_for(&mut h, "the fault again", |h| {
+        visible(h, "No hay tarjeta en el lector") || visible(h, "Se ha retirado la tarjeta")
+    });
+    assert_eq!(progress(&h), before, "the steps done stay done");
     // Back in; resume: what was done is not done again.
     readers.insert(1, card);
     click(&mut h, "Reanudar");
@@ -723,6 +751,36 @@ fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming
     readers.with_card(1, |piv| {
         piv.verify_pin(&Pin::new("502816").unwrap()).unwrap()
     });
+
+    // Finding 10: revocation, a destructive action, looks like one, says
+    // what it does and waits for the confirmation; then the card shows as
+    // revoked, the reason in Spanish.
+    click(&mut h, "Cerrar");
+    wait_for(&mut h, "Youssef's application", |h| {
+        visible(h, "Youssef El Amrani — X1234567L") && visible(h, "Tarjeta Firma 7777")
+    });
+    click(&mut h, "Revocar");
+    assert_names(
+        &h,
+        "Youssef El Amrani",
+        "X1234567L",
+        "7777",
+        "Virtual Reader 1",
+    );
+    let revoke = "Revocar los certificados";
+    assert!(h.get_by_label(revoke).accesskit_node().is_disabled());
+    click(&mut h, "Motivo");
+    click(&mut h, "clave comprometida");
+    click(&mut h, "Entiendo que la revocación no se puede deshacer");
+    assert!(!h.get_by_label(revoke).accesskit_node().is_disabled());
+    assert_no_english(&mut h, "the revocation");
+    snapshots.compare(&mut h, "11-revoke", &[]);
+    click(&mut h, revoke);
+    wait_for(&mut h, "the revocation", |h| {
+        visible(h, "revocado (clave comprometida)") && visible(h, "CERTIFICADOS REVOCADOS")
+    });
+    assert!(visible(&h, "X1234567L · Youssef El Amrani · revocada"));
+    assert_no_english(&mut h, "a revoked application");
     let _ = (
         IdentityDocument::check,
         inspection::describe_card::<SharedCard>,

@@ -220,15 +220,21 @@ impl App {
             .show(ui, |ui| {
                 actions.extend(screen::readers::show(ui, &cx, modal))
             });
-        egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                if let Some((ok, text)) = &self.notice {
+        // The last notice in a strip of its own at the bottom: it never
+        // pushes the fields of a form (once a click meant for a button
+        // typed into a PIN field that had moved).
+        if let Some((ok, text)) = &self.notice {
+            egui::Panel::bottom("notice").show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
                     ui.label(RichText::new(text).color(ok_color(*ok)).strong());
                     if ui.button(t(cx.lang, Key::Dismiss)).clicked() {
                         actions.push(Action::DismissNotice);
                     }
-                    ui.separator();
-                }
+                });
+            });
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
                 let asked = match &mut self.modal {
                     Some(Modal::Wizard(w)) => wizard::show(ui, &cx, w),
                     Some(Modal::Service(d)) => screen::services::show(ui, &cx, working, d),
@@ -256,6 +262,17 @@ impl App {
 
     /// Does what the operator asked for on a screen.
     fn apply(&mut self, ctx: &egui::Context, action: Action) {
+        // A new piece of work: the notice of the last one goes.
+        if matches!(
+            action,
+            Action::SelectApplication(_)
+                | Action::StartWorkflow { .. }
+                | Action::OpenService { .. }
+                | Action::Inspect(_)
+                | Action::Resume
+        ) {
+            self.notice = None;
+        }
         match action {
             Action::DismissNotice => self.notice = None,
             Action::SelectReader(reader) => self.reader = Some(reader),
@@ -306,9 +323,12 @@ impl App {
             }
             Action::RunService => self.run_service(ctx),
             Action::Resume => {
-                if let Some(Modal::Wizard(w)) = &self.modal {
+                if let Some(Modal::Wizard(w)) = &mut self.modal {
+                    // The same wizard goes on: the steps done stay done,
+                    // whether or not the card is back yet.
+                    w.resume();
                     let (reader, application, kind) = (w.reader.clone(), w.application, w.kind);
-                    self.start_workflow(&reader, application, kind);
+                    self.run_workflow(&reader, application, kind);
                 }
             }
             Action::Close => {
@@ -472,6 +492,21 @@ impl App {
             }
             Report::ServiceDone(reader, name, result) => {
                 self.readers.set_busy(&reader, false);
+                if name == REVOKE {
+                    // No card was touched, but what the readers panel says
+                    // of the citizen's card changed: look at every card again.
+                    let names: Vec<String> = self
+                        .readers
+                        .snapshot()
+                        .into_iter()
+                        .map(|(n, _)| n)
+                        .collect();
+                    self.readers
+                        .dirty
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(names);
+                }
                 let dialog = match &mut self.modal {
                     Some(Modal::Service(d)) => Some(d),
                     _ => None,
@@ -519,6 +554,11 @@ impl App {
 
     fn start_workflow(&mut self, reader: &str, application: i64, kind: WorkflowKind) {
         self.modal = Some(Modal::Wizard(Wizard::new(reader, application, kind)));
+        self.run_workflow(reader, application, kind);
+    }
+
+    /// Runs the workflow on the reader's worker, for the wizard on show.
+    fn run_workflow(&mut self, reader: &str, application: i64, kind: WorkflowKind) {
         let citizen = Box::new(UiCitizen {
             reader: reader.to_string(),
             events: self.citizen_tx.clone(),
@@ -560,7 +600,7 @@ impl App {
                 std::thread::spawn(move || {
                     let r = services::revoke(&station, &AppKey::Id(application), reason)
                         .map(|s| format!("{done}: {}", s.len()));
-                    let _ = tx.send(Report::ServiceDone(String::new(), "revoke".into(), r));
+                    let _ = tx.send(Report::ServiceDone(String::new(), REVOKE.into(), r));
                     repaint.request_repaint();
                 });
             }
@@ -571,6 +611,8 @@ impl App {
 
 /// The name of the inspection job.
 const INSPECT: &str = "inspect";
+/// The name of a revocation's report.
+const REVOKE: &str = "revoke";
 
 /// The PUK letter on show, if any.
 fn letter_of(modal: &mut Option<Modal>) -> Option<&mut LetterView> {
@@ -660,4 +702,16 @@ pub fn setup_style(ctx: &egui::Context) {
     // A light theme: the state colours (green, red, amber) read well on it
     // in a bright office.
     ctx.set_theme(egui::Theme::Light);
+    ctx.style_mut_of(egui::Theme::Light, |style| {
+        let v = &mut style.visuals;
+        // Text fields: white with a visible border, so that an empty field
+        // reads as a field.
+        v.text_edit_bg_color = Some(egui::Color32::WHITE);
+        v.widgets.inactive.bg_stroke = egui::Stroke::new(1.0, egui::Color32::from_gray(130));
+        // Buttons: a darker fill and a border, so that they look clickable.
+        v.widgets.inactive.weak_bg_fill = egui::Color32::from_gray(222);
+        v.widgets.inactive.bg_fill = egui::Color32::from_gray(222);
+        v.widgets.hovered.bg_stroke = egui::Stroke::new(1.5, screen::BLUE);
+        v.widgets.inactive.fg_stroke.color = egui::Color32::from_gray(30);
+    });
 }

@@ -129,7 +129,6 @@ pub enum Key {
     Reason,
     ConfirmRevoke,
     ConfirmReset,
-    DoIt,
     Unblocked,
     PinChanged,
     ResetDone,
@@ -324,6 +323,12 @@ pub enum Key {
     FilterHint,
     LocalTime,
     Entries,
+    DoUnblock,
+    DoChangePin,
+    DoRevoke,
+    DoReset,
+    PinBlockedUnblockFirst,
+    CannotUndo,
 }
 
 impl Key {
@@ -422,7 +427,6 @@ impl Key {
             Key::Reason => ["Motivo", "Reason", "Motiu"],
             Key::ConfirmRevoke => ["Entiendo que la revocación no se puede deshacer", "I understand revocation cannot be undone", "Entenc que la revocació no es pot desfer"],
             Key::ConfirmReset => ["Entiendo que se borran las claves y se revocan los certificados", "I understand the keys are erased and the certificates revoked", "Entenc que s'esborren les claus i es revoquen els certificats"],
-            Key::DoIt => ["Hacerlo", "Do it", "Fer-ho"],
             Key::Unblocked => ["PIN desbloqueado y cambiado.", "PIN unblocked and changed.", "PIN desbloquejat i canviat."],
             Key::PinChanged => ["PIN cambiado.", "PIN changed.", "PIN canviat."],
             Key::ResetDone => ["Tarjeta reiniciada, lista para reemitir", "Card reset, ready for re-issue", "Targeta reiniciada, preparada per a reemetre"],
@@ -617,6 +621,12 @@ impl Key {
             Key::FilterHint => ["NIF/NIE, nombre, operador, acción…", "NIF/NIE, name, operator, action…", "NIF/NIE, nom, operador, acció…"],
             Key::LocalTime => ["hora local", "local time", "hora local"],
             Key::Entries => ["entradas", "entries", "entrades"],
+            Key::DoUnblock => ["Desbloquear", "Unblock", "Desbloquejar"],
+            Key::DoChangePin => ["Cambiar", "Change", "Canviar"],
+            Key::DoRevoke => ["Revocar los certificados", "Revoke the certificates", "Revocar els certificats"],
+            Key::DoReset => ["Borrar las claves y reiniciar", "Erase the keys and reset", "Esborrar les claus i reiniciar"],
+            Key::PinBlockedUnblockFirst => ["El PIN está bloqueado: desbloquéelo primero con el PUK.", "The PIN is blocked: unblock it with the PUK first.", "El PIN està bloquejat: desbloquege'l primer amb el PUK."],
+            Key::CannotUndo => ["No se puede deshacer.", "It cannot be undone.", "No es pot desfer."],
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The applications tab: find an application, see it, and act on it with
 //! the card in the chosen reader.
 
-use eframe::egui::{self, RichText};
+use eframe::egui::{self, Color32, RichText};
 use firma_station_engine::inspection::CardView;
 use firma_station_engine::registry::{AppState, Application, WorkflowKind};
 use time::OffsetDateTime;
@@ -225,16 +225,27 @@ fn application(
             if !on_card {
                 ui.label(tr(Key::NeedCitizenCard));
             }
+            let pin_blocked = matches!(
+                card,
+                Some(CardView::Firma {
+                    pin_blocked: true,
+                    ..
+                })
+            );
             ui.horizontal_wrapped(|ui| {
                 for (kind, key) in [
                     (ServiceKind::Unblock, Key::Unblock),
                     (ServiceKind::ChangePin, Key::ChangePin),
-                    (ServiceKind::Reset, Key::ResetCard),
                 ] {
-                    if ui
-                        .add_enabled(on_card, egui::Button::new(tr(key)))
-                        .clicked()
-                    {
+                    // A blocked PIN cannot be changed: only unblocked.
+                    let enabled = on_card && !(kind == ServiceKind::ChangePin && pin_blocked);
+                    let b = ui.add_enabled(enabled, egui::Button::new(tr(key)));
+                    let b = if on_card && pin_blocked {
+                        b.on_disabled_hover_text(tr(Key::PinBlockedUnblockFirst))
+                    } else {
+                        b
+                    };
+                    if b.clicked() {
                         action = Some(Action::OpenService {
                             kind,
                             reader: reader.clone(),
@@ -262,13 +273,6 @@ fn application(
                         });
                     }
                 }
-                if ui.button(tr(Key::Revoke)).clicked() {
-                    action = Some(Action::OpenService {
-                        kind: ServiceKind::Revoke,
-                        reader: None,
-                        application: app.id,
-                    });
-                }
                 if ui
                     .add_enabled(on_card, egui::Button::new(tr(Key::Inspect)))
                     .clicked()
@@ -276,6 +280,35 @@ fn application(
                     if let Some(reader) = reader.clone() {
                         action = Some(Action::Inspect(reader));
                     }
+                }
+            });
+            // What cannot be undone apart, in red.
+            ui.add_space(6.0);
+            ui.horizontal_wrapped(|ui| {
+                let red = |key| RichText::new(tr(key)).color(Color32::DARK_RED).strong();
+                let danger =
+                    |b: egui::Button<'static>| b.stroke(egui::Stroke::new(1.5, Color32::DARK_RED));
+                if ui
+                    .add(danger(egui::Button::new(red(Key::Revoke))))
+                    .clicked()
+                {
+                    // No card needed; the card in the reader is named
+                    // when it is the citizen's.
+                    action = Some(Action::OpenService {
+                        kind: ServiceKind::Revoke,
+                        reader: reader.clone().filter(|_| on_card),
+                        application: app.id,
+                    });
+                }
+                if ui
+                    .add_enabled(on_card, danger(egui::Button::new(red(Key::ResetCard))))
+                    .clicked()
+                {
+                    action = Some(Action::OpenService {
+                        kind: ServiceKind::Reset,
+                        reader: reader.clone(),
+                        application: app.id,
+                    });
                 }
             });
         }

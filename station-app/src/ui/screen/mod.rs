@@ -86,6 +86,13 @@ pub fn context(ui: &mut egui::Ui, cx: &Cx, application: i64, reader: Option<&str
             CardView::Blank { serial } | CardView::Firma { serial, .. } => Some(*serial),
             _ => None,
         })
+        .or_else(|| {
+            // The card the station issued for it, as the registry knows.
+            let detail = cx.snapshot.detail.as_ref()?;
+            (detail.application == application)
+                .then(|| detail.certificates.last().map(|c| c.card_serial))
+                .flatten()
+        })
         .or(app.and_then(|a| a.card_serial));
     egui::Frame::group(ui.style())
         .fill(ui.visuals().selection.bg_fill.gamma_multiply(0.25))

@@ -203,11 +203,22 @@ pub fn show(ui: &mut egui::Ui, cx: &Cx, working: bool, d: &mut ServiceDialog) ->
     let mut action = None;
     ui.horizontal(|ui| {
         let needs_confirm = matches!(d.kind, ServiceKind::Revoke | ServiceKind::Reset);
+        // The button says what it does; a destructive one is red.
+        let (key, destructive) = match d.kind {
+            ServiceKind::Unblock => (Key::DoUnblock, false),
+            ServiceKind::ChangePin => (Key::DoChangePin, false),
+            ServiceKind::Revoke => (Key::DoRevoke, true),
+            ServiceKind::Reset => (Key::DoReset, true),
+        };
+        let button = if destructive {
+            egui::Button::new(RichText::new(t(lang, key)).strong().color(Color32::WHITE))
+                .fill(Color32::DARK_RED)
+        } else {
+            egui::Button::new(RichText::new(t(lang, key)).strong())
+        };
         if ui
-            .add_enabled(
-                !working && (!needs_confirm || d.confirmed),
-                egui::Button::new(RichText::new(t(lang, Key::DoIt)).strong()),
-            )
+            .add_enabled(!working && (!needs_confirm || d.confirmed), button)
+            .on_disabled_hover_text(t(lang, Key::CannotUndo))
             .clicked()
             || (enter && !working && !needs_confirm)
         {

@@ -50,6 +50,18 @@ impl Wizard {
         }
     }
 
+    /// Resume: the fault goes, a failed or running step is pending again,
+    /// and what was done stays done.
+    pub fn resume(&mut self) {
+        self.fault = None;
+        self.finished = None;
+        for (_, state) in &mut self.steps {
+            if matches!(state, StepState::Failed | StepState::Running) {
+                *state = StepState::Pending;
+            }
+        }
+    }
+
     /// A step started, ended or failed on the worker.
     pub fn progress(&mut self, p: &Progress) {
         let (step, state) = match *p {
