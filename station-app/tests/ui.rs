@@ -714,6 +714,19 @@ fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming
     // Back in; resume: what was done is not done again.
     readers.insert(1, card);
     click(&mut h, "Reanudar");
+    wait_for(&mut h, "the PIN dialog", |h| {
+        visible(h, "El ciudadano elige su PIN")
+    });
+    // Finding 10: a card pulled while the PIN dialog waits shows as gone
+    // in the panel at once.
+    let card = readers.pull(1);
+    wait_for(&mut h, "the pulled card in the panel", |h| {
+        h.query_all_by_label("Vacío").count() == 2
+    });
+    readers.insert(1, card);
+    wait_for(&mut h, "the card back in the panel", |h| {
+        visible(h, "Trabajando con la tarjeta")
+    });
     enter_new_pin(&mut h, "502816");
     wait_for(&mut h, "the PUK letter", |h| {
         visible(h, "Carta del PUK de su tarjeta de firma")
