@@ -633,6 +633,11 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     click(&mut h, "Valencià");
     wait_for(&mut h, "Valencian", |h| visible(h, "Comprovar la cadena"));
     assert!(visible(&h, "Targeta activada"));
+    assert!(visible(&h, "El registre d'auditoria és íntegre"));
+    assert!(
+        visible(&h, "PIN desbloquejat i canviat."),
+        "the notice follows the language"
+    );
     assert_no_english(&mut h, "the audit table in Valencian");
     click(&mut h, "English");
     wait_for(&mut h, "English", |h| visible(h, "Check the chain"));
@@ -844,6 +849,12 @@ fn identity_check_refusals_are_in_the_operators_language() {
         visible(h, "Comprovació d'identitat")
     });
     assert_no_english(&mut h, "the identity check in Valencian");
+    // The refusal on show follows the change of language.
+    assert!(visible(
+        &h,
+        "Escriga la data de validesa com en el document"
+    ));
+    assert!(!visible(&h, "Escriba la fecha de validez"));
 }
 
 /// Findings 5 and 9: the detail shows the citizen the list shows, and the

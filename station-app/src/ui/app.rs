@@ -23,7 +23,7 @@ use firma_station_engine::worker::{Job, Report, Worker};
 use time::OffsetDateTime;
 
 use super::citizen::{CitizenEvent, UiCitizen};
-use super::i18n::{self, t, Key, Lang};
+use super::i18n::{self, t, Key, Lang, Said};
 use super::model::{Model, Want};
 use super::print::Printer;
 use super::screen::applications::{self, Applications};
@@ -45,7 +45,7 @@ enum Tab {
 /// What covers the tabs while it lasts.
 enum Modal {
     /// An activation or a renewal, with the citizen's prompts.
-    Wizard(Wizard),
+    Wizard(Box<Wizard>),
     Service(ServiceDialog),
     /// What a card holds, as the reader's worker read it.
     Inspection(InspectionView),
@@ -75,7 +75,7 @@ pub struct App {
     audit: Audit,
     modal: Option<Modal>,
     /// The last thing done or refused: (done, what).
-    notice: Option<(bool, String)>,
+    notice: Option<(bool, Said)>,
     /// Frames drawn, for the test that the window keeps drawing while a
     /// card works.
     pub frames: u64,
@@ -178,16 +178,13 @@ impl App {
             }
         }
         if let Some(chain) = self.model.poll() {
-            let lang = self.lang;
             self.audit.check = Some(match chain {
-                Ok(n) => (true, format!("{} ({n})", t(lang, Key::ChainOk))),
+                Ok(n) => (true, Said::new(|l| format!("{} ({n})", t(l, Key::ChainOk)))),
                 Err(e) => (
                     false,
-                    format!(
-                        "{}: {}",
-                        t(lang, Key::ChainBroken),
-                        i18n::chain_error(lang, &e)
-                    ),
+                    Said::new(|l| {
+                        format!("{}: {}", t(l, Key::ChainBroken), i18n::chain_error(l, &e))
+                    }),
                 ),
             });
         }
@@ -226,7 +223,11 @@ impl App {
         if let Some((ok, text)) = &self.notice {
             egui::Panel::bottom("notice").show(ui, |ui| {
                 ui.horizontal_wrapped(|ui| {
-                    ui.label(RichText::new(text).color(ok_color(*ok)).strong());
+                    ui.label(
+                        RichText::new(text.get(cx.lang))
+                            .color(ok_color(*ok))
+                            .strong(),
+                    );
                     if ui.button(t(cx.lang, Key::Dismiss)).clicked() {
                         actions.push(Action::DismissNotice);
                     }
@@ -452,7 +453,6 @@ impl App {
     }
 
     fn report(&mut self, report: Report) {
-        let lang = self.lang;
         let wizard = match &mut self.modal {
             Some(Modal::Wizard(w)) => Some(w),
             _ => None,
@@ -463,7 +463,8 @@ impl App {
                     note: Some(note), ..
                 } = &p
                 {
-                    self.notice = Some((true, i18n::card_note(lang, *note).into()));
+                    let note = *note;
+                    self.notice = Some((true, Said::new(|l| i18n::card_note(l, note).into())));
                 }
                 if let Some(w) = wizard.filter(|w| w.reader == reader) {
                     w.progress(&p);
@@ -475,15 +476,17 @@ impl App {
                     if w.reader == reader {
                         match *result {
                             Ok(outcome) => {
-                                w.finished = Some(format!(
-                                    "{} {} — {} {}",
-                                    t(lang, Key::CardReady),
-                                    outcome.card_serial,
-                                    outcome.application.given_name,
-                                    outcome.application.surnames
-                                ));
+                                w.finished = Some(Said::new(|l| {
+                                    format!(
+                                        "{} {} — {} {}",
+                                        t(l, Key::CardReady),
+                                        outcome.card_serial,
+                                        outcome.application.given_name,
+                                        outcome.application.surnames
+                                    )
+                                }));
                             }
-                            Err(e) => w.fault = Some(i18n::error(lang, &e)),
+                            Err(e) => w.fault = Some(Said::error(&e)),
                         }
                     }
                     // A PIN dialog left open belongs to the job that ended.
@@ -515,13 +518,17 @@ impl App {
                     // The inspection shows in its own panel.
                     Ok(_) if name == INSPECT => {}
                     Ok(what) => {
-                        self.notice = Some((true, what));
+                        let done = match &dialog {
+                            Some(d) => d.done(&what),
+                            None => Said::new(|_| what.clone()),
+                        };
+                        self.notice = Some((true, done));
                         if dialog.is_some() {
                             self.modal = None;
                         }
                     }
                     Err(e) => {
-                        let msg = i18n::error(lang, &e);
+                        let msg = Said::error(&e);
                         match dialog {
                             Some(d) => d.error = Some(msg),
                             None => self.notice = Some((false, msg)),
@@ -533,7 +540,6 @@ impl App {
     }
 
     fn record_identity(&mut self, id: i64) {
-        let lang = self.lang;
         let f = &mut self.applications.identity;
         let today = OffsetDateTime::now_utc().date();
         let support = Some(f.support.as_str()).filter(|s| !s.trim().is_empty());
@@ -545,15 +551,19 @@ impl App {
         match result {
             Ok(_) => {
                 self.applications.identity = IdentityForm::default();
-                self.notice = Some((true, t(lang, Key::IdentityRecorded).into()));
+                self.notice = Some((true, Said::key(Key::IdentityRecorded)));
                 self.model.refresh(self.want());
             }
-            Err(e) => f.error = Some(i18n::error(lang, &e)),
+            Err(e) => f.error = Some(Said::error(&e)),
         }
     }
 
     fn start_workflow(&mut self, reader: &str, application: i64, kind: WorkflowKind) {
-        self.modal = Some(Modal::Wizard(Wizard::new(reader, application, kind)));
+        self.modal = Some(Modal::Wizard(Box::new(Wizard::new(
+            reader,
+            application,
+            kind,
+        ))));
         self.run_workflow(reader, application, kind);
     }
 
@@ -579,19 +589,17 @@ impl App {
     }
 
     fn run_service(&mut self, ctx: &egui::Context) {
-        let lang = self.lang;
         let Some(Modal::Service(d)) = &mut self.modal else {
             return;
         };
         let reader = d.reader.clone();
-        let job = d.job(lang);
+        let job = d.job();
         pin::wipe(ctx);
         match job {
             Ok(ServiceJob::Card(job)) => self.submit(&reader, job),
             Ok(ServiceJob::Revoke {
                 application,
                 reason,
-                done,
             }) => {
                 // No card: the registry and the CA, off the UI thread.
                 let station = self.station.clone();
@@ -599,7 +607,7 @@ impl App {
                 let repaint = ctx.clone();
                 std::thread::spawn(move || {
                     let r = services::revoke(&station, &AppKey::Id(application), reason)
-                        .map(|s| format!("{done}: {}", s.len()));
+                        .map(|s| s.len().to_string());
                     let _ = tx.send(Report::ServiceDone(String::new(), REVOKE.into(), r));
                     repaint.request_repaint();
                 });

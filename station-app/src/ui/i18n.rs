@@ -10,6 +10,8 @@ mod errors;
 pub use audit::{action, chain_error, subject};
 pub use errors::{error, pin_rule, tries, workflow};
 
+use firma_station_engine::error::StationError;
+
 use firma_station_engine::activation::{CardNote, Step};
 use firma_station_engine::ca::RevocationReason;
 use firma_station_engine::inspection::UnknownCard;
@@ -639,6 +641,36 @@ pub fn tf(lang: Lang, key: Key, args: &[&dyn std::fmt::Display]) -> String {
         text = text.replace(&format!("{{{i}}}"), &a.to_string());
     }
     text
+}
+
+/// A text said in every language at once, so that what the window shows
+/// (a refusal, a fault, a notice) follows the operator's change of language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said([String; 3]);
+
+impl Said {
+    pub fn new(say: impl Fn(Lang) -> String) -> Self {
+        Said([say(Lang::Es), say(Lang::En), say(Lang::Va)])
+    }
+
+    pub fn key(key: Key) -> Self {
+        Self::new(|lang| t(lang, key).into())
+    }
+
+    /// An engine error in words; its technical detail goes to the log.
+    pub fn error(e: &StationError) -> Self {
+        errors::log(e);
+        Self::new(|lang| error(lang, e))
+    }
+
+    pub fn get(&self, lang: Lang) -> &str {
+        let [es, en, va] = &self.0;
+        match lang {
+            Lang::Es => es,
+            Lang::En => en,
+            Lang::Va => va,
+        }
+    }
 }
 
 /// A date as Spanish documents print it (17/05/2031).

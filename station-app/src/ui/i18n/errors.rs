@@ -10,11 +10,10 @@ use firma_station_engine::registry::WorkflowKind;
 
 use super::{date, profile, state_name, step, t, tf, Key, Lang};
 
-/// An engine error as the operator reads it: what happened and what to do.
-pub fn error(lang: Lang, e: &StationError) -> String {
+/// Logs the engine's own text of an error whose technical detail the
+/// window does not show.
+pub fn log(e: &StationError) {
     use StationError as E;
-    let k = |key| t(lang, key).to_string();
-    let f = |key, args: &[&dyn std::fmt::Display]| tf(lang, key, args);
     let technical = matches!(
         e,
         E::Ca(_)
@@ -32,6 +31,13 @@ pub fn error(lang: Lang, e: &StationError) -> String {
         // The detail is for whoever looks after the station.
         tracing::warn!("shown to the operator in words: {e}");
     }
+}
+
+/// An engine error as the operator reads it: what happened and what to do.
+pub fn error(lang: Lang, e: &StationError) -> String {
+    use StationError as E;
+    let k = |key| t(lang, key).to_string();
+    let f = |key, args: &[&dyn std::fmt::Display]| tf(lang, key, args);
     match e {
         E::IdentityNotSeen => k(Key::ErrIdentityNotSeen),
         E::ImportFile(_) => k(Key::ErrImportFile),

@@ -9,7 +9,7 @@ use eframe::egui::{self, RichText};
 use firma_station_engine::audit::AuditEntry;
 
 use super::{normalize, ok_color, Action, Cx};
-use crate::ui::i18n::{self, t, Key, Lang};
+use crate::ui::i18n::{self, t, Key, Lang, Said};
 use crate::ui::localtime;
 use crate::ui::model::Snapshot;
 
@@ -17,7 +17,7 @@ use crate::ui::model::Snapshot;
 pub struct Audit {
     pub filter: String,
     /// The last chain check: (intact, what it said).
-    pub check: Option<(bool, String)>,
+    pub check: Option<(bool, Said)>,
     /// The entries whose detail is open.
     open: HashSet<i64>,
 }
@@ -104,7 +104,7 @@ pub fn show(ui: &mut egui::Ui, cx: &Cx, tab: &mut Audit) -> Option<Action> {
         }
     });
     if let Some((ok, text)) = &tab.check {
-        ui.colored_label(ok_color(*ok), text);
+        ui.colored_label(ok_color(*ok), text.get(lang));
     }
     let Some(entries) = cx.snapshot.audit.as_deref() else {
         // The log is being read.

@@ -3,7 +3,7 @@
 
 use eframe::egui::{self, Color32, RichText};
 
-use crate::ui::i18n::{t, Key, Lang};
+use crate::ui::i18n::{t, Key, Lang, Said};
 
 #[derive(Default)]
 pub struct IdentityForm {
@@ -12,7 +12,7 @@ pub struct IdentityForm {
     pub support: String,
     pub expires: String,
     pub seen: bool,
-    pub error: Option<String>,
+    pub error: Option<Said>,
 }
 
 impl IdentityForm {
@@ -60,7 +60,7 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, f: &mut IdentityForm) -> bool {
     });
     ui.checkbox(&mut f.seen, t(lang, Key::SeenDocument));
     if let Some(e) = &f.error {
-        ui.colored_label(Color32::DARK_RED, e);
+        ui.colored_label(Color32::DARK_RED, e.get(lang));
     }
     ui.button(RichText::new(t(lang, Key::RecordIdentity)).strong())
         .clicked()

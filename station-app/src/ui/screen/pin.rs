@@ -10,7 +10,7 @@ use firma_station_engine::pin::check_new_pin;
 use zeroize::Zeroizing;
 
 use super::Action;
-use crate::ui::i18n::{self, t, Key, Lang};
+use crate::ui::i18n::{self, t, Key, Lang, Said};
 
 /// The PIN dialog: the citizen's entry, wiped when the step takes it.
 pub struct PinDialog {
@@ -19,7 +19,7 @@ pub struct PinDialog {
     pub reply: Sender<Option<Pin>>,
     pub first: Zeroizing<String>,
     pub second: Zeroizing<String>,
-    pub error: Option<String>,
+    pub error: Option<Said>,
     /// The first field has been given the keyboard focus.
     focused: bool,
 }
@@ -68,7 +68,7 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, d: &mut PinDialog) -> Option<Action> 
             }
         });
     if let Some(e) = &d.error {
-        ui.colored_label(Color32::DARK_RED, e);
+        ui.colored_label(Color32::DARK_RED, e.get(lang));
     }
     let mut submit = enter;
     let mut cancel = false;
@@ -85,9 +85,9 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, d: &mut PinDialog) -> Option<Action> 
         return None;
     }
     let checked = if d.new {
-        new_pin(lang, &d.first, &d.second)
+        new_pin(&d.first, &d.second)
     } else {
-        Pin::new(d.first.as_bytes()).map_err(|e| i18n::error(lang, &StationError::PinFormat(e)))
+        Pin::new(d.first.as_bytes()).map_err(|e| Said::error(&StationError::PinFormat(e)))
     };
     match checked {
         Ok(pin) => Some(Action::AnswerPin(Some(pin))),
@@ -108,11 +108,11 @@ pub fn submitted(ui: &egui::Ui, field: &egui::Response) -> bool {
 
 /// A new PIN typed twice, checked against the rules; the refusal in the
 /// operator's language.
-pub fn new_pin(lang: Lang, first: &str, again: &str) -> Result<Pin, String> {
+pub fn new_pin(first: &str, again: &str) -> Result<Pin, Said> {
     if first != again {
-        Err(t(lang, Key::PinDiffer).to_string())
+        Err(Said::key(Key::PinDiffer))
     } else {
-        check_new_pin(first).map_err(|e| i18n::pin_rule(lang, e).to_string())
+        check_new_pin(first).map_err(|e| Said::new(|lang| i18n::pin_rule(lang, e).into()))
     }
 }
 

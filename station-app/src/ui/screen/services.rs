@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use super::pin::{self, new_pin};
 use super::{Action, Cx};
-use crate::ui::i18n::{self, t, Key, Lang};
+use crate::ui::i18n::{self, t, Key, Said};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceKind {
@@ -31,7 +31,7 @@ pub struct ServiceDialog {
     again: Zeroizing<String>,
     reason: RevocationReason,
     confirmed: bool,
-    pub error: Option<String>,
+    pub error: Option<Said>,
     /// The first field has been given the keyboard focus.
     focused: bool,
 }
@@ -43,8 +43,6 @@ pub enum ServiceJob {
     Revoke {
         application: i64,
         reason: RevocationReason,
-        /// Its result, in the operator's language.
-        done: &'static str,
     },
 }
 
@@ -66,60 +64,50 @@ impl ServiceDialog {
 
     /// The job the dialog asks for; the secrets typed are cleared either
     /// way (the caller wipes egui's copies).
-    pub fn job(&mut self, lang: Lang) -> Result<ServiceJob, String> {
+    /// The job the dialog asks for; the secrets typed are cleared either
+    /// way (the caller wipes egui's copies).
+    pub fn job(&mut self) -> Result<ServiceJob, Said> {
         self.error = None;
         let job = match self.kind {
             ServiceKind::Unblock | ServiceKind::ChangePin => {
-                let new = new_pin(lang, &self.new_pin, &self.again);
+                let new = new_pin(&self.new_pin, &self.again);
                 // What cannot be a PUK or a PIN never reaches the card: it
                 // would cost a try.
                 let first = if self.kind == ServiceKind::Unblock {
-                    parse_puk(&self.secret).map_err(|e| i18n::error(lang, &e.into()))
+                    parse_puk(&self.secret).map_err(|e| Said::error(&e.into()))
                 } else {
                     Pin::new(self.secret.as_bytes())
-                        .map_err(|e| i18n::error(lang, &StationError::PinFormat(e)))
+                        .map_err(|e| Said::error(&StationError::PinFormat(e)))
                 };
                 match (new, first) {
                     (Ok(new), Ok(first)) => {
                         let unblock = self.kind == ServiceKind::Unblock;
-                        let done = t(
-                            lang,
-                            if unblock {
-                                Key::Unblocked
-                            } else {
-                                Key::PinChanged
-                            },
-                        );
                         Ok(ServiceJob::Card(Job::Service {
                             name: "pin".into(),
                             run: Box::new(move |station, card| {
-                                if unblock {
-                                    services::unblock(station, card, &first, &new)?;
+                                let serial = if unblock {
+                                    services::unblock(station, card, &first, &new)?
                                 } else {
-                                    services::change_pin(station, card, &first, &new)?;
-                                }
-                                Ok(done.to_string())
+                                    services::change_pin(station, card, &first, &new)?
+                                };
+                                Ok(serial.to_string())
                             }),
                         }))
                     }
                     (Err(e), _) | (_, Err(e)) => Err(e),
                 }
             }
-            ServiceKind::Reset => {
-                let done = t(lang, Key::ResetDone);
-                Ok(ServiceJob::Card(Job::Service {
-                    name: "reset".into(),
-                    run: Box::new(move |station, card| {
-                        let r = services::reset_card(station, card, RevocationReason::Superseded)?;
-                        Ok(format!("{done} ({})", r.serial))
-                    }),
-                }))
-            }
+            ServiceKind::Reset => Ok(ServiceJob::Card(Job::Service {
+                name: "reset".into(),
+                run: Box::new(move |station, card| {
+                    let r = services::reset_card(station, card, RevocationReason::Superseded)?;
+                    Ok(r.serial.to_string())
+                }),
+            })),
             ServiceKind::Revoke => {
                 return Ok(ServiceJob::Revoke {
                     application: self.application,
                     reason: self.reason,
-                    done: t(lang, Key::Revoked),
                 })
             }
         };
@@ -128,6 +116,17 @@ impl ServiceDialog {
         self.again.clear();
         self.focused = false;
         job
+    }
+
+    /// What the service did, in words; `what` is the job's own answer (a
+    /// card serial, the number of certificates revoked).
+    pub fn done(&self, what: &str) -> Said {
+        match self.kind {
+            ServiceKind::Unblock => Said::key(Key::Unblocked),
+            ServiceKind::ChangePin => Said::key(Key::PinChanged),
+            ServiceKind::Reset => Said::new(|l| format!("{} ({what})", t(l, Key::ResetDone))),
+            ServiceKind::Revoke => Said::new(|l| format!("{}: {what}", t(l, Key::Revoked))),
+        }
     }
 }
 
@@ -195,7 +194,7 @@ pub fn show(ui: &mut egui::Ui, cx: &Cx, working: bool, d: &mut ServiceDialog) ->
         }
     }
     if let Some(e) = &d.error {
-        ui.colored_label(Color32::DARK_RED, e);
+        ui.colored_label(Color32::DARK_RED, e.get(lang));
     }
     if working {
         ui.add(egui::Spinner::new());

@@ -9,7 +9,7 @@ use firma_station_engine::registry::WorkflowKind;
 use super::letter::{self, LetterView};
 use super::pin::{self, PinDialog};
 use super::{Action, Cx, BLUE};
-use crate::ui::i18n::{self, t, Key};
+use crate::ui::i18n::{self, t, Key, Said};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StepState {
@@ -25,8 +25,8 @@ pub struct Wizard {
     pub application: i64,
     pub kind: WorkflowKind,
     steps: Vec<(Step, StepState)>,
-    pub fault: Option<String>,
-    pub finished: Option<String>,
+    pub fault: Option<Said>,
+    pub finished: Option<Said>,
     /// The citizen types a PIN for the waiting step.
     pub pin: Option<PinDialog>,
     /// The PUK letter, until the operator says it was handed over.
@@ -146,7 +146,7 @@ fn steps(ui: &mut egui::Ui, cx: &Cx, w: &Wizard) -> Option<Action> {
                 .color(Color32::DARK_RED)
                 .strong(),
         );
-        ui.label(RichText::new(fault).color(Color32::DARK_RED));
+        ui.label(RichText::new(fault.get(lang)).color(Color32::DARK_RED));
         ui.label(t(lang, Key::ResumeHint));
         ui.horizontal(|ui| {
             if ui
@@ -161,7 +161,11 @@ fn steps(ui: &mut egui::Ui, cx: &Cx, w: &Wizard) -> Option<Action> {
         });
     } else if let Some(finished) = &w.finished {
         ui.separator();
-        ui.label(RichText::new(finished).color(Color32::DARK_GREEN).strong());
+        ui.label(
+            RichText::new(finished.get(lang))
+                .color(Color32::DARK_GREEN)
+                .strong(),
+        );
         if ui.button(t(lang, Key::Close)).clicked() {
             action = Some(Action::Close);
         }
