@@ -11,7 +11,7 @@ use time::Date;
 
 use crate::ca::CaError;
 use crate::identity::IdentityError;
-use crate::pin::PinRule;
+use crate::pin::{PinRule, PukRule};
 use crate::profile::Profile;
 use crate::registry::{AppState, RegistryError, WorkflowKind};
 use crate::step::Step;
@@ -74,6 +74,8 @@ pub enum StationError {
     PinRule(#[from] PinRule),
     #[error("the PUK is not valid: {0}")]
     PukFormat(CardError),
+    #[error("the PUK is not valid: {0}")]
+    PukRule(#[from] PukRule),
     #[error("the current PIN is not valid: {0}")]
     PinFormat(CardError),
     #[error("no PIN was given")]
@@ -278,6 +280,7 @@ impl StationError {
             | NotIssuable { .. }
             | PinRule(_)
             | PukFormat(_)
+            | PukRule(_)
             | PinFormat(_)
             | NoPinGiven
             | PinEntryCancelled

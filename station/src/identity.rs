@@ -146,7 +146,7 @@ pub enum IdentityError {
     },
 
     /// The expiry date could not be read.
-    #[error("the expiry date must be written YYYY-MM-DD, like 2031-05-17; \"{input}\" is not")]
+    #[error("the expiry date must be written as on the document, DD/MM/YYYY like 17/05/2031 (or YYYY-MM-DD); \"{input}\" is not")]
     DateFormat { input: String },
 
     /// The expiry date has the right form but is not a day of the calendar.
@@ -412,8 +412,9 @@ impl IdentityDocument {
     /// Checks what the operator typed from the document:
     /// the kind ("DNI" or "NIE"), the number (which must be of that kind),
     /// the support number if any (blank counts as none), and the expiry date
-    /// written YYYY-MM-DD, which must not be before `today` (a document is
-    /// valid through its expiry day).
+    /// written as the document prints it (DD/MM/YYYY) or YYYY-MM-DD, which
+    /// must not be before `today` (a document is valid through its expiry
+    /// day).
     pub fn check(
         kind: &str,
         number: &str,
@@ -466,24 +467,30 @@ impl IdentityDocument {
     }
 }
 
-/// Reads a YYYY-MM-DD date, telling a badly written date from a date that
-/// does not exist (2031-02-30).
+/// Reads a date as the document prints it, DD MM YYYY (the DNI prints
+/// "17 05 2031"), with '/', '-', '.' or spaces between the numbers, or as
+/// YYYY-MM-DD; tells a badly written date from a date that does not exist
+/// (30/02/2031).
 fn parse_date(input: &str) -> Result<Date, IdentityError> {
     let t = input.trim();
-    let b = t.as_bytes();
-    let shaped = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if !shaped {
-        return Err(IdentityError::DateFormat {
-            input: input.to_owned(),
-        });
-    }
-    let num = |r: std::ops::Range<usize>| -> u32 { t[r].parse().expect("checked digits") };
-    let (year, month, day) = (num(0..4), num(5..7), num(8..10));
+    let parts: Vec<&str> = t
+        .split(|c: char| c == '/' || c == '-' || c == '.' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let digits = |p: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    let (year, month, day) = match parts.as_slice() {
+        [y, m, d] if digits(y, 4..=4) && digits(m, 2..=2) && digits(d, 2..=2) => (*y, *m, *d),
+        [d, m, y] if digits(d, 1..=2) && digits(m, 1..=2) && digits(y, 4..=4) => (*y, *m, *d),
+        _ => {
+            return Err(IdentityError::DateFormat {
+                input: input.to_owned(),
+            })
+        }
+    };
+    let num = |p: &str| -> u32 { p.parse().expect("checked digits") };
+    let (year, month, day) = (num(year), num(month), num(day));
     let no_such = || IdentityError::NoSuchDate {
         input: t.to_owned(),
     };
@@ -491,7 +498,8 @@ fn parse_date(input: &str) -> Result<Date, IdentityError> {
         .ok()
         .and_then(|m| time::Month::try_from(m).ok())
         .ok_or_else(no_such)?;
-    Date::from_calendar_date(year as i32, month, day as u8).map_err(|_| no_such())
+    let day = u8::try_from(day).map_err(|_| no_such())?;
+    Date::from_calendar_date(year as i32, month, day).map_err(|_| no_such())
 }
 
 #[cfg(test)]
@@ -706,13 +714,28 @@ mod tests {
             "the document expired on 2025-03-01: ask for a valid document"
         );
         assert_eq!(
-            e("DNI", "12345678Z", None, "17/05/2031"),
-            "the expiry date must be written YYYY-MM-DD, like 2031-05-17; \"17/05/2031\" is not"
+            e("DNI", "12345678Z", None, "17/05/31"),
+            "the expiry date must be written as on the document, DD/MM/YYYY like 17/05/2031 (or YYYY-MM-DD); \"17/05/31\" is not"
         );
         assert_eq!(
             e("DNI", "12345678Z", None, ""),
-            "the expiry date must be written YYYY-MM-DD, like 2031-05-17; \"\" is not"
+            "the expiry date must be written as on the document, DD/MM/YYYY like 17/05/2031 (or YYYY-MM-DD); \"\" is not"
         );
+        for printed in [
+            "17/05/2031",
+            "17 05 2031",
+            "17.05.2031",
+            "17-05-2031",
+            "2031-05-17",
+        ] {
+            assert_eq!(
+                IdentityDocument::check("DNI", "12345678Z", None, printed, TODAY)
+                    .unwrap()
+                    .expires,
+                time::macros::date!(2031 - 05 - 17),
+                "{printed}"
+            );
+        }
         assert_eq!(
             e("DNI", "12345678Z", None, "2031-02-30"),
             "the expiry date 2031-02-30 does not exist: check the day and the month"

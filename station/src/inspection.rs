@@ -280,12 +280,39 @@ pub enum CardView {
         pin_blocked: bool,
         /// An activation on it stopped half-way.
         unfinished: bool,
+        /// Its certificates were revoked (the card is no longer usable for
+        /// signing; reset it for re-issue).
+        revoked: bool,
     },
-    /// Not a PIV card, a card without Yubico's extensions, or a card
-    /// personalized elsewhere.
+    /// A card this station cannot use as it is.
     Unknown {
-        why: String,
+        why: UnknownCard,
     },
+}
+
+/// Why a card in a reader is not one the station can use as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownCard {
+    /// No PIV application answers.
+    NotPiv,
+    /// A PIV card without a serial number (no Yubico extensions).
+    NoSerial,
+    /// Personalized, but not by this station.
+    PersonalizedElsewhere(u32),
+}
+
+impl std::fmt::Display for UnknownCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnknownCard::NotPiv => f.write_str("not a PIV card"),
+            UnknownCard::NoSerial => {
+                f.write_str("a PIV card without a serial number (no Yubico extensions)")
+            }
+            UnknownCard::PersonalizedElsewhere(serial) => {
+                write!(f, "card {serial} was personalized elsewhere")
+            }
+        }
+    }
 }
 
 /// The readers panel's view of the card behind `transport`.
@@ -295,13 +322,13 @@ pub fn describe_card<T: Transport>(station: &Station, transport: T) -> CardView 
         Ok(card) => card,
         Err(_) => {
             return CardView::Unknown {
-                why: "not a PIV card".into(),
+                why: UnknownCard::NotPiv,
             }
         }
     };
     let Some(serial) = card.serial else {
         return CardView::Unknown {
-            why: "a PIV card without a serial number (no Yubico extensions)".into(),
+            why: UnknownCard::NoSerial,
         };
     };
     let pin_blocked = card.pin.status == PinStatus::Blocked;
@@ -309,11 +336,13 @@ pub fn describe_card<T: Transport>(station: &Station, transport: T) -> CardView 
     if let Some(app_id) = record.as_ref().and_then(|r| r.application_id) {
         if let Ok(app) = station.application(&AppKey::Id(app_id)) {
             let certs = station.registry().certificates(app_id).unwrap_or_default();
-            let expires = certs
-                .iter()
-                .filter(|c| c.card_serial == serial && c.state == CertState::Loaded)
+            let on_card = || certs.iter().filter(|c| c.card_serial == serial);
+            let expires = on_card()
+                .filter(|c| c.state == CertState::Loaded)
                 .map(|c| c.not_after.date())
                 .min();
+            let revoked = on_card().any(|c| c.state == CertState::Revoked)
+                && !on_card().any(|c| c.state == CertState::Loaded);
             return CardView::Firma {
                 serial,
                 application: app_id,
@@ -323,12 +352,13 @@ pub fn describe_card<T: Transport>(station: &Station, transport: T) -> CardView 
                 unfinished: record
                     .as_ref()
                     .is_some_and(|r| r.state == CardState::Personalizing),
+                revoked,
             };
         }
     }
     if card.has_citizen_certificates() || pin_blocked {
         CardView::Unknown {
-            why: format!("card {serial} was personalized elsewhere"),
+            why: UnknownCard::PersonalizedElsewhere(serial),
         }
     } else {
         CardView::Blank { serial }

@@ -19,6 +19,9 @@ use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use time::{Date, Month};
 use zeroize::Zeroizing;
 
+use crate::audit::{Action, Event, Subject};
+use crate::engine::Station;
+use crate::error::StationError;
 use crate::profile::{self, RENEWAL_WINDOW_DAYS};
 
 /// What the letter says about the card and its holder.
@@ -106,8 +109,7 @@ fn sections(info: &LetterInfo) -> [(&'static str, Vec<String>); 2] {
                 "Para qué sirve: su tarjeta está protegida por un PIN. Si se escribe un PIN \
                  equivocado 3 veces seguidas, la tarjeta bloquea el PIN para protegerle. \
                  Con el PUK puede desbloquearlo y elegir un PIN nuevo: en un Punto de \
-                 Registro (PRU), con la orden firma-station unblock, o usted mismo con las \
-                 herramientas de la tarjeta."
+                 Registro (PRU) o usted mismo con las herramientas de la tarjeta."
                     .to_owned(),
                 "Guarde esta carta en un lugar seguro y separada de la tarjeta: quien tenga \
                  las dos podría cambiar su PIN y firmar en su nombre."
@@ -133,8 +135,8 @@ fn sections(info: &LetterInfo) -> [(&'static str, Vec<String>); 2] {
                     .to_owned(),
                 "What it is for: your card is protected by a PIN. If a wrong PIN is entered \
                  3 times in a row, the card blocks the PIN to protect you. With the PUK you \
-                 can unblock it and choose a new PIN: at a Registration Point (PRU), with \
-                 the command firma-station unblock, or yourself with your card's tools."
+                 can unblock it and choose a new PIN: at a Registration Point (PRU), or \
+                 yourself with your card's tools."
                     .to_owned(),
                 "Keep this letter in a safe place, apart from the card: someone who has both \
                  could change your PIN and sign in your name."
@@ -190,6 +192,40 @@ fn wrap_chars(paragraph: &str, width: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// What became of a PUK letter after the workflow made it: the audit log
+/// says so only when it happened (the printer took it, the operator says
+/// the citizen has it), never before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Printed,
+    HandedOver,
+}
+
+/// Records in the audit log that the PUK letter of `application`'s card
+/// `card_serial` was printed or handed over.
+pub fn record(
+    station: &Station,
+    application: i64,
+    card_serial: u32,
+    fate: Fate,
+) -> Result<(), StationError> {
+    let action = match fate {
+        Fate::Printed => Action::LetterPrinted,
+        Fate::HandedOver => Action::LetterHandedOver,
+    };
+    station.registry().commit(
+        &station.actor,
+        None,
+        &[],
+        &Event::new(
+            action,
+            Subject::Application(application),
+            format!("card {card_serial}"),
+        ),
+    )?;
+    Ok(())
 }
 
 /// The letter as plain text (UTF-8, lines of at most 72 characters except
@@ -651,7 +687,7 @@ mod tests {
             "7391 4628",
             "17 de mayo de 2026",
             "17 May 2026",
-            "firma-station unblock",
+            "Registration Point (PRU), or",
             "17 de mayo de 2029",
             "8 de marzo de 2029",
             "8 March 2029",
@@ -677,13 +713,15 @@ mod tests {
             "PRU Valladolid 1",
             "7391 4628",
             "17 de mayo de 2026 (17 May 2026)",
-            "firma-station unblock",
+            "Registration Point (PRU), or",
             "8 de marzo de 2029",
             "8 March 2029",
         ] {
             assert!(flat(&t).contains(needle), "{needle:?} not in:\n{}", *t);
         }
         assert!(t.find("EN ESPAÑOL").unwrap() < t.find("IN ENGLISH").unwrap());
+        // The citizen has no command line: the letter names none.
+        assert!(!t.contains("firma-station"), "{}", *t);
         assert!(t.lines().all(|l| l.chars().count() <= TEXT_WIDTH), "{}", *t);
         // Allocated at its final size.
         assert_eq!(t.len(), t.capacity());

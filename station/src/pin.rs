@@ -50,6 +50,32 @@ pub fn check_new_pin(pin: &str) -> Result<Pin, PinRule> {
     Pin::new(pin).map_err(|_| PinRule::Length(d.len()))
 }
 
+/// Why what was typed cannot be a PUK of this station: it is never sent
+/// to the card, so it costs no try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PukRule {
+    #[error("a PUK has the 8 digits printed in the PUK letter; {0} digits were typed")]
+    Length(usize),
+    #[error("a PUK has only digits (the spaces of the letter may be typed or not)")]
+    NotDigits,
+}
+
+/// A PUK as the citizen reads it from the letter ("1970 7260"): the
+/// spaces between the groups are ignored, and anything but 8 digits is
+/// refused before the card sees it (every PUK this station sets, and the
+/// factory PUK, has 8 digits).
+pub fn parse_puk(typed: &str) -> Result<Puk, PukRule> {
+    let digits: zeroize::Zeroizing<String> =
+        zeroize::Zeroizing::new(typed.chars().filter(|c| !c.is_whitespace()).collect());
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(PukRule::NotDigits);
+    }
+    if digits.len() != 8 {
+        return Err(PukRule::Length(digits.len()));
+    }
+    Puk::new(digits.as_bytes()).map_err(|_| PukRule::Length(digits.len()))
+}
+
 /// A random 8-digit PUK from the operating system's generator, never one
 /// digit repeated (the wrong PUK a card reset spends tries with).
 pub fn random_puk() -> Puk {
@@ -92,6 +118,22 @@ mod tests {
         for pin in ["281947", "5830271", "90817263", "112358"] {
             assert_eq!(check_new_pin(pin).unwrap().as_bytes(), pin.as_bytes());
         }
+    }
+
+    #[test]
+    fn a_puk_is_read_as_the_letter_prints_it() {
+        for typed in ["19707260", "1970 7260", " 1970  7260 ", "1970\t7260"] {
+            assert_eq!(
+                parse_puk(typed).unwrap().as_bytes(),
+                b"19707260",
+                "{typed:?}"
+            );
+        }
+        assert_eq!(parse_puk("1970 726").err(), Some(PukRule::Length(7)));
+        assert_eq!(parse_puk("1970 72601").err(), Some(PukRule::Length(9)));
+        assert_eq!(parse_puk("").err(), Some(PukRule::Length(0)));
+        assert_eq!(parse_puk("1970-7260").err(), Some(PukRule::NotDigits));
+        assert_eq!(parse_puk("abcd efgh").err(), Some(PukRule::NotDigits));
     }
 
     #[test]

@@ -135,7 +135,11 @@ pub fn spawn_monitor(
                 for (name, tok) in &list {
                     let known = seen.get(name);
                     let fresh = known != Some(tok) || dirty.contains(name);
-                    let view = if busy.contains(name) {
+                    let view = if busy.contains(name) && tok.is_none() {
+                        // Pulled out while a job waits (for a PIN, say):
+                        // the panel says so at once.
+                        Some(ReaderView::Card(CardView::Empty))
+                    } else if busy.contains(name) {
                         Some(ReaderView::Working)
                     } else if fresh {
                         Some(match tok {

@@ -23,7 +23,7 @@ pub struct IdentityArgs {
     /// The support number (IDESP on a DNI; E or C and 8 digits on a NIE document).
     #[arg(long)]
     support: Option<String>,
-    /// The document's expiry date, YYYY-MM-DD.
+    /// The document's expiry date, DD/MM/YYYY as the document prints it, or YYYY-MM-DD.
     #[arg(long)]
     expires: String,
     /// Confirms you saw the document and that it shows the person in front of you.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use firma_apdu::piv::{Pin, Puk};
+use firma_apdu::piv::Pin;
 use firma_station_engine::engine::Config;
 use firma_station_engine::error::StationError;
 use firma_station_engine::services;
@@ -33,7 +33,7 @@ pub fn unblock(cli: &Cli, args: &UnblockArgs) -> Result<ExitCode, StationError> 
     let station = open_station(cli, false, Config::default())?;
     let reader = find_reader(&args.reader)?;
     let puk = read_secret(args.stdin, "PUK (from the PUK letter): ", 0)?;
-    let puk = Puk::new(puk.as_bytes()).map_err(StationError::PukFormat)?;
+    let puk = firma_station_engine::pin::parse_puk(&puk)?;
     let pin = read_new_pin_at(args.stdin, 1)?;
     let serial = services::unblock(&station, connect(&reader)?, &puk, &pin)?;
     println!("Card {serial}: PIN unblocked, the new PIN is set.");

@@ -15,6 +15,7 @@ use firma_station_engine::engine::Station;
 use firma_station_engine::error::StationError;
 use firma_station_engine::identity::IdentityDocument;
 use firma_station_engine::inspection;
+use firma_station_engine::letter;
 use firma_station_engine::readers::{self, ReaderSource, Readers};
 use firma_station_engine::registry::{AppKey, WorkflowKind};
 use firma_station_engine::services;
@@ -22,13 +23,13 @@ use firma_station_engine::worker::{Job, Report, Worker};
 use time::OffsetDateTime;
 
 use super::citizen::{CitizenEvent, UiCitizen};
-use super::i18n::{self, t, Key, Lang};
+use super::i18n::{self, t, Key, Lang, Said};
 use super::model::{Model, Want};
 use super::print::Printer;
-use super::report;
 use super::screen::applications::{self, Applications};
 use super::screen::audit::Audit;
 use super::screen::identity::IdentityForm;
+use super::screen::inspection::InspectionView;
 use super::screen::letter::LetterView;
 use super::screen::pin::{self, PinDialog};
 use super::screen::services::{ServiceDialog, ServiceJob};
@@ -44,8 +45,10 @@ enum Tab {
 /// What covers the tabs while it lasts.
 enum Modal {
     /// An activation or a renewal, with the citizen's prompts.
-    Wizard(Wizard),
+    Wizard(Box<Wizard>),
     Service(ServiceDialog),
+    /// What a card holds, as the reader's worker read it.
+    Inspection(InspectionView),
 }
 
 /// The operator's window.
@@ -59,6 +62,9 @@ pub struct App {
     reports: Receiver<Report>,
     citizen_tx: Sender<CitizenEvent>,
     citizen: Receiver<CitizenEvent>,
+    /// Card inspections, from the readers' workers.
+    inspections_tx: Sender<(String, Box<inspection::Inspection>)>,
+    inspections: Receiver<(String, Box<inspection::Inspection>)>,
     model: Model,
     printer: Printer,
     pub lang: Lang,
@@ -69,7 +75,7 @@ pub struct App {
     audit: Audit,
     modal: Option<Modal>,
     /// The last thing done or refused: (done, what).
-    notice: Option<(bool, String)>,
+    notice: Option<(bool, Said)>,
     /// Frames drawn, for the test that the window keeps drawing while a
     /// card works.
     pub frames: u64,
@@ -80,6 +86,7 @@ impl App {
     pub fn new(station: Arc<Station>, source: Arc<dyn ReaderSource>) -> Self {
         let (reports_tx, reports) = channel();
         let (citizen_tx, citizen) = channel();
+        let (inspections_tx, inspections) = channel();
         let readers = Arc::new(Readers::default());
         Self {
             model: Model::spawn(station.clone(), readers.clone()),
@@ -93,6 +100,8 @@ impl App {
             reports,
             citizen_tx,
             citizen,
+            inspections_tx,
+            inspections,
             lang: Lang::Es,
             tab: Tab::Applications,
             reader: None,
@@ -158,21 +167,25 @@ impl App {
         }
         self.drain();
         if let Some(printed) = self.printer.poll() {
-            let lang = self.lang;
             // The letter may have been handed over meanwhile.
-            if let Some(l) = self.letter() {
+            if let Some((application, l)) = self.letter() {
                 l.printing = false;
-                l.message = Some(match printed {
-                    Ok(()) => t(lang, Key::Printed).to_string(),
-                    Err(e) => format!("{}: {e}", t(lang, Key::PrintFailed)),
-                });
+                l.printed = Some(printed);
+                if printed.is_ok() {
+                    let serial = l.card_serial;
+                    self.record_letter(application, serial, letter::Fate::Printed);
+                }
             }
         }
         if let Some(chain) = self.model.poll() {
-            let lang = self.lang;
             self.audit.check = Some(match chain {
-                Ok(n) => (true, format!("{} ({n})", t(lang, Key::ChainOk))),
-                Err(e) => (false, format!("{}: {e}", t(lang, Key::ChainBroken))),
+                Ok(n) => (true, Said::new(|l| format!("{} ({n})", t(l, Key::ChainOk)))),
+                Err(e) => (
+                    false,
+                    Said::new(|l| {
+                        format!("{}: {}", t(l, Key::ChainBroken), i18n::chain_error(l, &e))
+                    }),
+                ),
             });
         }
         let working = self.is_working();
@@ -180,8 +193,16 @@ impl App {
             // Keep the progress moving while a card works.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
+        // A dialog is modal: the tabs and the readers wait until it ends.
+        let modal = self.modal.is_some();
         egui::Panel::top("top").show(ui, |ui| {
-            top_bar(ui, &self.station.actor, &mut self.tab, &mut self.lang)
+            top_bar(
+                ui,
+                &self.station.actor,
+                modal,
+                &mut self.tab,
+                &mut self.lang,
+            )
         });
         let mut actions = Vec::new();
         let cx = Cx {
@@ -193,19 +214,32 @@ impl App {
         egui::Panel::left("readers")
             .resizable(false)
             .min_size(300.0)
-            .show(ui, |ui| actions.extend(screen::readers::show(ui, &cx)));
-        egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                if let Some((ok, text)) = &self.notice {
-                    ui.label(RichText::new(text).color(ok_color(*ok)).strong());
+            .show(ui, |ui| {
+                actions.extend(screen::readers::show(ui, &cx, modal))
+            });
+        // The last notice in a strip of its own at the bottom: it never
+        // pushes the fields of a form (once a click meant for a button
+        // typed into a PIN field that had moved).
+        if let Some((ok, text)) = &self.notice {
+            egui::Panel::bottom("notice").show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(
+                        RichText::new(text.get(cx.lang))
+                            .color(ok_color(*ok))
+                            .strong(),
+                    );
                     if ui.button(t(cx.lang, Key::Dismiss)).clicked() {
                         actions.push(Action::DismissNotice);
                     }
-                    ui.separator();
-                }
+                });
+            });
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
                 let asked = match &mut self.modal {
                     Some(Modal::Wizard(w)) => wizard::show(ui, &cx, w),
-                    Some(Modal::Service(d)) => screen::services::show(ui, cx.lang, working, d),
+                    Some(Modal::Service(d)) => screen::services::show(ui, &cx, working, d),
+                    Some(Modal::Inspection(v)) => screen::inspection::show(ui, &cx, v),
                     None => match self.tab {
                         Tab::Applications => applications::show(ui, &cx, &mut self.applications),
                         Tab::Audit => screen::audit::show(ui, &cx, &mut self.audit),
@@ -229,6 +263,17 @@ impl App {
 
     /// Does what the operator asked for on a screen.
     fn apply(&mut self, ctx: &egui::Context, action: Action) {
+        // A new piece of work: the notice of the last one goes.
+        if matches!(
+            action,
+            Action::SelectApplication(_)
+                | Action::StartWorkflow { .. }
+                | Action::OpenService { .. }
+                | Action::Inspect(_)
+                | Action::Resume
+        ) {
+            self.notice = None;
+        }
         match action {
             Action::DismissNotice => self.notice = None,
             Action::SelectReader(reader) => self.reader = Some(reader),
@@ -261,21 +306,30 @@ impl App {
                     application,
                 )))
             }
-            Action::Inspect(reader) => self.submit(
-                &reader,
-                Job::Service {
-                    name: "inspect".into(),
-                    run: Box::new(|station, card| {
-                        inspection::inspect(station, card, inspection::CITIZEN_SLOTS)
-                            .map(|f| report::text(&f))
-                    }),
-                },
-            ),
+            Action::Inspect(reader) => {
+                let found = self.inspections_tx.clone();
+                let to = reader.clone();
+                self.submit(
+                    &reader,
+                    Job::Service {
+                        name: INSPECT.into(),
+                        run: Box::new(move |station, card| {
+                            let report =
+                                inspection::inspect(station, card, inspection::CITIZEN_SLOTS)?;
+                            let _ = found.send((to, Box::new(report)));
+                            Ok(String::new())
+                        }),
+                    },
+                )
+            }
             Action::RunService => self.run_service(ctx),
             Action::Resume => {
-                if let Some(Modal::Wizard(w)) = &self.modal {
+                if let Some(Modal::Wizard(w)) = &mut self.modal {
+                    // The same wizard goes on: the steps done stay done,
+                    // whether or not the card is back yet.
+                    w.resume();
                     let (reader, application, kind) = (w.reader.clone(), w.application, w.kind);
-                    self.start_workflow(&reader, application, kind);
+                    self.run_workflow(&reader, application, kind);
                 }
             }
             Action::Close => {
@@ -294,14 +348,30 @@ impl App {
                 let printer = &self.printer;
                 if let Some(l) = letter_of(&mut self.modal).filter(|l| !l.printing) {
                     l.printing = true;
-                    l.message = None;
+                    l.printed = None;
                     printer.print(l.pdf.clone(), ctx);
                 }
             }
             Action::LetterDone => {
-                if let Some(Modal::Wizard(w)) = &mut self.modal {
-                    // Dropping the view zeroizes the letter's text and PDF.
-                    w.letter = None;
+                if let Some((application, l)) = self.letter() {
+                    if l.was_printed() {
+                        let serial = l.card_serial;
+                        self.hand_over(application, serial);
+                    } else {
+                        // The PUK exists nowhere else: ask first.
+                        l.confirm_close = true;
+                    }
+                }
+            }
+            Action::LetterBack => {
+                if let Some((_, l)) = self.letter() {
+                    l.confirm_close = false;
+                }
+            }
+            Action::LetterHandedOver => {
+                if let Some((application, l)) = self.letter() {
+                    let serial = l.card_serial;
+                    self.hand_over(application, serial);
                 }
             }
             // Read and checked on the model's thread: the log may be long.
@@ -309,8 +379,38 @@ impl App {
         }
     }
 
-    fn letter(&mut self) -> Option<&mut LetterView> {
-        letter_of(&mut self.modal)
+    /// The PUK letter on show, with its application.
+    fn letter(&mut self) -> Option<(i64, &mut LetterView)> {
+        match &mut self.modal {
+            Some(Modal::Wizard(w)) => {
+                let application = w.application;
+                w.letter.as_mut().map(|l| (application, l))
+            }
+            _ => None,
+        }
+    }
+
+    /// The citizen has the letter: recorded, and the letter wiped.
+    fn hand_over(&mut self, application: i64, card_serial: u32) {
+        self.record_letter(application, card_serial, letter::Fate::HandedOver);
+        if let Some(Modal::Wizard(w)) = &mut self.modal {
+            // Dropping the view zeroizes the letter's text and PDF.
+            w.letter = None;
+        }
+    }
+
+    /// What became of the letter, in the audit log (on the model's thread).
+    fn record_letter(&mut self, application: i64, card_serial: u32, fate: letter::Fate) {
+        self.model.write(move |station| {
+            if let Err(e) = letter::record(station, application, card_serial, fate) {
+                tracing::warn!("the PUK letter's {fate:?} was not recorded: {e}");
+            }
+        });
+    }
+
+    /// Prints PUK letters with `command` instead of `lp` (for tests).
+    pub fn set_print_command(&mut self, command: &str) {
+        self.printer = Printer::with_command(command);
     }
 
     /// Takes what the workers and the citizen's side reported.
@@ -324,6 +424,11 @@ impl App {
             // A worker committed: read what the screens show again.
             self.model.refresh(self.want());
         }
+        while let Ok((reader, found)) = self.inspections.try_recv() {
+            if self.modal.is_none() {
+                self.modal = Some(Modal::Inspection(InspectionView { reader, found }));
+            }
+        }
         while let Ok(event) = self.citizen.try_recv() {
             let Some(Modal::Wizard(w)) = &mut self.modal else {
                 // Only a workflow asks, and its wizard stays until it ends;
@@ -335,15 +440,19 @@ impl App {
                 CitizenEvent::NeedPin { new, reply, .. } => {
                     w.pin = Some(PinDialog::new(new, reply));
                 }
-                CitizenEvent::Letter { text, pdf, .. } => {
-                    w.letter = Some(LetterView::new(text, pdf));
+                CitizenEvent::Letter {
+                    text,
+                    pdf,
+                    card_serial,
+                    ..
+                } => {
+                    w.letter = Some(LetterView::new(text, pdf, card_serial));
                 }
             }
         }
     }
 
     fn report(&mut self, report: Report) {
-        let lang = self.lang;
         let wizard = match &mut self.modal {
             Some(Modal::Wizard(w)) => Some(w),
             _ => None,
@@ -354,7 +463,8 @@ impl App {
                     note: Some(note), ..
                 } = &p
                 {
-                    self.notice = Some((true, i18n::card_note(lang, *note).into()));
+                    let note = *note;
+                    self.notice = Some((true, Said::new(|l| i18n::card_note(l, note).into())));
                 }
                 if let Some(w) = wizard.filter(|w| w.reader == reader) {
                     w.progress(&p);
@@ -366,36 +476,59 @@ impl App {
                     if w.reader == reader {
                         match *result {
                             Ok(outcome) => {
-                                w.finished = Some(format!(
-                                    "{} {} — {} {}",
-                                    t(lang, Key::CardReady),
-                                    outcome.card_serial,
-                                    outcome.application.given_name,
-                                    outcome.application.surnames
-                                ));
+                                w.finished = Some(Said::new(|l| {
+                                    format!(
+                                        "{} {} — {} {}",
+                                        t(l, Key::CardReady),
+                                        outcome.card_serial,
+                                        outcome.application.given_name,
+                                        outcome.application.surnames
+                                    )
+                                }));
                             }
-                            Err(e) => w.fault = Some(i18n::error(lang, &e)),
+                            Err(e) => w.fault = Some(Said::error(&e)),
                         }
                     }
                     // A PIN dialog left open belongs to the job that ended.
                     w.pin = None;
                 }
             }
-            Report::ServiceDone(reader, _name, result) => {
+            Report::ServiceDone(reader, name, result) => {
                 self.readers.set_busy(&reader, false);
+                if name == REVOKE {
+                    // No card was touched, but what the readers panel says
+                    // of the citizen's card changed: look at every card again.
+                    let names: Vec<String> = self
+                        .readers
+                        .snapshot()
+                        .into_iter()
+                        .map(|(n, _)| n)
+                        .collect();
+                    self.readers
+                        .dirty
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(names);
+                }
                 let dialog = match &mut self.modal {
                     Some(Modal::Service(d)) => Some(d),
                     _ => None,
                 };
                 match result {
+                    // The inspection shows in its own panel.
+                    Ok(_) if name == INSPECT => {}
                     Ok(what) => {
-                        self.notice = Some((true, what));
+                        let done = match &dialog {
+                            Some(d) => d.done(&what),
+                            None => Said::new(|_| what.clone()),
+                        };
+                        self.notice = Some((true, done));
                         if dialog.is_some() {
                             self.modal = None;
                         }
                     }
                     Err(e) => {
-                        let msg = i18n::error(lang, &e);
+                        let msg = Said::error(&e);
                         match dialog {
                             Some(d) => d.error = Some(msg),
                             None => self.notice = Some((false, msg)),
@@ -407,7 +540,6 @@ impl App {
     }
 
     fn record_identity(&mut self, id: i64) {
-        let lang = self.lang;
         let f = &mut self.applications.identity;
         let today = OffsetDateTime::now_utc().date();
         let support = Some(f.support.as_str()).filter(|s| !s.trim().is_empty());
@@ -419,15 +551,24 @@ impl App {
         match result {
             Ok(_) => {
                 self.applications.identity = IdentityForm::default();
-                self.notice = Some((true, t(lang, Key::IdentityRecorded).into()));
+                self.notice = Some((true, Said::key(Key::IdentityRecorded)));
                 self.model.refresh(self.want());
             }
-            Err(e) => f.error = Some(i18n::error(lang, &e)),
+            Err(e) => f.error = Some(Said::error(&e)),
         }
     }
 
     fn start_workflow(&mut self, reader: &str, application: i64, kind: WorkflowKind) {
-        self.modal = Some(Modal::Wizard(Wizard::new(reader, application, kind)));
+        self.modal = Some(Modal::Wizard(Box::new(Wizard::new(
+            reader,
+            application,
+            kind,
+        ))));
+        self.run_workflow(reader, application, kind);
+    }
+
+    /// Runs the workflow on the reader's worker, for the wizard on show.
+    fn run_workflow(&mut self, reader: &str, application: i64, kind: WorkflowKind) {
         let citizen = Box::new(UiCitizen {
             reader: reader.to_string(),
             events: self.citizen_tx.clone(),
@@ -448,19 +589,17 @@ impl App {
     }
 
     fn run_service(&mut self, ctx: &egui::Context) {
-        let lang = self.lang;
         let Some(Modal::Service(d)) = &mut self.modal else {
             return;
         };
         let reader = d.reader.clone();
-        let job = d.job(lang);
+        let job = d.job();
         pin::wipe(ctx);
         match job {
             Ok(ServiceJob::Card(job)) => self.submit(&reader, job),
             Ok(ServiceJob::Revoke {
                 application,
                 reason,
-                done,
             }) => {
                 // No card: the registry and the CA, off the UI thread.
                 let station = self.station.clone();
@@ -468,8 +607,8 @@ impl App {
                 let repaint = ctx.clone();
                 std::thread::spawn(move || {
                     let r = services::revoke(&station, &AppKey::Id(application), reason)
-                        .map(|s| format!("{done}: {}", s.len()));
-                    let _ = tx.send(Report::ServiceDone(String::new(), "revoke".into(), r));
+                        .map(|s| s.len().to_string());
+                    let _ = tx.send(Report::ServiceDone(String::new(), REVOKE.into(), r));
                     repaint.request_repaint();
                 });
             }
@@ -477,6 +616,11 @@ impl App {
         }
     }
 }
+
+/// The name of the inspection job.
+const INSPECT: &str = "inspect";
+/// The name of a revocation's report.
+const REVOKE: &str = "revoke";
 
 /// The PUK letter on show, if any.
 fn letter_of(modal: &mut Option<Modal>) -> Option<&mut LetterView> {
@@ -486,13 +630,20 @@ fn letter_of(modal: &mut Option<Modal>) -> Option<&mut LetterView> {
     }
 }
 
-fn top_bar(ui: &mut egui::Ui, actor: &Actor, tab: &mut Tab, lang: &mut Lang) {
+fn top_bar(ui: &mut egui::Ui, actor: &Actor, modal: bool, tab: &mut Tab, lang: &mut Lang) {
     ui.horizontal(|ui| {
         ui.heading(RichText::new("Firma Station").strong());
         ui.separator();
         let l = *lang;
-        ui.selectable_value(tab, Tab::Applications, t(l, Key::TabApplications));
-        ui.selectable_value(tab, Tab::Audit, t(l, Key::TabAudit));
+        ui.add_enabled_ui(!modal, |ui| {
+            for (value, key) in [
+                (Tab::Applications, Key::TabApplications),
+                (Tab::Audit, Key::TabAudit),
+            ] {
+                ui.selectable_value(tab, value, t(l, key))
+                    .on_disabled_hover_text(t(l, Key::ModalOpen));
+            }
+        });
         ui.separator();
         ui.label(format!(
             "{}: {} · {}: {}",
@@ -559,4 +710,16 @@ pub fn setup_style(ctx: &egui::Context) {
     // A light theme: the state colours (green, red, amber) read well on it
     // in a bright office.
     ctx.set_theme(egui::Theme::Light);
+    ctx.style_mut_of(egui::Theme::Light, |style| {
+        let v = &mut style.visuals;
+        // Text fields: white with a visible border, so that an empty field
+        // reads as a field.
+        v.text_edit_bg_color = Some(egui::Color32::WHITE);
+        v.widgets.inactive.bg_stroke = egui::Stroke::new(1.0, egui::Color32::from_gray(130));
+        // Buttons: a darker fill and a border, so that they look clickable.
+        v.widgets.inactive.weak_bg_fill = egui::Color32::from_gray(222);
+        v.widgets.inactive.bg_fill = egui::Color32::from_gray(222);
+        v.widgets.hovered.bg_stroke = egui::Stroke::new(1.5, screen::BLUE);
+        v.widgets.inactive.fg_stroke.color = egui::Color32::from_gray(30);
+    });
 }

@@ -21,6 +21,7 @@ pub enum CitizenEvent {
     },
     Letter {
         reader: String,
+        card_serial: u32,
         text: Zeroizing<String>,
         pdf: Zeroizing<Vec<u8>>,
     },
@@ -61,6 +62,7 @@ impl Citizen for UiCitizen {
     fn deliver_letter(&mut self, info: &LetterInfo, puk: &Puk) -> Result<(), StationError> {
         let event = CitizenEvent::Letter {
             reader: self.reader.clone(),
+            card_serial: info.card_serial,
             text: letter::text(info, puk),
             pdf: Zeroizing::new(letter::pdf(info, puk)),
         };

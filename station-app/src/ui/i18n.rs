@@ -4,12 +4,19 @@
 //! texts in one `match`, so a text missing in a language does not build.
 //! How engine errors are worded is in [`errors`].
 
+mod audit;
 mod errors;
 
-pub use errors::{error, pin_rule};
+pub use audit::{action, chain_error, subject};
+pub use errors::{error, pin_rule, tries, workflow};
+
+use firma_station_engine::error::StationError;
 
 use firma_station_engine::activation::{CardNote, Step};
+use firma_station_engine::ca::RevocationReason;
+use firma_station_engine::inspection::UnknownCard;
 use firma_station_engine::profile::Profile;
+use firma_station_engine::registry::{AppState, CertState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -117,7 +124,6 @@ pub enum Key {
     LetterHint,
     Print,
     Printed,
-    PrintFailed,
     LetterDone,
     Puk,
     PinCurrentField,
@@ -125,7 +131,6 @@ pub enum Key {
     Reason,
     ConfirmRevoke,
     ConfirmReset,
-    DoIt,
     Unblocked,
     PinChanged,
     ResetDone,
@@ -159,11 +164,7 @@ pub enum Key {
     PinErrRepeat,
     PinErrRun,
     PinErrGroup,
-    ErrRemoved,
-    ErrRemovedDo,
     ErrNoCard,
-    ErrWrongCard,
-    ErrWrongCardDo,
     ErrWrongPuk,
     ErrPukBlocked,
     ErrWrongPin,
@@ -171,8 +172,165 @@ pub enum Key {
     ErrPinEntryCancelled,
     ErrNotTheChosenPin,
     ErrIdentityNotChecked,
-    ErrRenewalNotOpen,
-    TriesLeft,
+    TriesLeftOne,
+    TriesLeftMany,
+    TaskConnect,
+    TaskSelect,
+    TaskReadSerial,
+    TaskReadCard,
+    TaskReadCertificates,
+    TaskSession,
+    TaskVerifyPin,
+    TaskManagementKeyAuth,
+    TaskUnblockPin,
+    TaskChangePin,
+    TaskReset,
+    ErrIdentityNotSeen,
+    ErrImportFile,
+    ErrNotIssuable,
+    ErrPukLength,
+    ErrPukDigits,
+    ErrPinFormat,
+    ErrNoPinGiven,
+    ErrNoStdinLine,
+    ErrNoReaderMatches,
+    ErrManyReadersMatch,
+    ErrRevocationNotConfirmed,
+    ErrResetNotConfirmed,
+    ErrPcsc,
+    ErrAlreadyPersonalized,
+    ErrNotBlank,
+    ErrCardBusy,
+    ErrStartedOnOtherCard,
+    ErrUnknownCard,
+    ErrNotApplicationsCard,
+    ErrUnfinishedWorkflow,
+    ErrAlreadyActivated,
+    ErrApplicationClosed,
+    ErrApplicationExpired,
+    ErrAlreadyRevoked,
+    ErrNotRenewable,
+    ErrNoCertificateOnCard,
+    ErrRenewalNotOpenFull,
+    ErrPukUnknown,
+    ErrNoManagementKeyAlgorithm,
+    ErrCertificateNotCardKey,
+    ErrMissingCertificateOrKey,
+    ErrNoKeyGenerated,
+    ErrAcceptedWrongSecret,
+    ErrTestSignatureFailed,
+    ErrRequestSignatureInvalid,
+    ErrUnusableCardKey,
+    ErrWindowFailed,
+    ErrWorkerStopped,
+    ErrCa,
+    ErrRegistry,
+    ErrVault,
+    ErrLetter,
+    ErrIo,
+    ErrCard,
+    ErrCardRemovedDuring,
+    ErrWrongCardFull,
+    IdEmptyNumber,
+    IdEmptySupport,
+    IdUnexpectedCharacter,
+    IdNotDniOrNie,
+    IdControlLetter,
+    IdUnknownKind,
+    IdKindMismatch,
+    IdSupportNumber,
+    IdDateFormat,
+    IdNoSuchDate,
+    IdExpired,
+    IdNotTheApplicants,
+    KindActivation,
+    KindRenewal,
+    IdShape,
+    CertIssued,
+    CertLoaded,
+    CertRevoked,
+    ReasonUnspecified,
+    ReasonKeyCompromise,
+    ReasonAffiliationChanged,
+    ReasonSuperseded,
+    ReasonCessationOfOperation,
+    UnknownNotPiv,
+    UnknownNoSerial,
+    UnknownElsewhere,
+    ReaderRevoked,
+    ActApplicationImported,
+    ActIdentityChecked,
+    ActActivationStarted,
+    ActRenewalStarted,
+    ActActivationResumed,
+    ActRenewalResumed,
+    ActStepStarted,
+    ActStepDone,
+    ActStepFailed,
+    ActLetterPrinted,
+    ActLetterHandedOver,
+    ActCardActivated,
+    ActCertificatesRenewed,
+    ActManagementKeySealed,
+    ActPukSealed,
+    ActPukChanged,
+    ActPinUnblocked,
+    ActPinChanged,
+    ActRevoked,
+    ActCardReset,
+    ActExpired,
+    SubjectApplication,
+    SubjectCard,
+    ChainAltered,
+    ChainGap,
+    ChainSequence,
+    HintNumber,
+    HintSupport,
+    HintExpires,
+    PrintNoPrinter,
+    PrintRefused,
+    LetterNotPrintedTitle,
+    LetterNotPrintedWarn,
+    LetterCloseUnprinted,
+    LetterBack,
+    Printing,
+    CtxFor,
+    CtxNif,
+    CtxCard,
+    ModalOpen,
+    InspTitle,
+    InspSerial,
+    InspVersion,
+    InspPin,
+    InspPuk,
+    InspBlocked,
+    InspVerified,
+    InspNotReported,
+    InspKey,
+    InspHolder,
+    InspExpires,
+    InspNoCertificate,
+    InspUnreadable,
+    InspRegistry,
+    InspNotOurs,
+    InspCardState,
+    CardPersonalizing,
+    CardPersonalized,
+    CardWasReset,
+    InspApplication,
+    About,
+    ShowDetail,
+    HideDetail,
+    TechnicalDetail,
+    FilterHint,
+    LocalTime,
+    Entries,
+    DoUnblock,
+    DoChangePin,
+    DoRevoke,
+    DoReset,
+    PinBlockedUnblockFirst,
+    CannotUndo,
 }
 
 impl Key {
@@ -238,7 +396,7 @@ impl Key {
             Key::DocumentKind => ["Tipo de documento", "Document type", "Tipus de document"],
             Key::DocumentNumber => ["Número del documento", "Document number", "Número del document"],
             Key::SupportNumber => ["Número de soporte", "Support number", "Número de suport"],
-            Key::DocumentExpires => ["Válido hasta (AAAA-MM-DD)", "Valid until (YYYY-MM-DD)", "Vàlid fins (AAAA-MM-DD)"],
+            Key::DocumentExpires => ["Válido hasta", "Valid until", "Vàlid fins"],
             Key::SeenDocument => ["He visto el documento y corresponde a la persona presente", "I saw the document and it shows the person present", "He vist el document i correspon a la persona present"],
             Key::RecordIdentity => ["Registrar la comprobación", "Record the check", "Registrar la comprovació"],
             Key::IdentityRecorded => ["Identidad comprobada y registrada.", "Identity checked and recorded.", "Identitat comprovada i registrada."],
@@ -264,7 +422,6 @@ impl Key {
             Key::LetterHint => ["Imprímala y entréguela al ciudadano. No se guarda en ningún sitio.", "Print it and hand it to the citizen. It is not kept anywhere.", "Imprimisca-la i entregue-la al ciutadà. No es guarda en cap lloc."],
             Key::Print => ["Imprimir", "Print", "Imprimir"],
             Key::Printed => ["Enviada a la impresora.", "Sent to the printer.", "Enviada a la impressora."],
-            Key::PrintFailed => ["No se pudo imprimir", "Could not print", "No s'ha pogut imprimir"],
             Key::LetterDone => ["Entregada: cerrar", "Handed over: close", "Entregada: tancar"],
             Key::Puk => ["PUK", "PUK", "PUK"],
             Key::PinCurrentField => ["PIN actual", "Current PIN", "PIN actual"],
@@ -272,7 +429,6 @@ impl Key {
             Key::Reason => ["Motivo", "Reason", "Motiu"],
             Key::ConfirmRevoke => ["Entiendo que la revocación no se puede deshacer", "I understand revocation cannot be undone", "Entenc que la revocació no es pot desfer"],
             Key::ConfirmReset => ["Entiendo que se borran las claves y se revocan los certificados", "I understand the keys are erased and the certificates revoked", "Entenc que s'esborren les claus i es revoquen els certificats"],
-            Key::DoIt => ["Hacerlo", "Do it", "Fer-ho"],
             Key::Unblocked => ["PIN desbloqueado y cambiado.", "PIN unblocked and changed.", "PIN desbloquejat i canviat."],
             Key::PinChanged => ["PIN cambiado.", "PIN changed.", "PIN canviat."],
             Key::ResetDone => ["Tarjeta reiniciada, lista para reemitir", "Card reset, ready for re-issue", "Targeta reiniciada, preparada per a reemetre"],
@@ -306,11 +462,7 @@ impl Key {
             Key::PinErrRepeat => ["El PIN no puede repetir una sola cifra (como 000000).", "The PIN may not repeat one digit (like 000000).", "El PIN no pot repetir una sola xifra (com 000000)."],
             Key::PinErrRun => ["El PIN no puede ser una serie de cifras seguidas (como 123456).", "The PIN may not be a run of consecutive digits (like 123456).", "El PIN no pot ser una sèrie de xifres seguides (com 123456)."],
             Key::PinErrGroup => ["El PIN no puede repetir un grupo de cifras (como 123123).", "The PIN may not repeat a group of digits (like 123123).", "El PIN no pot repetir un grup de xifres (com 123123)."],
-            Key::ErrRemoved => ["Se ha retirado la tarjeta durante el paso", "The card was removed during", "S'ha retirat la targeta durant el pas"],
-            Key::ErrRemovedDo => ["Vuelva a insertarla y pulse Reanudar.", "Insert it again and press Resume.", "Torne a inserir-la i polse Reprendre."],
             Key::ErrNoCard => ["No hay tarjeta en el lector: insértela.", "No card in the reader: insert it.", "No hi ha targeta en el lector: inserisca-la."],
-            Key::ErrWrongCard => ["Tarjeta equivocada: esta es la", "Wrong card: this is card", "Targeta equivocada: esta és la"],
-            Key::ErrWrongCardDo => ["y la enviada al ciudadano es la", "and the citizen was mailed card", "i l'enviada al ciutadà és la"],
             Key::ErrWrongPuk => ["El PUK no es correcto: compruebe la carta del PUK.", "The PUK is not right: check the PUK letter.", "El PUK no és correcte: comprove la carta del PUK."],
             Key::ErrPukBlocked => ["El PUK está bloqueado: hay que reiniciar la tarjeta y emitirla de nuevo.", "The PUK is blocked: the card must be reset and issued again.", "El PUK està bloquejat: cal reiniciar la targeta i emetre-la de nou."],
             Key::ErrWrongPin => ["El PIN actual no es correcto.", "The current PIN is not right.", "El PIN actual no és correcte."],
@@ -318,10 +470,212 @@ impl Key {
             Key::ErrPinEntryCancelled => ["Se ha cancelado el PIN: reanude cuando el ciudadano esté listo.", "The PIN entry was cancelled: resume when the citizen is ready.", "S'ha cancel·lat el PIN: reprenga quan el ciutadà estiga preparat."],
             Key::ErrNotTheChosenPin => ["La tarjeta guarda el PIN que el ciudadano eligió al empezar esta activación, y el PIN escrito ahora es otro: escriba aquel PIN, o reinicie la tarjeta y empiece de nuevo.", "The card holds the PIN the citizen chose when this activation began, and the PIN typed now is different: type that PIN, or reset the card and start again.", "La targeta guarda el PIN que el ciutadà va triar en començar esta activació, i el PIN escrit ara és un altre: escriga aquell PIN, o reinicie la targeta i comence de nou."],
             Key::ErrIdentityNotChecked => ["No se ha comprobado hoy la identidad del ciudadano: compruebe primero su documento.", "The citizen's identity has not been checked today: check their document first.", "No s'ha comprovat hui la identitat del ciutadà: comprove primer el seu document."],
-            Key::ErrRenewalNotOpen => ["La renovación se abre el", "Renewal opens on", "La renovació s'obri el"],
-            Key::TriesLeft => ["intentos restantes", "tries left", "intents restants"],
+            Key::TriesLeftOne => ["Queda 1 intento.", "1 try left.", "Queda 1 intent."],
+            Key::TriesLeftMany => ["Quedan {0} intentos.", "{0} tries left.", "Queden {0} intents."],
+            Key::TaskConnect => ["la conexión con la tarjeta", "connecting to the card", "la connexió amb la targeta"],
+            Key::TaskSelect => ["la selección de la aplicación PIV", "selecting the PIV application", "la selecció de l'aplicació PIV"],
+            Key::TaskReadSerial => ["la lectura del número de serie", "reading the card's serial", "la lectura del número de sèrie"],
+            Key::TaskReadCard => ["la lectura de la tarjeta", "reading the card", "la lectura de la targeta"],
+            Key::TaskReadCertificates => ["la lectura de los certificados", "reading the certificates", "la lectura dels certificats"],
+            Key::TaskSession => ["la sesión con la tarjeta", "the card session", "la sessió amb la targeta"],
+            Key::TaskVerifyPin => ["la verificación del PIN", "checking the PIN", "la verificació del PIN"],
+            Key::TaskManagementKeyAuth => ["la autenticación con la clave de administración", "authenticating with the management key", "l'autenticació amb la clau d'administració"],
+            Key::TaskUnblockPin => ["el desbloqueo del PIN", "unblocking the PIN", "el desbloqueig del PIN"],
+            Key::TaskChangePin => ["el cambio del PIN", "changing the PIN", "el canvi del PIN"],
+            Key::TaskReset => ["el reinicio de la tarjeta", "resetting the card", "el reinici de la targeta"],
+            Key::ErrIdentityNotSeen => ["Marque que ha visto el documento y que corresponde a la persona presente.", "Tick that you saw the document and that it shows the person in front of you.", "Marque que ha vist el document i que correspon a la persona present."],
+            Key::ErrImportFile => ["No se puede leer el fichero de solicitudes.", "The file of applications cannot be read.", "No es pot llegir el fitxer de sol·licituds."],
+            Key::ErrNotIssuable => ["La solicitud {0} no se puede emitir: sus datos no valen para un certificado. Corríjala e impórtela de nuevo.", "Application {0} cannot be issued: its data do not fit a certificate. Correct it and import it again.", "La sol·licitud {0} no es pot emetre: les seues dades no valen per a un certificat. Corregisca-la i importe-la de nou."],
+            Key::ErrPukLength => ["El PUK son las 8 cifras impresas en la carta del PUK y se han escrito {0}. No se ha enviado a la tarjeta: no ha gastado ningún intento.", "The PUK is the 8 digits printed in the PUK letter, and {0} were typed. It was not sent to the card: no try was spent.", "El PUK són les 8 xifres impreses en la carta del PUK i se n'han escrit {0}. No s'ha enviat a la targeta: no ha gastat cap intent."],
+            Key::ErrPukDigits => ["El PUK solo tiene cifras (los espacios de la carta se pueden escribir o no). No se ha enviado a la tarjeta: no ha gastado ningún intento.", "The PUK has only digits (the letter's spaces may be typed or not). It was not sent to the card: no try was spent.", "El PUK només té xifres (els espais de la carta es poden escriure o no). No s'ha enviat a la targeta: no ha gastat cap intent."],
+            Key::ErrPinFormat => ["El PIN actual tiene entre 6 y 8 cifras. No se ha enviado a la tarjeta: no ha gastado ningún intento.", "The current PIN has 6 to 8 digits. It was not sent to the card: no try was spent.", "El PIN actual té entre 6 i 8 xifres. No s'ha enviat a la targeta: no ha gastat cap intent."],
+            Key::ErrNoPinGiven => ["No se ha escrito ningún PIN.", "No PIN was typed.", "No s'ha escrit cap PIN."],
+            Key::ErrNoStdinLine => ["Falta una línea en la entrada.", "A line of input is missing.", "Falta una línia en l'entrada."],
+            Key::ErrNoReaderMatches => ["Ningún lector coincide con «{0}».", "No reader matches «{0}».", "Cap lector coincidix amb «{0}»."],
+            Key::ErrManyReadersMatch => ["Varios lectores coinciden con «{0}»: {1}.", "Several readers match «{0}»: {1}.", "Diversos lectors coincidixen amb «{0}»: {1}."],
+            Key::ErrRevocationNotConfirmed => ["Confirme que entiende que la revocación no se puede deshacer.", "Confirm that you understand revocation cannot be undone.", "Confirme que entén que la revocació no es pot desfer."],
+            Key::ErrResetNotConfirmed => ["Confirme que entiende que el reinicio borra las claves y revoca los certificados.", "Confirm that you understand the reset erases the keys and revokes the certificates.", "Confirme que entén que el reinici esborra les claus i revoca els certificats."],
+            Key::ErrPcsc => ["El servicio de tarjetas (PC/SC) no está disponible: compruebe que está en marcha y que los lectores están conectados.", "The smartcard service (PC/SC) is not available: check that it runs and that the readers are connected.", "El servei de targetes (PC/SC) no està disponible: comprove que està en marxa i que els lectors estan connectats."],
+            Key::ErrAlreadyPersonalized => ["La tarjeta {0} ya está personalizada (solicitud {1}). Para emitirla de nuevo, reiníciela primero.", "Card {0} is already personalized (application {1}). To issue it again, reset it first.", "La targeta {0} ja està personalitzada (sol·licitud {1}). Per a emetre-la de nou, reinicie-la primer."],
+            Key::ErrNotBlank => ["La tarjeta {0} no es una tarjeta en blanco. Use una tarjeta en blanco, o reinicie esta si la personalizó este puesto.", "Card {0} is not a blank card. Use a blank card, or reset this one if this station personalized it.", "La targeta {0} no és una targeta en blanc. Use una targeta en blanc, o reinicie esta si la va personalitzar este lloc."],
+            Key::ErrCardBusy => ["La tarjeta {0} está a mitad de la activación de la solicitud {1}: termine esa activación o reinicie la tarjeta.", "Card {0} is in the middle of activating application {1}: finish that activation first, or reset the card.", "La targeta {0} està a mitjan activació de la sol·licitud {1}: acabe eixa activació o reinicie la targeta."],
+            Key::ErrStartedOnOtherCard => ["La solicitud {0} se empezó con la tarjeta {1}: insértela para reanudar, o reiníciela para empezar de nuevo con otra.", "Application {0} was started on card {1}: insert that card to resume, or reset it to start again on another card.", "La sol·licitud {0} es va començar amb la targeta {1}: inserisca-la per a reprendre, o reinicie-la per a començar de nou amb una altra."],
+            Key::ErrUnknownCard => ["La tarjeta {0} no está en el registro: este puesto no la personalizó.", "Card {0} is not in the registry: this station did not personalize it.", "La targeta {0} no està en el registre: este lloc no la va personalitzar."],
+            Key::ErrNotApplicationsCard => ["La tarjeta {0} no es la de la solicitud {1}: inserte la tarjeta que este puesto activó para {2}.", "Card {0} is not application {1}'s card: insert the card this station activated for {2}.", "La targeta {0} no és la de la sol·licitud {1}: inserisca la targeta que este lloc va activar per a {2}."],
+            Key::ErrUnfinishedWorkflow => ["La solicitud {0} tiene sin terminar una {1} en esta tarjeta: termínela primero.", "Application {0} has an unfinished {1} on this card: finish it first.", "La sol·licitud {0} té sense acabar una {1} en esta targeta: acabe-la primer."],
+            Key::ErrAlreadyActivated => ["La solicitud {0} ({1}) ya está activada: desbloquee, cambie el PIN o renueve su tarjeta.", "Application {0} ({1}) is already activated: unblock, change the PIN or renew its card.", "La sol·licitud {0} ({1}) ja està activada: desbloquege, canvie el PIN o renove la seua targeta."],
+            Key::ErrApplicationClosed => ["La solicitud {0} ({1}) está {2}: el ciudadano debe solicitar de nuevo.", "Application {0} ({1}) is {2}: the citizen must apply again.", "La sol·licitud {0} ({1}) està {2}: el ciutadà ha de sol·licitar de nou."],
+            Key::ErrApplicationExpired => ["La solicitud {0} ({1}) caducó el {2} sin activarse: el ciudadano debe solicitar de nuevo.", "Application {0} ({1}) expired on {2} before it was activated: the citizen must apply again.", "La sol·licitud {0} ({1}) va caducar el {2} sense activar-se: el ciutadà ha de sol·licitar de nou."],
+            Key::ErrAlreadyRevoked => ["La solicitud {0} ya está revocada.", "Application {0} is already revoked.", "La sol·licitud {0} ja està revocada."],
+            Key::ErrNotRenewable => ["La solicitud {0} está {1}: solo se renueva una tarjeta activada.", "Application {0} is {1}: only an activated card can be renewed.", "La sol·licitud {0} està {1}: només es renova una targeta activada."],
+            Key::ErrNoCertificateOnCard => ["La solicitud {0} no tiene ningún certificado en su tarjeta.", "Application {0} has no certificate on its card.", "La sol·licitud {0} no té cap certificat en la seua targeta."],
+            Key::ErrRenewalNotOpenFull => ["La renovación se abre el {0}, {1} días antes de que caduquen los certificados (el {2}).", "Renewal opens on {0}, {1} days before the certificates expire (on {2}).", "La renovació s'obri el {0}, {1} dies abans que caduquen els certificats (el {2})."],
+            Key::ErrPukUnknown => ["La tarjeta {0} no acepta el PUK de fábrica ni ninguno de los que este puesto le puso: reiníciela y empiece de nuevo.", "Card {0} refuses the factory PUK and every PUK this station set on it: reset the card and start again.", "La targeta {0} no accepta el PUK de fàbrica ni cap dels que este lloc li va posar: reinicie-la i comence de nou."],
+            Key::ErrNoManagementKeyAlgorithm => ["La tarjeta {0} no acepta ningún algoritmo de clave de administración: no se puede administrar con seguridad; use otra tarjeta.", "Card {0} refuses every management key algorithm: it cannot be administered safely; use another card.", "La targeta {0} no accepta cap algorisme de clau d'administració: no es pot administrar amb seguretat; use una altra targeta."],
+            Key::ErrCertificateNotCardKey => ["El certificado de {0} no corresponde a la clave de la tarjeta y no se ha cargado. Reinicie la tarjeta y empiece de nuevo.", "The {0} certificate does not hold the card's key: it was not loaded. Reset the card and start again.", "El certificat de {0} no correspon a la clau de la targeta i no s'ha carregat. Reinicie la targeta i comence de nou."],
+            Key::ErrMissingCertificateOrKey => ["Falta el certificado o la clave de {0}: el diario es incoherente. Reinicie la tarjeta y empiece de nuevo.", "The {0} certificate or key is missing: the journal is inconsistent. Reset the card and start again.", "Falta el certificat o la clau de {0}: el diari és incoherent. Reinicie la targeta i comence de nou."],
+            Key::ErrNoKeyGenerated => ["No se generó la clave de {0}: reinicie la tarjeta y empiece de nuevo.", "No {0} key was generated: reset the card and start again.", "No es va generar la clau de {0}: reinicie la targeta i comence de nou."],
+            Key::ErrAcceptedWrongSecret => ["La tarjeta aceptó un secreto que debía rechazar: es defectuosa; use otra.", "The card accepted a secret it must refuse: it is faulty; use another one.", "La targeta va acceptar un secret que havia de rebutjar: és defectuosa; use'n una altra."],
+            Key::ErrTestSignatureFailed => ["La clave de {0} no superó su firma de prueba: la tarjeta es defectuosa. Reiníciela y use otra.", "The {0} key failed its test signature: the card is faulty. Reset it and use another card.", "La clau de {0} no va superar la seua signatura de prova: la targeta és defectuosa. Reinicie-la i use'n una altra."],
+            Key::ErrRequestSignatureInvalid => ["La firma de la tarjeta en la petición de certificado no es válida: la tarjeta es defectuosa.", "The card's signature of the certificate request does not verify: the card is faulty.", "La signatura de la targeta en la petició de certificat no és vàlida: la targeta és defectuosa."],
+            Key::ErrUnusableCardKey => ["La tarjeta devolvió una clave pública que el puesto no puede usar: es defectuosa. Reiníciela y use otra.", "The card returned a public key the station cannot use: it is faulty. Reset it and use another card.", "La targeta va tornar una clau pública que el lloc no pot usar: és defectuosa. Reinicie-la i use'n una altra."],
+            Key::ErrWindowFailed => ["No se pudo abrir la ventana.", "The window could not open.", "No s'ha pogut obrir la finestra."],
+            Key::ErrWorkerStopped => ["El trabajo con la tarjeta se detuvo de forma inesperada: vuelva a intentarlo.", "The card's work stopped unexpectedly: try again.", "El treball amb la targeta es va detindre de manera inesperada: torne-ho a intentar."],
+            Key::ErrCa => ["La Autoridad de Certificación no ha respondido bien. No se ha perdido nada: vuelva a intentarlo (Reanudar).", "The certification authority failed. Nothing was lost: try again (Resume).", "L'Autoritat de Certificació no ha respost bé. No s'ha perdut res: torne-ho a intentar (Reprendre)."],
+            Key::ErrRegistry => ["El registro del puesto ha fallado: avise al administrador del puesto.", "The station's registry failed: tell the station's administrator.", "El registre del lloc ha fallat: avise l'administrador del lloc."],
+            Key::ErrVault => ["El almacén de claves del puesto ha fallado: avise al administrador del puesto.", "The station's key vault failed: tell the station's administrator.", "El magatzem de claus del lloc ha fallat: avise l'administrador del lloc."],
+            Key::ErrLetter => ["No se pudo entregar la carta del PUK. La tarjeta no se ha marcado como activada: pulse Reanudar para hacer un PUK y una carta nuevos.", "The PUK letter could not be delivered. The card is not marked activated: press Resume to make a new PUK and letter.", "No s'ha pogut entregar la carta del PUK. La targeta no s'ha marcat com a activada: polse Reprendre per a fer un PUK i una carta nous."],
+            Key::ErrIo => ["No se pudo leer o escribir un fichero del puesto: avise al administrador del puesto.", "A file of the station could not be read or written: tell the station's administrator.", "No s'ha pogut llegir o escriure un fitxer del lloc: avise l'administrador del lloc."],
+            Key::ErrCard => ["La tarjeta ha fallado durante {0}. Compruebe que está bien insertada y vuelva a intentarlo.", "The card failed during {0}. Check that it is inserted properly and try again.", "La targeta ha fallat durant {0}. Comprove que està ben inserida i torne-ho a intentar."],
+            Key::ErrCardRemovedDuring => ["Se ha retirado la tarjeta durante {0}. Vuelva a insertarla y pulse Reanudar.", "The card was removed during {0}. Insert it again and press Resume.", "S'ha retirat la targeta durant {0}. Torne a inserir-la i polse Reprendre."],
+            Key::ErrWrongCardFull => ["Tarjeta equivocada: esta es la {0} y al ciudadano se le envió la {1}. Inserte la tarjeta {1}.", "Wrong card: this is card {0}, and the citizen was mailed card {1}. Insert card {1}.", "Targeta equivocada: esta és la {0} i al ciutadà se li va enviar la {1}. Inserisca la targeta {1}."],
+            Key::IdEmptyNumber => ["Escriba el número del documento.", "Type the document's number.", "Escriga el número del document."],
+            Key::IdEmptySupport => ["Escriba el número de soporte.", "Type the support number.", "Escriga el número de suport."],
+            Key::IdUnexpectedCharacter => ["Carácter inesperado «{0}» en «{1}»: escriba solo letras y cifras.", "Unexpected character «{0}» in «{1}»: type letters and digits only.", "Caràcter inesperat «{0}» en «{1}»: escriga només lletres i xifres."],
+            Key::IdNotDniOrNie => ["{0} no es un DNI ni un NIE: un DNI tiene 8 cifras y una letra de control (como 12345678Z); un NIE, una letra X, Y o Z, 7 cifras y una letra de control (como X1234567L).", "{0} is neither a DNI nor a NIE: a DNI has 8 digits and a control letter (like 12345678Z); a NIE a letter X, Y or Z, 7 digits and a control letter (like X1234567L).", "{0} no és un DNI ni un NIE: un DNI té 8 xifres i una lletra de control (com 12345678Z); un NIE, una lletra X, Y o Z, 7 xifres i una lletra de control (com X1234567L)."],
+            Key::IdControlLetter => ["{0} no es un {1} válido: su letra de control debe ser {2}, no {3}.", "{0} is not a valid {1}: its control letter should be {2}, not {3}.", "{0} no és un {1} vàlid: la seua lletra de control ha de ser {2}, no {3}."],
+            Key::IdUnknownKind => ["Tipo de documento desconocido «{0}»: elija DNI o NIE.", "Unknown document type «{0}»: pick DNI or NIE.", "Tipus de document desconegut «{0}»: trie DNI o NIE."],
+            Key::IdKindMismatch => ["{0} es un {1}, pero se ha elegido el tipo de documento {2}.", "{0} is a {1}, but the document type chosen is {2}.", "{0} és un {1}, però s'ha triat el tipus de document {2}."],
+            Key::IdSupportNumber => ["El número de soporte no tiene la forma de su documento: en un DNI, 3 letras y 6 cifras (como BAA000589); en un NIE, E o C y 8 cifras (como E01234567).", "The support number does not have its document's form: on a DNI, 3 letters and 6 digits (like BAA000589); on a NIE, E or C and 8 digits (like E01234567).", "El número de suport no té la forma del seu document: en un DNI, 3 lletres i 6 xifres (com BAA000589); en un NIE, E o C i 8 xifres (com E01234567)."],
+            Key::IdDateFormat => ["Escriba la fecha de validez como en el documento, DD/MM/AAAA (por ejemplo 17/05/2031); «{0}» no es una fecha.", "Type the validity date as on the document, DD/MM/YYYY (for example 17/05/2031); «{0}» is not a date.", "Escriga la data de validesa com en el document, DD/MM/AAAA (per exemple 17/05/2031); «{0}» no és una data."],
+            Key::IdNoSuchDate => ["La fecha {0} no existe: compruebe el día y el mes.", "The date {0} does not exist: check the day and the month.", "La data {0} no existix: comprove el dia i el mes."],
+            Key::IdExpired => ["El documento caducó el {0}: pida un documento en vigor.", "The document expired on {0}: ask for a valid document.", "El document va caducar el {0}: demane un document en vigor."],
+            Key::IdNotTheApplicants => ["El número del documento ({0}) no es el del solicitante ({1}): el documento es de otra persona.", "The document's number ({0}) is not the applicant's ({1}): the document belongs to someone else.", "El número del document ({0}) no és el del sol·licitant ({1}): el document és d'una altra persona."],
+            Key::KindActivation => ["activación", "activation", "activació"],
+            Key::KindRenewal => ["renovación", "renewal", "renovació"],
+            Key::IdShape => ["{0} no tiene la forma de un DNI ni de un NIE: un DNI tiene 8 cifras y una letra de control (como 12345678Z); un NIE, una letra X, Y o Z, 7 cifras y una letra de control (como X1234567L).", "{0} has neither the form of a DNI nor of a NIE: a DNI has 8 digits and a control letter (like 12345678Z); a NIE a letter X, Y or Z, 7 digits and a control letter (like X1234567L).", "{0} no té la forma d'un DNI ni d'un NIE: un DNI té 8 xifres i una lletra de control (com 12345678Z); un NIE, una lletra X, Y o Z, 7 xifres i una lletra de control (com X1234567L)."],
+            Key::CertIssued => ["emitido", "issued", "emés"],
+            Key::CertLoaded => ["en la tarjeta", "on the card", "en la targeta"],
+            Key::CertRevoked => ["revocado", "revoked", "revocat"],
+            Key::ReasonUnspecified => ["sin especificar", "unspecified", "sense especificar"],
+            Key::ReasonKeyCompromise => ["clave comprometida", "key compromise", "clau compromesa"],
+            Key::ReasonAffiliationChanged => ["cambio de afiliación", "affiliation changed", "canvi d'afiliació"],
+            Key::ReasonSuperseded => ["sustituido", "superseded", "substituït"],
+            Key::ReasonCessationOfOperation => ["cese de actividad", "cessation of operation", "cessament d'activitat"],
+            Key::UnknownNotPiv => ["no es una tarjeta PIV", "not a PIV card", "no és una targeta PIV"],
+            Key::UnknownNoSerial => ["tarjeta PIV sin número de serie (sin las extensiones de Yubico)", "a PIV card without a serial number (no Yubico extensions)", "targeta PIV sense número de sèrie (sense les extensions de Yubico)"],
+            Key::UnknownElsewhere => ["la tarjeta {0} se personalizó en otro sitio", "card {0} was personalized elsewhere", "la targeta {0} es va personalitzar en un altre lloc"],
+            Key::ReaderRevoked => ["CERTIFICADOS REVOCADOS: reiníciela para reemitirla", "CERTIFICATES REVOKED: reset it for re-issue", "CERTIFICATS REVOCATS: reinicie-la per a reemetre-la"],
+            Key::ActApplicationImported => ["Solicitud importada", "Application imported", "Sol·licitud importada"],
+            Key::ActIdentityChecked => ["Identidad comprobada", "Identity checked", "Identitat comprovada"],
+            Key::ActActivationStarted => ["Activación iniciada", "Activation started", "Activació iniciada"],
+            Key::ActRenewalStarted => ["Renovación iniciada", "Renewal started", "Renovació iniciada"],
+            Key::ActActivationResumed => ["Activación reanudada", "Activation resumed", "Activació represa"],
+            Key::ActRenewalResumed => ["Renovación reanudada", "Renewal resumed", "Renovació represa"],
+            Key::ActStepStarted => ["Paso empezado: {0}", "Step started: {0}", "Pas començat: {0}"],
+            Key::ActStepDone => ["Paso hecho: {0}", "Step done: {0}", "Pas fet: {0}"],
+            Key::ActStepFailed => ["Paso fallido: {0}", "Step failed: {0}", "Pas fallit: {0}"],
+            Key::ActLetterPrinted => ["Carta del PUK impresa", "PUK letter printed", "Carta del PUK impresa"],
+            Key::ActLetterHandedOver => ["Carta del PUK entregada al ciudadano", "PUK letter handed to the citizen", "Carta del PUK entregada al ciutadà"],
+            Key::ActCardActivated => ["Tarjeta activada", "Card activated", "Targeta activada"],
+            Key::ActCertificatesRenewed => ["Certificados renovados", "Certificates renewed", "Certificats renovats"],
+            Key::ActManagementKeySealed => ["Clave de administración nueva, guardada cifrada", "New management key, kept sealed", "Clau d'administració nova, guardada xifrada"],
+            Key::ActPukSealed => ["PUK nuevo guardado cifrado hasta terminar", "New PUK kept sealed until the end", "PUK nou guardat xifrat fins a acabar"],
+            Key::ActPukChanged => ["PUK cambiado", "PUK changed", "PUK canviat"],
+            Key::ActPinUnblocked => ["PIN desbloqueado", "PIN unblocked", "PIN desbloquejat"],
+            Key::ActPinChanged => ["PIN cambiado", "PIN changed", "PIN canviat"],
+            Key::ActRevoked => ["Certificados revocados", "Certificates revoked", "Certificats revocats"],
+            Key::ActCardReset => ["Tarjeta reiniciada", "Card reset", "Targeta reiniciada"],
+            Key::ActExpired => ["Solicitud caducada", "Application expired", "Sol·licitud caducada"],
+            Key::SubjectApplication => ["Solicitud {0}", "Application {0}", "Sol·licitud {0}"],
+            Key::SubjectCard => ["Tarjeta {0}", "Card {0}", "Targeta {0}"],
+            Key::ChainAltered => ["la entrada {0} se ha modificado: su contenido no coincide con su huella", "entry {0} was altered: its contents do not match its hash", "l'entrada {0} s'ha modificat: el seu contingut no coincidix amb la seua empremta"],
+            Key::ChainGap => ["la entrada {0} no sigue a la {1}: se ha quitado o añadido una entrada", "entry {0} does not follow entry {1}: an entry was removed or inserted", "l'entrada {0} no seguix la {1}: s'ha llevat o afegit una entrada"],
+            Key::ChainSequence => ["la entrada {0} está fuera de orden (se esperaba la {1})", "entry {0} is out of sequence (expected {1})", "l'entrada {0} està fora d'orde (s'esperava la {1})"],
+            Key::HintNumber => ["p. ej. 12345678Z", "e.g. 12345678Z", "p. ex. 12345678Z"],
+            Key::HintSupport => ["p. ej. BAA000589 (opcional)", "e.g. BAA000589 (optional)", "p. ex. BAA000589 (opcional)"],
+            Key::HintExpires => ["DD/MM/AAAA, como en el documento", "DD/MM/YYYY, as on the document", "DD/MM/AAAA, com en el document"],
+            Key::PrintNoPrinter => ["No se ha impreso: este puesto no tiene ninguna impresora configurada. Pida que se instale una impresora y pulse Imprimir de nuevo; mientras tanto la carta sigue aquí.", "Not printed: this station has no printer set up. Have a printer installed and press Print again; meanwhile the letter stays here.", "No s'ha imprés: este lloc no té cap impressora configurada. Demane que s'hi instal·le una impressora i polse Imprimir de nou; mentrestant la carta continua ací."],
+            Key::PrintRefused => ["No se ha impreso: la impresora no ha aceptado la carta. Compruebe que está encendida y es la predeterminada, y pulse Imprimir de nuevo; la carta sigue aquí.", "Not printed: the printer did not take the letter. Check that it is on and is the default one, and press Print again; the letter stays here.", "No s'ha imprés: la impressora no ha acceptat la carta. Comprove que està encesa i és la predeterminada, i polse Imprimir de nou; la carta continua ací."],
+            Key::LetterNotPrintedTitle => ["La carta no se ha impreso", "The letter was not printed", "La carta no s'ha imprés"],
+            Key::LetterNotPrintedWarn => ["El PUK solo está en esta carta y no se guarda en ningún sitio: si la cierra sin imprimirla, el PUK se pierde para siempre. Ciérrela solo si el ciudadano ya ha copiado el PUK.", "The PUK is only in this letter and is not kept anywhere: if you close it unprinted, the PUK is lost for good. Close it only if the citizen has already copied the PUK.", "El PUK només està en esta carta i no es guarda en cap lloc: si la tanca sense imprimir-la, el PUK es perd per sempre. Tanque-la només si el ciutadà ja ha copiat el PUK."],
+            Key::LetterCloseUnprinted => ["El ciudadano ha copiado el PUK: cerrar", "The citizen copied the PUK: close", "El ciutadà ha copiat el PUK: tancar"],
+            Key::LetterBack => ["Volver a la carta", "Back to the letter", "Tornar a la carta"],
+            Key::Printing => ["Imprimiendo…", "Printing…", "Imprimint…"],
+            Key::CtxFor => ["Para", "For", "Per a"],
+            Key::CtxNif => ["NIF/NIE", "NIF/NIE", "NIF/NIE"],
+            Key::CtxCard => ["Tarjeta", "Card", "Targeta"],
+            Key::ModalOpen => ["Termine o cierre antes lo que tiene abierto a la derecha.", "Finish or close what is open on the right first.", "Acabe o tanque abans el que té obert a la dreta."],
+            Key::InspTitle => ["Lo que hay en la tarjeta", "What the card holds", "El que hi ha en la targeta"],
+            Key::InspSerial => ["Número de serie", "Serial number", "Número de sèrie"],
+            Key::InspVersion => ["Versión", "Version", "Versió"],
+            Key::InspPin => ["PIN", "PIN", "PIN"],
+            Key::InspPuk => ["PUK", "PUK", "PUK"],
+            Key::InspBlocked => ["BLOQUEADO", "BLOCKED", "BLOQUEJAT"],
+            Key::InspVerified => ["verificado en esta sesión", "verified in this session", "verificat en esta sessió"],
+            Key::InspNotReported => ["la tarjeta no lo dice", "the card does not tell", "la targeta no ho diu"],
+            Key::InspKey => ["Clave", "Key", "Clau"],
+            Key::InspHolder => ["Titular del certificado", "Certificate holder", "Titular del certificat"],
+            Key::InspExpires => ["Caduca el", "Expires on", "Caduca el"],
+            Key::InspNoCertificate => ["sin certificado", "no certificate", "sense certificat"],
+            Key::InspUnreadable => ["certificado ilegible", "unreadable certificate", "certificat il·legible"],
+            Key::InspRegistry => ["Lo que sabe el registro", "What the registry knows", "El que sap el registre"],
+            Key::InspNotOurs => ["Esta tarjeta no la ha personalizado este puesto.", "This station did not personalize this card.", "Esta targeta no l'ha personalitzada este lloc."],
+            Key::InspCardState => ["Estado de la tarjeta", "Card state", "Estat de la targeta"],
+            Key::CardPersonalizing => ["activación sin terminar", "activation not finished", "activació sense acabar"],
+            Key::CardPersonalized => ["personalizada por este puesto", "personalized by this station", "personalitzada per este lloc"],
+            Key::CardWasReset => ["reiniciada, lista para reemitir", "reset, ready for re-issue", "reiniciada, preparada per a reemetre"],
+            Key::InspApplication => ["Solicitud", "Application", "Sol·licitud"],
+            Key::About => ["Sobre", "About", "Sobre"],
+            Key::ShowDetail => ["Ver detalle", "Show detail", "Veure detall"],
+            Key::HideDetail => ["Ocultar detalle", "Hide detail", "Amagar detall"],
+            Key::TechnicalDetail => ["Detalle técnico, tal como consta en el registro:", "Technical detail, as the log holds it:", "Detall tècnic, tal com consta en el registre:"],
+            Key::FilterHint => ["NIF/NIE, nombre, operador, acción…", "NIF/NIE, name, operator, action…", "NIF/NIE, nom, operador, acció…"],
+            Key::LocalTime => ["hora local", "local time", "hora local"],
+            Key::Entries => ["entradas", "entries", "entrades"],
+            Key::DoUnblock => ["Desbloquear", "Unblock", "Desbloquejar"],
+            Key::DoChangePin => ["Cambiar", "Change", "Canviar"],
+            Key::DoRevoke => ["Revocar los certificados", "Revoke the certificates", "Revocar els certificats"],
+            Key::DoReset => ["Borrar las claves y reiniciar", "Erase the keys and reset", "Esborrar les claus i reiniciar"],
+            Key::PinBlockedUnblockFirst => ["El PIN está bloqueado: desbloquéelo primero con el PUK.", "The PIN is blocked: unblock it with the PUK first.", "El PIN està bloquejat: desbloquege'l primer amb el PUK."],
+            Key::CannotUndo => ["No se puede deshacer.", "It cannot be undone.", "No es pot desfer."],
         }
     }
+}
+
+/// The text of `key` in `lang` with `{0}`, `{1}`… filled in from `args`:
+/// each language puts them where its word order wants them.
+pub fn tf(lang: Lang, key: Key, args: &[&dyn std::fmt::Display]) -> String {
+    let mut text = t(lang, key).to_string();
+    for (i, a) in args.iter().enumerate() {
+        text = text.replace(&format!("{{{i}}}"), &a.to_string());
+    }
+    text
+}
+
+/// A text said in every language at once, so that what the window shows
+/// (a refusal, a fault, a notice) follows the operator's change of language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said([String; 3]);
+
+impl Said {
+    pub fn new(say: impl Fn(Lang) -> String) -> Self {
+        Said([say(Lang::Es), say(Lang::En), say(Lang::Va)])
+    }
+
+    pub fn key(key: Key) -> Self {
+        Self::new(|lang| t(lang, key).into())
+    }
+
+    /// An engine error in words; its technical detail goes to the log.
+    pub fn error(e: &StationError) -> Self {
+        errors::log(e);
+        Self::new(|lang| error(lang, e))
+    }
+
+    pub fn get(&self, lang: Lang) -> &str {
+        let [es, en, va] = &self.0;
+        match lang {
+            Lang::Es => es,
+            Lang::En => en,
+            Lang::Va => va,
+        }
+    }
+}
+
+/// A date as Spanish documents print it (17/05/2031).
+pub fn date(d: time::Date) -> String {
+    format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year())
 }
 
 /// The text of `key` in `lang`.
@@ -343,6 +697,14 @@ fn profile(lang: Lang, p: Profile) -> &'static str {
             Profile::KeyManagement => Key::ProfileKeymgmt,
         },
     )
+}
+
+/// A citizen key slot, by what it is for.
+pub fn slot(lang: Lang, slot: firma_apdu::piv::Slot) -> String {
+    match Profile::for_slot(slot) {
+        Some(p) => profile(lang, p).to_string(),
+        None => format!("{:02X}", slot.key_reference()),
+    }
 }
 
 /// What a card lacks, as the operator reads it.
@@ -367,5 +729,54 @@ pub fn step(lang: Lang, s: Step) -> String {
         Step::SelfTest => t(lang, Key::StepSelftest).into(),
         Step::PukLetter => t(lang, Key::StepLetter).into(),
         Step::Finish => t(lang, Key::StepFinish).into(),
+    }
+}
+
+/// Where an application stands.
+pub fn state_name(lang: Lang, s: AppState) -> &'static str {
+    t(
+        lang,
+        match s {
+            AppState::Requested => Key::StateRequested,
+            AppState::Activated => Key::StateActivated,
+            AppState::Renewed => Key::StateRenewed,
+            AppState::Revoked => Key::StateRevoked,
+            AppState::Expired => Key::StateExpired,
+        },
+    )
+}
+
+/// A certificate's state.
+pub fn cert_state(lang: Lang, s: CertState) -> &'static str {
+    t(
+        lang,
+        match s {
+            CertState::Issued => Key::CertIssued,
+            CertState::Loaded => Key::CertLoaded,
+            CertState::Revoked => Key::CertRevoked,
+        },
+    )
+}
+
+/// Why certificates were revoked.
+pub fn reason(lang: Lang, r: RevocationReason) -> &'static str {
+    t(
+        lang,
+        match r {
+            RevocationReason::Unspecified => Key::ReasonUnspecified,
+            RevocationReason::KeyCompromise => Key::ReasonKeyCompromise,
+            RevocationReason::AffiliationChanged => Key::ReasonAffiliationChanged,
+            RevocationReason::Superseded => Key::ReasonSuperseded,
+            RevocationReason::CessationOfOperation => Key::ReasonCessationOfOperation,
+        },
+    )
+}
+
+/// Why the station cannot use a card as it is.
+pub fn unknown_card(lang: Lang, why: UnknownCard) -> String {
+    match why {
+        UnknownCard::NotPiv => t(lang, Key::UnknownNotPiv).into(),
+        UnknownCard::NoSerial => t(lang, Key::UnknownNoSerial).into(),
+        UnknownCard::PersonalizedElsewhere(serial) => tf(lang, Key::UnknownElsewhere, &[&serial]),
     }
 }

@@ -6,9 +6,9 @@
 mod app;
 mod citizen;
 pub mod i18n;
+mod localtime;
 mod model;
 mod print;
-mod report;
 mod screen;
 
 pub use app::{run, setup_style, App};

@@ -101,13 +101,16 @@ enum Request {
     Readers,
     /// Check the audit log's hash chain.
     VerifyChain,
+    /// Write to the registry (an audit entry the window records), then
+    /// read it again.
+    Write(Box<dyn FnOnce(&Station) + Send>),
 }
 
 enum Update {
     /// A new snapshot, answering the registry request of that number.
     Snapshot(u64, Box<Snapshot>),
     /// The chain check: the entries it covered, or where it broke.
-    Chain(Result<usize, String>),
+    Chain(Result<usize, audit::ChainError>),
 }
 
 /// The UI thread's end of the model: the snapshot on show, and the
@@ -177,13 +180,21 @@ impl Model {
         }
     }
 
+    /// Runs `write` on the model's thread (the UI thread never waits on
+    /// the registry), and shows what it changed.
+    pub fn write(&mut self, write: impl FnOnce(&Station) + Send + 'static) {
+        self.asked += 1;
+        let _ = self.requests.send(Request::Write(Box::new(write)));
+        let _ = self.requests.send(Request::Registry(self.asked, self.want));
+    }
+
     pub fn verify_chain(&self) {
         let _ = self.requests.send(Request::VerifyChain);
     }
 
     /// Takes the snapshots that arrived; returns a chain check's result
     /// if one came.
-    pub fn poll(&mut self) -> Option<Result<usize, String>> {
+    pub fn poll(&mut self) -> Option<Result<usize, audit::ChainError>> {
         let mut chain = None;
         while let Ok(update) = self.updates.try_recv() {
             match update {
@@ -221,6 +232,7 @@ fn serve(
                 Request::Registry(n, want) => registry = Some((n, want)),
                 Request::Readers => readers_changed = true,
                 Request::VerifyChain => verify = true,
+                Request::Write(write) => write(station),
             }
         }
         if readers_changed {
@@ -233,7 +245,7 @@ fn serve(
         }
         if verify {
             let entries = station.registry().audit_entries().unwrap_or_default();
-            let result = audit::verify(&entries).map_err(|e| e.to_string());
+            let result = audit::verify(&entries);
             if snapshot.audit.is_some() {
                 snapshot.audit = Some(Arc::new(entries));
             }

@@ -271,7 +271,9 @@ impl Run<'_> {
             certificates_expire: expires.date(),
         };
         self.citizen.deliver_letter(&info, puk)?;
-        self.record(step, "handed to the citizen".into(), &[])?;
+        // Shown to the operator, not yet printed nor handed over: the
+        // window records those when they happen (`letter::record`).
+        self.record(step, "made".into(), &[])?;
         Ok(false)
     }
 }

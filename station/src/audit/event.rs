@@ -84,6 +84,10 @@ pub enum Action {
     StepStarted(WorkflowKind, Step),
     StepDone(WorkflowKind, Step),
     StepFailed(WorkflowKind, Step),
+    /// The printer took the PUK letter.
+    LetterPrinted,
+    /// The operator says the citizen has the PUK letter.
+    LetterHandedOver,
     CardActivated,
     CertificatesRenewed,
     ManagementKeySealed,
@@ -99,9 +103,11 @@ pub enum Action {
 impl Action {
     /// The actions that take no workflow or step (the others read back
     /// through their workflow and step).
-    const FIXED: [Action; 12] = [
+    const FIXED: [Action; 14] = [
         Action::ApplicationImported,
         Action::IdentityChecked,
+        Action::LetterPrinted,
+        Action::LetterHandedOver,
         Action::CardActivated,
         Action::CertificatesRenewed,
         Action::ManagementKeySealed,
@@ -119,6 +125,8 @@ impl Action {
         Some(match self {
             Action::ApplicationImported => "application imported",
             Action::IdentityChecked => "identity checked",
+            Action::LetterPrinted => "PUK letter printed",
+            Action::LetterHandedOver => "PUK letter handed over",
             Action::CardActivated => "card activated",
             Action::CertificatesRenewed => "certificates renewed",
             Action::ManagementKeySealed => "management key sealed",

@@ -1,78 +1,123 @@
 //! The applications tab: find an application, see it, and act on it with
 //! the card in the chosen reader.
 
-use eframe::egui::{self, RichText};
+use eframe::egui::{self, Color32, RichText};
 use firma_station_engine::inspection::CardView;
 use firma_station_engine::registry::{AppState, Application, WorkflowKind};
 use time::OffsetDateTime;
 
+use super::audit::{short_detail, Row};
 use super::identity::IdentityForm;
 use super::services::ServiceKind;
 use super::{identity, normalize, Action, Cx};
-use crate::ui::i18n::{t, Key, Lang};
+use crate::ui::i18n::{self, state_name, t, Key};
 use crate::ui::model::Detail;
 
 /// The tab's own state: the search and the open application.
 #[derive(Default)]
 pub struct Applications {
     pub search: String,
+    /// The search the list was last filtered by.
+    searched: String,
     pub selected: Option<i64>,
     pub identity: IdentityForm,
 }
 
+/// The list (the day's queue, or the search's results) on the left, always
+/// there, and the open application on the right. The detail never shows a
+/// citizen the list does not: a search that leaves the open application
+/// out closes it, and a search that finds one application opens it.
 pub fn show(ui: &mut egui::Ui, cx: &Cx, tab: &mut Applications) -> Option<Action> {
+    let mut action = None;
+    ui.horizontal_top(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(LIST_WIDTH);
+            action = list(ui, cx, tab);
+        });
+        ui.separator();
+        ui.vertical(|ui| {
+            let asked = detail(ui, cx, tab);
+            action = action.take().or(asked);
+        });
+    });
+    action
+}
+
+const LIST_WIDTH: f32 = 340.0;
+
+fn list(ui: &mut egui::Ui, cx: &Cx, tab: &mut Applications) -> Option<Action> {
     let lang = cx.lang;
     let mut action = None;
-    ui.horizontal(|ui| {
-        let label = ui.label(RichText::new(t(lang, Key::Search)).strong());
-        ui.add(
-            egui::TextEdit::singleline(&mut tab.search)
-                .hint_text(t(lang, Key::SearchHint))
-                .desired_width(320.0),
-        )
-        .labelled_by(label.id);
-    });
+    let label = ui.label(RichText::new(t(lang, Key::Search)).strong());
+    ui.add(
+        egui::TextEdit::singleline(&mut tab.search)
+            .hint_text(RichText::new(t(lang, Key::SearchHint)).italics())
+            .desired_width(LIST_WIDTH),
+    )
+    .labelled_by(label.id);
     let apps = &cx.snapshot.applications;
     let query = normalize(&tab.search);
-    // Without a search, the applications waiting for their card.
-    if query.is_empty() && tab.selected.is_none() {
-        ui.label(t(lang, Key::WaitingApplications));
-    }
-    if !query.is_empty() || tab.selected.is_none() {
-        let found: Vec<&Application> = apps
-            .iter()
-            .filter(|a| {
-                if query.is_empty() {
-                    return a.state == AppState::Requested;
+    let found: Vec<&Application> = apps
+        .iter()
+        .filter(|a| {
+            if query.is_empty() {
+                // Without a search, the applications waiting for their card.
+                return a.state == AppState::Requested;
+            }
+            normalize(&a.nif).contains(&query)
+                || normalize(&format!("{} {}", a.given_name, a.surnames)).contains(&query)
+        })
+        .take(20)
+        .collect();
+    if query != tab.searched {
+        tab.searched = query.clone();
+        if !query.is_empty() {
+            match found.as_slice() {
+                [only] if tab.selected != Some(only.id) => {
+                    action = Some(Action::SelectApplication(only.id))
                 }
-                normalize(&a.nif).contains(&query)
-                    || normalize(&format!("{} {}", a.given_name, a.surnames)).contains(&query)
-            })
-            .take(20)
-            .collect();
-        if found.is_empty() {
-            ui.label(t(lang, Key::NoMatch));
-        }
-        for a in found {
-            let text = format!(
-                "{} · {} {} · {}",
-                a.nif,
-                a.given_name,
-                a.surnames,
-                state_name(lang, a.state)
-            );
-            if ui
-                .selectable_label(tab.selected == Some(a.id), text)
-                .clicked()
-            {
-                action = Some(Action::SelectApplication(a.id));
+                _ if !found.iter().any(|a| Some(a.id) == tab.selected) => {
+                    tab.selected = None;
+                    tab.identity = IdentityForm::default();
+                }
+                _ => {}
             }
         }
     }
-    ui.separator();
+    ui.add_space(4.0);
+    if query.is_empty() {
+        ui.label(RichText::new(t(lang, Key::WaitingApplications)).strong());
+    }
+    if found.is_empty() {
+        ui.label(t(lang, Key::NoMatch));
+    }
+    for a in found {
+        let text = format!(
+            "{} · {} {} · {}",
+            a.nif,
+            a.given_name,
+            a.surnames,
+            state_name(lang, a.state)
+        );
+        let selected = tab.selected == Some(a.id);
+        let item = ui
+            .add_sized(
+                [LIST_WIDTH, 0.0],
+                egui::Button::selectable(selected, text).frame_when_inactive(true),
+            )
+            .on_hover_cursor(egui::CursorIcon::PointingHand);
+        if item.clicked() {
+            action = Some(Action::SelectApplication(a.id));
+        }
+    }
+    action
+}
+
+fn detail(ui: &mut egui::Ui, cx: &Cx, tab: &mut Applications) -> Option<Action> {
+    let apps = &cx.snapshot.applications;
     let Some(app) = tab.selected.and_then(|id| apps.iter().find(|a| a.id == id)) else {
-        ui.label(t(lang, Key::PickApplication));
-        return action;
+        ui.label(t(cx.lang, Key::PickApplication));
+        return None;
     };
     let detail = cx
         .snapshot
@@ -80,29 +125,13 @@ pub fn show(ui: &mut egui::Ui, cx: &Cx, tab: &mut Applications) -> Option<Action
         .as_ref()
         .filter(|d| d.application == app.id);
     match detail {
-        Some(detail) => {
-            let asked = application(ui, cx, app, detail, &mut tab.identity);
-            action.or(asked)
-        }
+        Some(detail) => application(ui, cx, app, detail, &mut tab.identity),
         None => {
             // Its detail is being read.
             ui.add(egui::Spinner::new());
-            action
+            None
         }
     }
-}
-
-pub fn state_name(lang: Lang, s: AppState) -> &'static str {
-    t(
-        lang,
-        match s {
-            AppState::Requested => Key::StateRequested,
-            AppState::Activated => Key::StateActivated,
-            AppState::Renewed => Key::StateRenewed,
-            AppState::Revoked => Key::StateRevoked,
-            AppState::Expired => Key::StateExpired,
-        },
-    )
 }
 
 fn application(
@@ -130,7 +159,7 @@ fn application(
                     app.card_serial
                         .map_or(tr(Key::Unknown).to_string(), |s| s.to_string()),
                 ),
-                (Key::Requested, app.requested_at.date().to_string()),
+                (Key::Requested, i18n::date(app.requested_at.date())),
             ] {
                 ui.label(tr(k));
                 ui.label(v);
@@ -146,7 +175,7 @@ fn application(
             c.document_kind,
             c.document_number,
             tr(Key::ValidUntil),
-            c.document_expires,
+            i18n::date(c.document_expires),
             tr(Key::CheckedBy),
             c.operator
         ));
@@ -196,16 +225,27 @@ fn application(
             if !on_card {
                 ui.label(tr(Key::NeedCitizenCard));
             }
+            let pin_blocked = matches!(
+                card,
+                Some(CardView::Firma {
+                    pin_blocked: true,
+                    ..
+                })
+            );
             ui.horizontal_wrapped(|ui| {
                 for (kind, key) in [
                     (ServiceKind::Unblock, Key::Unblock),
                     (ServiceKind::ChangePin, Key::ChangePin),
-                    (ServiceKind::Reset, Key::ResetCard),
                 ] {
-                    if ui
-                        .add_enabled(on_card, egui::Button::new(tr(key)))
-                        .clicked()
-                    {
+                    // A blocked PIN cannot be changed: only unblocked.
+                    let enabled = on_card && !(kind == ServiceKind::ChangePin && pin_blocked);
+                    let b = ui.add_enabled(enabled, egui::Button::new(tr(key)));
+                    let b = if on_card && pin_blocked {
+                        b.on_disabled_hover_text(tr(Key::PinBlockedUnblockFirst))
+                    } else {
+                        b
+                    };
+                    if b.clicked() {
                         action = Some(Action::OpenService {
                             kind,
                             reader: reader.clone(),
@@ -221,7 +261,7 @@ fn application(
                     renew.clone().on_disabled_hover_text(format!(
                         "{} {}",
                         tr(Key::RenewOpens),
-                        o.date()
+                        i18n::date(o.date())
                     ));
                 }
                 if renew.clicked() {
@@ -233,13 +273,6 @@ fn application(
                         });
                     }
                 }
-                if ui.button(tr(Key::Revoke)).clicked() {
-                    action = Some(Action::OpenService {
-                        kind: ServiceKind::Revoke,
-                        reader: None,
-                        application: app.id,
-                    });
-                }
                 if ui
                     .add_enabled(on_card, egui::Button::new(tr(Key::Inspect)))
                     .clicked()
@@ -247,6 +280,35 @@ fn application(
                     if let Some(reader) = reader.clone() {
                         action = Some(Action::Inspect(reader));
                     }
+                }
+            });
+            // What cannot be undone apart, in red.
+            ui.add_space(6.0);
+            ui.horizontal_wrapped(|ui| {
+                let red = |key| RichText::new(tr(key)).color(Color32::DARK_RED).strong();
+                let danger =
+                    |b: egui::Button<'static>| b.stroke(egui::Stroke::new(1.5, Color32::DARK_RED));
+                if ui
+                    .add(danger(egui::Button::new(red(Key::Revoke))))
+                    .clicked()
+                {
+                    // No card needed; the card in the reader is named
+                    // when it is the citizen's.
+                    action = Some(Action::OpenService {
+                        kind: ServiceKind::Revoke,
+                        reader: reader.clone().filter(|_| on_card),
+                        application: app.id,
+                    });
+                }
+                if ui
+                    .add_enabled(on_card, danger(egui::Button::new(red(Key::ResetCard))))
+                    .clicked()
+                {
+                    action = Some(Action::OpenService {
+                        kind: ServiceKind::Reset,
+                        reader: reader.clone(),
+                        application: app.id,
+                    });
                 }
             });
         }
@@ -257,22 +319,36 @@ fn application(
     ui.separator();
     ui.heading(tr(Key::Certificates));
     for c in &detail.certificates {
+        let mut state = i18n::cert_state(lang, c.state).to_string();
+        if let Some(r) = c.revocation_reason {
+            state.push_str(&format!(" ({})", i18n::reason(lang, r)));
+        }
         ui.label(format!(
-            "{:02X} · {} · {} {} - {}",
+            "{:02X} · {state} · {} {} - {}",
             c.slot.key_reference(),
-            c.state,
             c.serial.chars().take(12).collect::<String>(),
-            c.not_before.date(),
-            c.not_after.date()
+            i18n::date(c.not_before.date()),
+            i18n::date(c.not_after.date())
         ));
     }
     ui.separator();
     ui.heading(tr(Key::History));
-    for e in &detail.history {
-        ui.label(format!(
-            "{} · {} · {}: {}",
-            e.at, e.operator, e.action, e.detail
-        ));
-    }
+    // A summary a line each; the detail, shortened, on hover.
+    egui::Grid::new("history")
+        .num_columns(3)
+        .striped(true)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            for e in &detail.history {
+                let row = Row::new(lang, cx.snapshot, e);
+                ui.label(&row.time);
+                ui.label(&e.operator);
+                let action = ui.label(&row.action);
+                if !e.detail.is_empty() {
+                    action.on_hover_text(short_detail(&e.detail));
+                }
+                ui.end_row();
+            }
+        });
     action
 }

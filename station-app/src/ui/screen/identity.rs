@@ -3,7 +3,7 @@
 
 use eframe::egui::{self, Color32, RichText};
 
-use crate::ui::i18n::{t, Key, Lang};
+use crate::ui::i18n::{t, Key, Lang, Said};
 
 #[derive(Default)]
 pub struct IdentityForm {
@@ -12,7 +12,7 @@ pub struct IdentityForm {
     pub support: String,
     pub expires: String,
     pub seen: bool,
-    pub error: Option<String>,
+    pub error: Option<Said>,
 }
 
 impl IdentityForm {
@@ -42,19 +42,25 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, f: &mut IdentityForm) -> bool {
             });
         ui.end_row();
         for (key, value, hint) in [
-            (Key::DocumentNumber, &mut f.number, "12345678Z"),
-            (Key::SupportNumber, &mut f.support, "E01234567 / BAA000589"),
-            (Key::DocumentExpires, &mut f.expires, "2031-05-17"),
+            (Key::DocumentNumber, &mut f.number, Key::HintNumber),
+            (Key::SupportNumber, &mut f.support, Key::HintSupport),
+            (Key::DocumentExpires, &mut f.expires, Key::HintExpires),
         ] {
             let label = ui.label(t(lang, key));
-            ui.add(egui::TextEdit::singleline(value).hint_text(hint))
-                .labelled_by(label.id);
+            // A placeholder in grey italics: it must not look filled in.
+            let hint = RichText::new(t(lang, hint)).italics().color(Color32::GRAY);
+            ui.add(
+                egui::TextEdit::singleline(value)
+                    .hint_text(hint)
+                    .desired_width(280.0),
+            )
+            .labelled_by(label.id);
             ui.end_row();
         }
     });
     ui.checkbox(&mut f.seen, t(lang, Key::SeenDocument));
     if let Some(e) = &f.error {
-        ui.colored_label(Color32::DARK_RED, e);
+        ui.colored_label(Color32::DARK_RED, e.get(lang));
     }
     ui.button(RichText::new(t(lang, Key::RecordIdentity)).strong())
         .clicked()

@@ -6,18 +6,20 @@
 pub mod applications;
 pub mod audit;
 pub mod identity;
+pub mod inspection;
 pub mod letter;
 pub mod pin;
 pub mod readers;
 pub mod services;
 pub mod wizard;
 
-use eframe::egui::Color32;
+use eframe::egui::{self, Color32, RichText};
 use firma_apdu::piv::Pin;
 use firma_station_engine::engine::Station;
+use firma_station_engine::inspection::CardView;
 use firma_station_engine::registry::WorkflowKind;
 
-use super::i18n::Lang;
+use super::i18n::{t, Key, Lang};
 use super::model::Snapshot;
 use services::ServiceKind;
 
@@ -48,8 +50,14 @@ pub enum Action {
     /// The citizen's PIN for the waiting step (`None`: cancelled).
     AnswerPin(Option<Pin>),
     PrintLetter,
-    /// The letter was handed over: it is dropped, and so wiped.
+    /// "Handed over: close": closes a printed letter, asks first for an
+    /// unprinted one.
     LetterDone,
+    /// Back from that question to the letter.
+    LetterBack,
+    /// The citizen has the letter (or copied the PUK): it is recorded,
+    /// then dropped, and so wiped.
+    LetterHandedOver,
     VerifyChain,
 }
 
@@ -60,6 +68,54 @@ pub struct Cx<'a> {
     pub snapshot: &'a Snapshot,
     /// The reader the operator works with.
     pub reader: Option<&'a str>,
+}
+
+/// Whom and what a dialog is for, at its top: the citizen, their NIF, the
+/// card and the reader, so that the operator never types a PIN or hands a
+/// letter over for the wrong person.
+pub fn context(ui: &mut egui::Ui, cx: &Cx, application: i64, reader: Option<&str>) {
+    let lang = cx.lang;
+    let app = cx
+        .snapshot
+        .applications
+        .iter()
+        .find(|a| a.id == application);
+    let card = reader
+        .and_then(|r| cx.snapshot.card_in(r))
+        .and_then(|c| match c {
+            CardView::Blank { serial } | CardView::Firma { serial, .. } => Some(*serial),
+            _ => None,
+        })
+        .or_else(|| {
+            // The card the station issued for it, as the registry knows.
+            let detail = cx.snapshot.detail.as_ref()?;
+            (detail.application == application)
+                .then(|| detail.certificates.last().map(|c| c.card_serial))
+                .flatten()
+        })
+        .or(app.and_then(|a| a.card_serial));
+    egui::Frame::group(ui.style())
+        .fill(ui.visuals().selection.bg_fill.gamma_multiply(0.25))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal_wrapped(|ui| {
+                let mut item = |key: Key, value: String| {
+                    ui.label(format!("{}:", t(lang, key)));
+                    ui.label(RichText::new(value).strong());
+                    ui.add_space(12.0);
+                };
+                if let Some(a) = app {
+                    item(Key::CtxFor, format!("{} {}", a.given_name, a.surnames));
+                    item(Key::CtxNif, a.nif.clone());
+                }
+                if let Some(serial) = card {
+                    item(Key::CtxCard, serial.to_string());
+                }
+                if let Some(reader) = reader {
+                    item(Key::Reader, reader.to_string());
+                }
+            });
+        });
 }
 
 /// The state colours, readable on the light theme.

@@ -5,11 +5,12 @@ use std::sync::mpsc::Sender;
 
 use eframe::egui::{self, Color32, RichText};
 use firma_apdu::piv::Pin;
+use firma_station_engine::error::StationError;
 use firma_station_engine::pin::check_new_pin;
 use zeroize::Zeroizing;
 
 use super::Action;
-use crate::ui::i18n::{self, t, Key, Lang};
+use crate::ui::i18n::{self, t, Key, Lang, Said};
 
 /// The PIN dialog: the citizen's entry, wiped when the step takes it.
 pub struct PinDialog {
@@ -18,7 +19,9 @@ pub struct PinDialog {
     pub reply: Sender<Option<Pin>>,
     pub first: Zeroizing<String>,
     pub second: Zeroizing<String>,
-    pub error: Option<String>,
+    pub error: Option<Said>,
+    /// The first field has been given the keyboard focus.
+    focused: bool,
 }
 
 impl PinDialog {
@@ -29,6 +32,7 @@ impl PinDialog {
             first: Zeroizing::new(String::new()),
             second: Zeroizing::new(String::new()),
             error: None,
+            focused: false,
         }
     }
 }
@@ -45,21 +49,33 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, d: &mut PinDialog) -> Option<Action> 
     if d.new {
         ui.label(t(lang, Key::PinRules));
     }
-    let first = field(ui, t(lang, Key::Pin), &mut d.first);
-    if d.new {
-        field(ui, t(lang, Key::PinAgain), &mut d.second);
-    }
+    let mut enter = false;
+    egui::Grid::new("pin-dialog")
+        .num_columns(2)
+        .spacing([12.0, 8.0])
+        .show(ui, |ui| {
+            let first = field(ui, t(lang, Key::Pin), &mut d.first, PIN_CHARS);
+            if !d.focused {
+                // The citizen types at once, without a click that could
+                // land elsewhere.
+                first.request_focus();
+                d.focused = true;
+            }
+            enter |= submitted(ui, &first);
+            if d.new {
+                let second = field(ui, t(lang, Key::PinAgain), &mut d.second, PIN_CHARS);
+                enter |= submitted(ui, &second);
+            }
+        });
     if let Some(e) = &d.error {
-        ui.colored_label(Color32::DARK_RED, e);
+        ui.colored_label(Color32::DARK_RED, e.get(lang));
     }
-    let enter = first.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-    let mut submit = false;
+    let mut submit = enter;
     let mut cancel = false;
     ui.horizontal(|ui| {
-        submit = ui
+        submit |= ui
             .button(RichText::new(t(lang, Key::PinConfirm)).strong())
-            .clicked()
-            || (enter && !d.new);
+            .clicked();
         cancel = ui.button(t(lang, Key::Cancel)).clicked();
     });
     if cancel {
@@ -69,9 +85,9 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, d: &mut PinDialog) -> Option<Action> 
         return None;
     }
     let checked = if d.new {
-        new_pin(lang, &d.first, &d.second)
+        new_pin(&d.first, &d.second)
     } else {
-        Pin::new(d.first.as_bytes()).map_err(|e| e.to_string())
+        Pin::new(d.first.as_bytes()).map_err(|e| Said::error(&StationError::PinFormat(e)))
     };
     match checked {
         Ok(pin) => Some(Action::AnswerPin(Some(pin))),
@@ -79,18 +95,24 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, d: &mut PinDialog) -> Option<Action> 
             d.error = Some(e);
             d.first.clear();
             d.second.clear();
+            d.focused = false;
             None
         }
     }
 }
 
+/// Enter pressed in `field`.
+pub fn submitted(ui: &egui::Ui, field: &egui::Response) -> bool {
+    field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))
+}
+
 /// A new PIN typed twice, checked against the rules; the refusal in the
 /// operator's language.
-pub fn new_pin(lang: Lang, first: &str, again: &str) -> Result<Pin, String> {
+pub fn new_pin(first: &str, again: &str) -> Result<Pin, Said> {
     if first != again {
-        Err(t(lang, Key::PinDiffer).to_string())
+        Err(Said::key(Key::PinDiffer))
     } else {
-        check_new_pin(first).map_err(|e| i18n::pin_rule(lang, e).to_string())
+        check_new_pin(first).map_err(|e| Said::new(|lang| i18n::pin_rule(lang, e).into()))
     }
 }
 
@@ -119,18 +141,30 @@ pub fn wipe(ctx: &egui::Context) {
     });
 }
 
-/// A masked entry, labelled for screen readers and tests.
-pub fn field(ui: &mut egui::Ui, label: &str, value: &mut Zeroizing<String>) -> egui::Response {
-    ui.horizontal(|ui| {
-        let l = ui.label(RichText::new(label).strong());
-        ui.add(
+/// The most a PIN field takes.
+pub const PIN_CHARS: usize = 8;
+/// The most a PUK field takes: 8 digits, and the spaces of the letter's
+/// grouping ("1970 7260").
+pub const PUK_CHARS: usize = 12;
+
+/// A masked entry, labelled for screen readers and tests: one row of a
+/// two-column grid, so that the entries of a form line up.
+pub fn field(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut Zeroizing<String>,
+    chars: usize,
+) -> egui::Response {
+    let l = ui.label(RichText::new(label).strong());
+    let r = ui
+        .add(
             egui::TextEdit::singleline(&mut **value)
                 .id(field_id(label))
                 .password(true)
-                .char_limit(8)
-                .desired_width(160.0),
+                .char_limit(chars)
+                .desired_width(200.0),
         )
-        .labelled_by(l.id)
-    })
-    .inner
+        .labelled_by(l.id);
+    ui.end_row();
+    r
 }

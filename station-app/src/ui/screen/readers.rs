@@ -6,9 +6,10 @@ use firma_station_engine::inspection::CardView;
 use firma_station_engine::readers::ReaderView;
 
 use super::{Action, Cx, AMBER, BLUE};
-use crate::ui::i18n::{t, Key, Lang};
+use crate::ui::i18n::{self, t, Key, Lang};
 
-pub fn show(ui: &mut egui::Ui, cx: &Cx) -> Option<Action> {
+/// `modal`: a dialog is open, and the reader it works with stays chosen.
+pub fn show(ui: &mut egui::Ui, cx: &Cx, modal: bool) -> Option<Action> {
     let lang = cx.lang;
     let mut action = None;
     ui.heading(t(lang, Key::Readers));
@@ -26,11 +27,15 @@ pub fn show(ui: &mut egui::Ui, cx: &Cx) -> Option<Action> {
         });
         frame.show(ui, |ui| {
             ui.set_width(ui.available_width());
-            if ui
-                .selectable_label(selected, RichText::new(name).strong())
+            let pick = ui
+                .add_enabled(
+                    !modal,
+                    egui::Button::selectable(selected, RichText::new(name).strong())
+                        .frame_when_inactive(true),
+                )
                 .on_hover_text(t(lang, Key::SelectReader))
-                .clicked()
-            {
+                .on_disabled_hover_text(t(lang, Key::ModalOpen));
+            if pick.clicked() {
                 action = Some(Action::SelectReader(name.clone()));
             }
             ui.label(RichText::new(text).color(color));
@@ -55,14 +60,19 @@ fn describe(lang: Lang, view: &ReaderView) -> (String, Color32) {
             expires,
             pin_blocked,
             unfinished,
+            revoked,
             ..
         }) => {
             let mut s = format!("{} {serial}: {holder}", tr(Key::ReaderFirma));
             if let Some(d) = expires {
-                s.push_str(&format!("\n{} {d}", tr(Key::Expires)));
+                s.push_str(&format!("\n{} {}", tr(Key::Expires), i18n::date(*d)));
             }
             if *unfinished {
                 s.push_str(&format!("\n{}", tr(Key::ReaderUnfinished)));
+            }
+            if *revoked {
+                s.push_str(&format!("\n{}", tr(Key::ReaderRevoked)));
+                return (s, Color32::DARK_RED);
             }
             if *pin_blocked {
                 s.push_str(&format!("\n{}", tr(Key::ReaderPinBlocked)));
@@ -70,8 +80,13 @@ fn describe(lang: Lang, view: &ReaderView) -> (String, Color32) {
             }
             (s, BLUE)
         }
-        ReaderView::Card(CardView::Unknown { why }) => {
-            (format!("{}: {why}", tr(Key::ReaderUnknown)), AMBER)
-        }
+        ReaderView::Card(CardView::Unknown { why }) => (
+            format!(
+                "{}: {}",
+                tr(Key::ReaderUnknown),
+                i18n::unknown_card(lang, *why)
+            ),
+            AMBER,
+        ),
     }
 }

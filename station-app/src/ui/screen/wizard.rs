@@ -9,7 +9,7 @@ use firma_station_engine::registry::WorkflowKind;
 use super::letter::{self, LetterView};
 use super::pin::{self, PinDialog};
 use super::{Action, Cx, BLUE};
-use crate::ui::i18n::{self, t, Key};
+use crate::ui::i18n::{self, t, Key, Said};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StepState {
@@ -25,8 +25,8 @@ pub struct Wizard {
     pub application: i64,
     pub kind: WorkflowKind,
     steps: Vec<(Step, StepState)>,
-    pub fault: Option<String>,
-    pub finished: Option<String>,
+    pub fault: Option<Said>,
+    pub finished: Option<Said>,
     /// The citizen types a PIN for the waiting step.
     pub pin: Option<PinDialog>,
     /// The PUK letter, until the operator says it was handed over.
@@ -47,6 +47,18 @@ impl Wizard {
             finished: None,
             pin: None,
             letter: None,
+        }
+    }
+
+    /// Resume: the fault goes, a failed or running step is pending again,
+    /// and what was done stays done.
+    pub fn resume(&mut self) {
+        self.fault = None;
+        self.finished = None;
+        for (_, state) in &mut self.steps {
+            if matches!(state, StepState::Failed | StepState::Running) {
+                *state = StepState::Pending;
+            }
         }
     }
 
@@ -72,6 +84,7 @@ impl Wizard {
 
 /// The citizen's prompts first (the letter before a PIN), else the steps.
 pub fn show(ui: &mut egui::Ui, cx: &Cx, w: &mut Wizard) -> Option<Action> {
+    super::context(ui, cx, w.application, Some(&w.reader));
     if let Some(l) = &w.letter {
         return letter::show(ui, cx.lang, l);
     }
@@ -87,7 +100,6 @@ fn steps(ui: &mut egui::Ui, cx: &Cx, w: &Wizard) -> Option<Action> {
         WorkflowKind::Activate => t(lang, Key::WizardActivate),
         WorkflowKind::Renew => t(lang, Key::WizardRenew),
     });
-    ui.label(format!("{}: {}", t(lang, Key::Reader), w.reader));
     let total = w.steps.len();
     let done = w
         .steps
@@ -134,7 +146,7 @@ fn steps(ui: &mut egui::Ui, cx: &Cx, w: &Wizard) -> Option<Action> {
                 .color(Color32::DARK_RED)
                 .strong(),
         );
-        ui.label(RichText::new(fault).color(Color32::DARK_RED));
+        ui.label(RichText::new(fault.get(lang)).color(Color32::DARK_RED));
         ui.label(t(lang, Key::ResumeHint));
         ui.horizontal(|ui| {
             if ui
@@ -149,7 +161,11 @@ fn steps(ui: &mut egui::Ui, cx: &Cx, w: &Wizard) -> Option<Action> {
         });
     } else if let Some(finished) = &w.finished {
         ui.separator();
-        ui.label(RichText::new(finished).color(Color32::DARK_GREEN).strong());
+        ui.label(
+            RichText::new(finished.get(lang))
+                .color(Color32::DARK_GREEN)
+                .strong(),
+        );
         if ui.button(t(lang, Key::Close)).clicked() {
             action = Some(Action::Close);
         }
