@@ -214,6 +214,14 @@ fn classify(e: postgres::Error) -> RegistryError {
             e.as_db_error()
                 .map_or(e.to_string(), |d| d.message().into()),
         ),
+        // Connection exceptions (08) and a server shutting down or starting
+        // up (57P0x): the server is away, not refusing.
+        Some(code) if code.code().starts_with("08") || code.code().starts_with("57P") => {
+            RegistryError::Unreachable {
+                location: "the central registry".into(),
+                reason: e.to_string(),
+            }
+        }
         _ if is_connection_error(&e) => RegistryError::Unreachable {
             location: "the central registry".into(),
             reason: e.to_string(),
