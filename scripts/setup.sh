@@ -9,6 +9,7 @@ packages=(
   libnss3-tools gnutls-bin libengine-pkcs11-openssl   # NSS, GnuTLS and OpenSSL PKCS#11 clients
   openssl util-linux                                  # test CA, unshare for the rig's private pcscd
   libsqlite3-dev poppler-utils                        # the station registry (SQLite), PUK letter checks (pdftotext)
+  postgresql                                          # the central registry's tests: the rig runs its own server
   libegl1 libgl1 libxkbcommon-x11-0                   # the station's window (OpenGL, keyboard on X11)
   mesa-vulkan-drivers libvulkan1                      # software rendering of the window's screenshots in the UI tests
   libclang-dev                                        # bindgen for littlefs2-sys: the Nitrokey card's flash (tests/nitrokey)

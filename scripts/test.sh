@@ -13,3 +13,7 @@ cargo build --quiet --workspace
 CARGO_TARGET_DIR="$PWD/target/nitrokey" cargo clippy --quiet --locked \
   --manifest-path tests/nitrokey/Cargo.toml -- -D warnings
 cargo test --workspace
+# The station's suites once more, each station on a central PostgreSQL
+# registry of the rig's own instead of its embedded SQLite file.
+FIRMA_TEST_REGISTRY=postgres cargo test -p firma-tests --test station_activation \
+  --test station_faults --test station_services --test station_cli

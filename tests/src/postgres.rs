@@ -17,7 +17,7 @@ pub const STATION_ROLE: &str = "pru_test";
 /// A running PostgreSQL server.
 pub struct PgServer {
     dir: tempfile::TempDir,
-    child: Child,
+    child: std::sync::Mutex<Child>,
     port: u16,
     bin: PathBuf,
     databases: std::sync::atomic::AtomicU32,
@@ -137,7 +137,7 @@ impl PgServer {
         let child = spawn_server(&bin, dir.path(), port)?;
         let server = PgServer {
             dir,
-            child,
+            child: std::sync::Mutex::new(child),
             port,
             bin,
             databases: Default::default(),
@@ -241,15 +241,17 @@ impl PgServer {
     }
 
     /// Stops the server at once (an outage); [`PgServer::restart`] brings it back.
-    pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn stop(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// Starts the stopped server again on the same port, with its data.
-    pub fn restart(&mut self) -> Result<()> {
+    pub fn restart(&self) -> Result<()> {
         let _ = std::fs::remove_file(self.dir.path().join("data/postmaster.pid"));
-        self.child = spawn_server(&self.bin, self.dir.path(), self.port)?;
+        *self.child.lock().unwrap_or_else(|e| e.into_inner()) =
+            spawn_server(&self.bin, self.dir.path(), self.port)?;
         self.wait_ready()
     }
 }
