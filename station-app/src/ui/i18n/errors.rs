@@ -6,7 +6,7 @@
 use firma_station_engine::error::{CardTask, StationError};
 use firma_station_engine::identity::IdentityError;
 use firma_station_engine::pin::{PinRule, PukRule};
-use firma_station_engine::registry::WorkflowKind;
+use firma_station_engine::registry::{RegistryError, WorkflowKind};
 
 use super::{date, profile, state_name, step, t, tf, Key, Lang};
 
@@ -147,6 +147,10 @@ pub fn error(lang: Lang, e: &StationError) -> String {
         E::WindowFailed(_) => k(Key::ErrWindowFailed),
         E::WorkerStopped => k(Key::ErrWorkerStopped),
         E::Ca(_) => k(Key::ErrCa),
+        E::Registry(RegistryError::Unreachable { .. } | RegistryError::Contended(_)) => {
+            k(Key::ErrRegistryUnreachable)
+        }
+        E::Registry(RegistryError::Conflict(_)) => k(Key::ErrRegistryConflict),
         E::Registry(_) => k(Key::ErrRegistry),
         E::Vault(_) => k(Key::ErrVault),
         E::Letter(_) => k(Key::ErrLetter),
