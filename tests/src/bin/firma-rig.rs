@@ -146,17 +146,33 @@ fn demo(once: bool) -> ExitCode {
         let mut cmd = rig.command(firma_tests::bin("firma-station"));
         station(&mut cmd);
         let ui = cmd.spawn();
-        if let Ok(mut child) = ui {
+        if let Ok(child) = ui {
+            // Shared, so that a Ctrl-C or SIGTERM to the rig closes the
+            // window too before the readers go (it would stay open on
+            // readers that no longer exist).
+            let child = std::sync::Arc::new(std::sync::Mutex::new(child));
             let (tx, rx) = std::sync::mpsc::channel();
             let tx2 = tx.clone();
             let _ = ctrlc::set_handler(move || {
                 let _ = tx2.send(());
             });
-            std::thread::spawn(move || {
-                let _ = child.wait();
-                let _ = tx.send(());
+            let watched = child.clone();
+            std::thread::spawn(move || loop {
+                let exited = watched
+                    .lock()
+                    .map(|mut c| c.try_wait().map_or(true, |status| status.is_some()))
+                    .unwrap_or(true);
+                if exited {
+                    let _ = tx.send(());
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
             });
             let _ = rx.recv();
+            if let Ok(mut window) = child.lock() {
+                let _ = window.kill();
+                let _ = window.wait();
+            }
             drop(cards);
             drop(rig);
             eprintln!("firma-rig: stopped");
