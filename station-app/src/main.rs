@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let _log = init_log(cli.log.as_deref());
     let result = match &cli.command {
         None | Some(Cmd::Ui) => cli::ui(&cli),
+        Some(Cmd::Init) => cli::init::exec(&cli),
         Some(Cmd::Readers) => return cli::card::readers(),
         Some(Cmd::Card(args)) => return cli::card::card(args),
         Some(Cmd::Inspect(args)) => cli::card::inspect(&cli, args),
@@ -48,12 +49,19 @@ fn init_log(path: Option<&Path>) -> Option<()> {
     use tracing_subscriber::EnvFilter;
     match path {
         Some(p) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
+            // The log names citizens: private, like the registry.
+            let mut opts = std::fs::OpenOptions::new();
+            opts.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let file = opts
                 .open(p)
                 .map_err(|e| eprintln!("firma-station: cannot open the log {}: {e}", p.display()))
                 .ok()?;
+            if let Err(e) = firma_station_engine::datadir::check_mode(p, 0o600) {
+                eprintln!("firma-station: {e}");
+                std::process::exit(6);
+            }
             let filter =
                 EnvFilter::try_from_env("FIRMA_LOG").unwrap_or_else(|_| EnvFilter::new("debug"));
             tracing_subscriber::fmt()

@@ -52,6 +52,9 @@ pub struct Station {
     pub actor: Actor,
 }
 
+/// The embedded registry's file in the data directory.
+pub const EMBEDDED_REGISTRY: &str = "registry.sqlite";
+
 /// Where the station's registry is.
 #[derive(Debug, Clone, Default)]
 pub enum RegistryLocation {
@@ -73,7 +76,7 @@ impl RegistryLocation {
     pub fn open(&self, dir: &Path) -> Result<Box<dyn Registry>, StationError> {
         Ok(match self {
             RegistryLocation::Embedded => {
-                Box::new(SqliteRegistry::open(&dir.join("registry.sqlite"))?)
+                Box::new(SqliteRegistry::open(&dir.join(EMBEDDED_REGISTRY))?)
             }
             RegistryLocation::Central { url, password_file } => {
                 Box::new(PostgresRegistry::connect(url, password_file.as_deref())?)
@@ -101,10 +104,14 @@ impl Station {
         actor: Actor,
         config: Config,
     ) -> Result<Self, StationError> {
-        std::fs::create_dir_all(dir).map_err(|source| StationError::Io {
-            what: format!("cannot create the data directory {}", dir.display()),
-            source,
-        })?;
+        // Nothing is created in a directory `init` has not made the station's.
+        if !dir.join(crate::datadir::STATION_KEY).exists() {
+            return Err(crate::vault::VaultError::Missing(dir.to_path_buf()).into());
+        }
+        crate::datadir::check(dir)?;
+        if let RegistryLocation::Embedded = registry {
+            crate::datadir::touch_private(&dir.join(EMBEDDED_REGISTRY))?;
+        }
         let registry = registry.open(dir)?;
         Self::with_registry(dir, registry, ca, actor, config)
     }
@@ -116,9 +123,10 @@ impl Station {
         actor: Actor,
         config: Config,
     ) -> Result<Self, StationError> {
+        crate::datadir::check(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            vault: Vault::open_or_create(dir)?,
+            vault: Vault::open(dir)?,
             registry: Mutex::new(registry),
             ca,
             config,

@@ -10,6 +10,7 @@ use firma_apdu::Error as CardError;
 use time::Date;
 
 use crate::ca::CaError;
+use crate::datadir::DataDirError;
 use crate::identity::IdentityError;
 use crate::pin::{PinRule, PukRule};
 use crate::profile::Profile;
@@ -210,6 +211,8 @@ pub enum StationError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
     #[error("the PUK letter could not be delivered: {0}. The card is not marked activated: run `activate` again to make a new PUK and letter")]
     Letter(String),
     #[error("{what}: {source}")]
@@ -328,7 +331,7 @@ impl StationError {
             Registry(RegistryError::Conflict(_)) => 4,
             // A server that is away or busy: the same command again later.
             Ca(_) | Registry(RegistryError::Unreachable { .. } | RegistryError::Contended(_)) => 5,
-            Registry(_) | Vault(_) | Io { .. } | Letter(_) => 6,
+            Registry(_) | Vault(_) | DataDir(_) | Io { .. } | Letter(_) => 6,
             Card { .. } => 1,
         }
     }

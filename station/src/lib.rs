@@ -8,6 +8,7 @@ pub mod applications;
 pub mod audit;
 pub mod ca;
 pub mod csr;
+pub mod datadir;
 pub mod engine;
 pub mod error;
 pub mod identity;

@@ -9,7 +9,6 @@
 //! keyring instead; this is the embedded default.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -20,7 +19,9 @@ use zeroize::Zeroizing;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
-    #[error("cannot read or create the station key {path}: {source}")]
+    #[error("{} has no station key: run `firma-station --data-dir {} init` once to create it, or restore station.key from the station's backup if cards were activated here", .0.display(), .0.display())]
+    Missing(PathBuf),
+    #[error("cannot read the station key {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -38,27 +39,22 @@ pub struct Vault {
 const VERSION: u8 = 1;
 
 impl Vault {
-    /// Opens the station key in `dir`, creating it on first use.
-    pub fn open_or_create(dir: &Path) -> Result<Self, VaultError> {
-        let path = dir.join("station.key");
-        let io = |source| VaultError::Io {
-            path: path.clone(),
-            source,
-        };
+    /// Opens the station key in `dir`. A missing key is an error, never
+    /// made anew here: `firma-station init` ([`crate::datadir::init`])
+    /// creates it, once.
+    pub fn open(dir: &Path) -> Result<Self, VaultError> {
+        let path = dir.join(crate::datadir::STATION_KEY);
         let key = match fs::read(&path) {
             Ok(k) => Zeroizing::new(k),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut k = Zeroizing::new(vec![0u8; 32]);
-                rand::rngs::OsRng.fill_bytes(&mut k);
-                let mut opts = fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-                let mut f = opts.open(&path).map_err(io)?;
-                f.write_all(&k).and_then(|_| f.sync_all()).map_err(io)?;
-                k
+                return Err(VaultError::Missing(dir.to_path_buf()))
             }
-            Err(e) => return Err(io(e)),
+            Err(source) => {
+                return Err(VaultError::Io {
+                    path: path.clone(),
+                    source,
+                })
+            }
         };
         let cipher =
             Aes256Gcm::new_from_slice(&key).map_err(|_| VaultError::BadKey(path.clone()))?;
@@ -156,13 +152,19 @@ mod tests {
     #[test]
     fn sealed_keys_open_only_for_their_card_and_station() {
         let dir = tempfile::tempdir().unwrap();
-        let vault = Vault::open_or_create(dir.path()).unwrap();
+        let vault = {
+            crate::datadir::init(dir.path()).unwrap();
+            Vault::open(dir.path()).unwrap()
+        };
         let key = ManagementKey::random(MgmAlgorithm::Aes256);
         let sealed = vault.seal(7, &key);
         assert!(!sealed
             .windows(key.key_bytes().len())
             .any(|w| w == key.key_bytes()));
-        let again = Vault::open_or_create(dir.path()).unwrap();
+        let again = {
+            crate::datadir::init(dir.path()).ok();
+            Vault::open(dir.path()).unwrap()
+        };
         assert_eq!(
             again.unseal(7, &sealed).unwrap().key_bytes(),
             key.key_bytes()
@@ -172,7 +174,10 @@ mod tests {
             Err(VaultError::Unseal(8))
         ));
         let other = tempfile::tempdir().unwrap();
-        let stranger = Vault::open_or_create(other.path()).unwrap();
+        let stranger = {
+            crate::datadir::init(other.path()).ok();
+            Vault::open(other.path()).unwrap()
+        };
         assert!(stranger.unseal(7, &sealed).is_err());
         let mut edited = sealed.clone();
         edited[1] = MgmAlgorithm::TripleDes.id();
@@ -182,7 +187,10 @@ mod tests {
     #[test]
     fn sealed_puks_open_only_as_puks_for_their_card() {
         let dir = tempfile::tempdir().unwrap();
-        let vault = Vault::open_or_create(dir.path()).unwrap();
+        let vault = {
+            crate::datadir::init(dir.path()).ok();
+            Vault::open(dir.path()).unwrap()
+        };
         let (new, old) = (Puk::new("90817263").unwrap(), Puk::new("123456").unwrap());
         let sealed = vault.seal_puks(7, &[&new, &old]);
         assert!(!sealed.windows(8).any(|w| w == new.padded()));
@@ -201,7 +209,7 @@ mod tests {
         #[test]
         fn arbitrary_sealed_bytes_are_refused(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80), serial: u32) {
             let dir = tempfile::tempdir().unwrap();
-            let vault = Vault::open_or_create(dir.path()).unwrap();
+            let vault = { crate::datadir::init(dir.path()).ok(); Vault::open(dir.path()).unwrap() };
             proptest::prop_assert!(vault.unseal(serial, &bytes).is_err());
         }
     }

@@ -93,6 +93,8 @@ impl StationDir {
     /// A fresh data directory on `central` (or the embedded registry).
     pub fn with_registry(central: Option<Central>) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
+        // `firma-station init`, in process: the station key.
+        firma_station_engine::datadir::init(dir.path()).expect("the station's data directory");
         let ca = dir.path().join("ca");
         std::fs::create_dir_all(&ca).unwrap();
         for f in ["ca.key", "ca.pem"] {

@@ -8,6 +8,7 @@ pub mod ca;
 pub mod card;
 pub mod cmp;
 pub mod identity;
+pub mod init;
 pub mod input;
 pub mod pin;
 pub mod registry;
@@ -83,6 +84,8 @@ pub struct Cli {
 pub enum Cmd {
     /// Open the operator's window (the default when no command is given).
     Ui,
+    /// Create the station's data directory and its station key (once).
+    Init,
     /// List the smart card readers and what is in each.
     Readers,
     /// Show what is on a PIV card: version, serial, PIN and PUK tries, and

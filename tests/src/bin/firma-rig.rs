@@ -47,6 +47,17 @@ fn wait_card(reader: &str, present: bool, timeout: Duration) -> ExitCode {
 /// The demo station: the test CA and the demo applications of `fixtures/`,
 /// the first time only (what the operator did survives a restart).
 fn prepare_station(dir: &std::path::Path) -> std::io::Result<()> {
+    if !dir.join("station.key").exists() {
+        // `firma-station init`: the private data directory and its key.
+        let status = std::process::Command::new(firma_tests::bin("firma-station"))
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("init")
+            .status()?;
+        if !status.success() {
+            return Err(std::io::Error::other("firma-station init failed"));
+        }
+    }
     let ca = dir.join("ca");
     std::fs::create_dir_all(&ca)?;
     for f in ["ca.key", "ca.pem"] {

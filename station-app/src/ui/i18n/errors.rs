@@ -19,6 +19,7 @@ pub fn log(e: &StationError) {
         E::Ca(_)
             | E::Registry(_)
             | E::Vault(_)
+            | E::DataDir(_)
             | E::Io { .. }
             | E::Card { .. }
             | E::Pcsc(_)
@@ -154,7 +155,7 @@ pub fn error(lang: Lang, e: &StationError) -> String {
         E::Registry(_) => k(Key::ErrRegistry),
         E::Vault(_) => k(Key::ErrVault),
         E::Letter(_) => k(Key::ErrLetter),
-        E::Io { .. } => k(Key::ErrIo),
+        E::Io { .. } | E::DataDir(_) => k(Key::ErrIo),
         E::Card { step, .. } => f(Key::ErrCard, &[&task(lang, *step)]),
     }
 }
