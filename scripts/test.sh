@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo fmt --manifest-path tests/nitrokey/Cargo.toml -- --check
 cargo clippy --quiet --workspace --all-targets -- -D warnings
-cargo build --quiet --workspace
+# The binaries the rig starts, with the station's test knobs (crash points,
+# short certificates): the features `cargo test` unifies from firma-tests'
+# dev-dependency, so the test run below reuses this build instead of
+# compiling firma-station a second time.
+cargo build --quiet --workspace --features firma-station-engine/test-knobs
 # The rig's Nitrokey 3 card, a workspace of its own (it pulls Trussed).
 ./scripts/build-nitrokey.sh
 CARGO_TARGET_DIR="$PWD/target/nitrokey" cargo clippy --quiet --locked \

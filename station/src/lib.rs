@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod identity;
 pub mod inspection;
+pub mod knobs;
 pub mod letter;
 pub mod pin;
 pub mod profile;

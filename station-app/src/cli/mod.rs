@@ -53,10 +53,6 @@ pub struct Cli {
     /// This station's name for the audit log. Default: the host name.
     #[arg(long, global = true, env = "FIRMA_STATION_NAME")]
     pub station: Option<String>,
-    /// Validity in days of the certificates the local CA issues (default: 3 years).
-    /// Shorter only for tests and demonstrations of renewal.
-    #[arg(long, global = true, env = "FIRMA_STATION_CERT_DAYS", hide = true)]
-    pub cert_days: Option<i64>,
     /// A central registry shared by a network of stations,
     /// postgres://USER@HOST:PORT/DATABASE. Default: the embedded registry in
     /// DATA_DIR/registry.sqlite.
@@ -198,7 +194,7 @@ pub fn open_station(cli: &Cli, needs_ca: bool, config: Config) -> Result<Station
         return Station::open(&data_dir(cli), ca, actor(cli), config);
     }
     let ca: Box<dyn CertificateAuthority> = match LocalCa::open(&ca_dir(cli)) {
-        Ok(ca) => match cli.cert_days {
+        Ok(ca) => match firma_station_engine::knobs::cert_days() {
             Some(days) => Box::new(ca.with_validity(time::Duration::days(days))),
             None => Box::new(ca),
         },

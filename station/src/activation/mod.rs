@@ -179,14 +179,9 @@ pub fn run<T: Transport>(
     })
 }
 
-/// Fault injection for the tests of a station killed mid-activation:
-/// `FIRMA_STATION_CRASH_AFTER=STEP` kills the process the moment STEP is
-/// journaled, as a power cut would.
+/// Fault injection for the tests (the `test-knobs` feature only).
 fn crash_point(step: &str) {
-    if std::env::var("FIRMA_STATION_CRASH_AFTER").is_ok_and(|s| s == step) {
-        eprintln!("firma-station: killed after {step} (FIRMA_STATION_CRASH_AFTER)");
-        std::process::abort();
-    }
+    crate::knobs::crash_point(step);
 }
 
 fn check_renewable(station: &Station, app: &Application) -> Result<(), StationError> {
