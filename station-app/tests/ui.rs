@@ -212,8 +212,7 @@ const ENGLISH: &[&str] = &[
     "(--",
 ];
 
-/// Every label and value the window shows, but the citizen's letter
-/// (bilingual by design).
+/// Every label and value the window shows.
 fn texts(h: &Harness<'static, App>) -> Vec<String> {
     h.query_all_by_label_contains("")
         .map(|n| {
@@ -223,7 +222,6 @@ fn texts(h: &Harness<'static, App>) -> Vec<String> {
                 n.value().unwrap_or_default()
             )
         })
-        .filter(|t| !t.contains("Carta del PUK de su tarjeta de firma"))
         .collect()
 }
 
@@ -319,23 +317,55 @@ fn enter_new_pin(h: &mut Harness<'static, App>, pin: &str) {
     h.step();
 }
 
-fn letter_puk(h: &Harness<'static, App>) -> String {
-    let node = h.get_by_label_contains("Carta del PUK de su tarjeta de firma");
-    let text = node
-        .value()
-        .or_else(|| node.accesskit_node().label().map(|l| l.to_string()))
-        .unwrap_or_default();
-    text.lines()
-        .find_map(|l| {
-            let t = l.trim();
-            let digits: String = t.chars().filter(|c| !c.is_whitespace()).collect();
-            (t.len() == 9
-                && t.as_bytes()[4] == b' '
-                && digits.len() == 8
-                && digits.chars().all(|c| c.is_ascii_digit()))
-            .then_some(digits)
-        })
-        .unwrap_or_else(|| panic!("no PUK in the letter:\n{text}"))
+/// A printer that keeps each letter it is sent as a PDF file in `dir`,
+/// as `lp -` takes it: the test reads the PUK where the citizen does.
+fn capturing_printer(dir: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("printer.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec cat > \"{}/letter-$(date +%s%N).pdf\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    script.display().to_string()
+}
+
+/// The PUK in the newest letter the capturing printer took (pdftotext).
+fn printed_puk(dir: &Path) -> String {
+    assert!(
+        std::fs::read_dir(dir).unwrap().count() >= 2,
+        "the printer took no letter"
+    );
+    let mut letters: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .collect();
+    letters.sort();
+    let text = firma_tests::station::pdf_text(letters.last().expect("a printed letter"));
+    firma_tests::station::puk_from_letter(&text)
+        .unwrap_or_else(|| panic!("no PUK in the printed letter:\n{text}"))
+}
+
+/// The PUK on none of the window's widgets (the whole AccessKit tree).
+fn assert_no_puk(h: &mut Harness<'static, App>, puk: &str, screen: &str) {
+    h.step();
+    let spaced = format!("{} {}", &puk[..4], &puk[4..]);
+    for n in h.query_all_by_label_contains("") {
+        let text = format!(
+            "{} {}",
+            n.accesskit_node().label().unwrap_or_default(),
+            n.value().unwrap_or_default()
+        );
+        assert!(
+            !text.contains(puk) && !text.contains(&spaced),
+            "the PUK is on the screen ({screen}): {text:?}"
+        );
+    }
 }
 
 #[test]
@@ -381,16 +411,13 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
     type_into(&mut h, Role::PasswordInput, "Repita el PIN", "281947");
     click(&mut h, "Aceptar");
     wait_for(&mut h, "the PUK letter", |h| {
-        visible(h, "Carta del PUK de su tarjeta de firma")
+        visible(h, "El PUK no se muestra en pantalla")
     });
-    let puk = letter_puk(&h);
-    // The letter holds the PUK.
-    let spaced = format!("{} {}", &puk[..4], &puk[4..]);
     // The panel has looked at the card again (the letter stays on show).
     wait_for(&mut h, "the Firma card in the panel", |h| {
         visible(h, "Tarjeta Firma 5001")
     });
-    snapshots.compare(&mut h, "4-puk-letter", &[&spaced]);
+    snapshots.compare(&mut h, "4-puk-letter", &[]);
     assert_names(
         &h,
         "María José Núñez Ibáñez",
@@ -407,7 +434,7 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
         visible(h, "este puesto no tiene ninguna impresora configurada")
     });
     assert_no_english(&mut h, "a failed print");
-    snapshots.compare(&mut h, "9-print-failed", &[&spaced]);
+    snapshots.compare(&mut h, "9-print-failed", &[]);
     click(&mut h, "Entregada: cerrar");
     wait_for(&mut h, "the question", |h| {
         visible(
@@ -416,12 +443,10 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
         )
     });
     assert!(
-        visible(&h, "Carta del PUK de su tarjeta de firma"),
-        "the letter is still on show"
+        visible(&h, "Cerrar sin imprimir: el PUK se pierde"),
+        "closing unprinted says what it costs"
     );
     click(&mut h, "Volver a la carta");
-    assert!(visible(&h, "Imprimir") && visible(&h, &spaced));
-    click(&mut h, "Entregada: cerrar");
     // Finding 2: nothing said it was printed or handed over yet.
     let actions = |station: &Station| -> Vec<String> {
         station
@@ -433,18 +458,38 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
             .collect()
     };
     assert!(!actions(&station).iter().any(|a| a.contains("PUK letter")));
-    click(&mut h, "El ciudadano ha copiado el PUK: cerrar");
+    // A printer now: the letter goes to it, and only to it.
+    let printed = tempfile::tempdir().unwrap();
+    h.state_mut()
+        .set_print_command(&capturing_printer(printed.path()));
+    click(&mut h, "Imprimir");
+    wait_for(&mut h, "the print", |h| {
+        visible(h, "Enviada a la impresora.")
+    });
+    let puk = printed_puk(printed.path());
+    let spaced = format!("{} {}", &puk[..4], &puk[4..]);
+    assert_no_puk(&mut h, &puk, "the printed letter");
+    // It can be printed again while it is open: the same letter.
+    click(&mut h, "Imprimir otra vez");
+    wait_for(&mut h, "the second print", |h| {
+        visible(h, "Enviada a la impresora.") && visible(h, "Imprimir otra vez")
+    });
+    assert_eq!(
+        printed_puk(printed.path()),
+        puk,
+        "the same PUK, printed again"
+    );
+    assert_no_puk(&mut h, &puk, "the letter printed again");
+    click(&mut h, "Entregada: cerrar");
     wait_for(&mut h, "the end of the wizard", |h| {
         visible(h, "Tarjeta activada:")
     });
+    assert_no_puk(&mut h, &puk, "the end of the wizard");
     let log = actions(&station);
     assert!(
-        log.contains(&"PUK letter handed over".to_string()),
+        log.contains(&"PUK letter printed".to_string())
+            && log.contains(&"PUK letter handed over".to_string()),
         "{log:?}"
-    );
-    assert!(
-        !log.contains(&"PUK letter printed".to_string()),
-        "a failed print is not recorded as printed: {log:?}"
     );
     snapshots.compare(&mut h, "5-wizard-done", &[]);
     click(&mut h, "Cerrar");
@@ -734,7 +779,7 @@ fn a_card_pulled_mid_wizard_shows_the_fault_and_resumes_while_frames_keep_coming
     });
     enter_new_pin(&mut h, "502816");
     wait_for(&mut h, "the PUK letter", |h| {
-        visible(h, "Carta del PUK de su tarjeta de firma")
+        visible(h, "El PUK no se muestra en pantalla")
     });
     // A printer that takes the letter: printed, then handed over.
     h.state_mut().set_print_command("cat");

@@ -57,6 +57,8 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// The text (pdftotext) of the PUK letter the run wrote, or "".
+    pub letter: String,
 }
 
 impl Run {
@@ -150,7 +152,14 @@ impl StationDir {
     /// `firma-station --data-dir DIR --operator tester --station pru-test
     /// --log DIR/station.log`, talking to the rig's pcscd.
     pub fn command(&self, rig: &Pcscd) -> Command {
-        let mut cmd = rig.command(bin("firma-station"));
+        let mut cmd = self.cli();
+        cmd.env("PCSCLITE_CSOCK_NAME", rig.socket());
+        cmd
+    }
+
+    /// The same `firma-station` command for work that needs no reader.
+    pub fn cli(&self) -> Command {
+        let mut cmd = Command::new(bin("firma-station"));
         cmd.arg("--data-dir")
             .arg(self.path())
             .args(["--operator", "tester", "--station", "pru-test", "--log"])
@@ -204,7 +213,19 @@ fn rand_suffix() -> u64 {
         .as_nanos() as u64
 }
 
+/// Runs `cmd` with `stdin`. An `activate` that names no letter file gets a
+/// new one (`--letter`; the CLI never shows the PUK), read back into
+/// [`Run::letter`] as a citizen would read it.
 pub fn run(cmd: &mut Command, stdin: &str) -> Run {
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_os_string()).collect();
+    let letter = (args.iter().any(|a| a == "activate")
+        && !args.iter().any(|a| a == "--letter" || a == "--print"))
+    .then(|| {
+        let dir = tempfile::tempdir().expect("a directory for the letter");
+        let path = dir.path().join("puk-letter.pdf");
+        cmd.arg("--letter").arg(&path);
+        (dir, path)
+    });
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -222,7 +243,22 @@ pub fn run(cmd: &mut Command, stdin: &str) -> Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into(),
         stderr: String::from_utf8_lossy(&out.stderr).into(),
+        letter: letter
+            .filter(|(_, path)| path.exists())
+            .map(|(_, path)| pdf_text(&path))
+            .unwrap_or_default(),
     }
+}
+
+/// The text of a PDF, by poppler's pdftotext (an independent reader).
+pub fn pdf_text(path: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils, scripts/setup.sh) runs");
+    assert!(out.status.success(), "pdftotext {}", path.display());
+    String::from_utf8_lossy(&out.stdout).into()
 }
 
 /// The PUK in a letter printed on stdout ("1234 5678").

@@ -89,7 +89,7 @@ fn two_stations_activating_one_application_at_once_leave_one_card_personalized()
         "the refusal says why: {}",
         lost.stderr
     );
-    assert!(won.stdout.contains("PUK"), "{}", won.all());
+    assert!(won.letter.contains("PUK"), "{}", won.all());
     // The loser's card is as blank as it came, and the registry holds one
     // activation, one personalized card and its three certificates.
     assert_eq!(
@@ -253,6 +253,8 @@ fn the_registry_going_away_mid_activation_stops_it_and_the_next_run_finishes() {
     let mut child = st
         .command(&rig)
         .args(activate_args(0))
+        .arg("--letter")
+        .arg(st.path().join("unfinished-letter.pdf"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -285,7 +287,7 @@ fn the_registry_going_away_mid_activation_stops_it_and_the_next_run_finishes() {
     // Back: the same command finishes without making the first key again.
     central.server.restart().unwrap();
     let again = activate(&st, &rig, 0).ok();
-    assert!(again.stdout.contains("PUK"), "{}", again.all());
+    assert!(again.letter.contains("PUK"), "{}", again.all());
     assert_eq!(
         count(
             &central,

@@ -89,12 +89,18 @@ fn activation_gives_a_card_that_opensc_and_yubico_use_with_the_citizens_pin() {
     st.identity(&rig, NIF);
 
     let run = activate(&st, &rig).ok();
-    let puk = puk_from_letter(&run.stdout)
-        .unwrap_or_else(|| panic!("no PUK in the letter:\n{}", run.stdout));
+    let puk = puk_from_letter(&run.letter)
+        .unwrap_or_else(|| panic!("no PUK in the letter:\n{}", run.letter));
     assert!(
-        run.stdout.contains("NÚÑEZ") || run.stdout.contains("Núñez"),
+        run.letter.contains("NÚÑEZ") || run.letter.contains("Núñez"),
         "{}",
-        run.stdout
+        run.letter
+    );
+    // The letter is the one place the PUK is: not on the operator's screen.
+    assert!(
+        !run.all().contains(&puk) && !run.all().contains(&format!("{} {}", &puk[..4], &puk[4..])),
+        "the PUK was on the screen:\n{}",
+        run.all()
     );
     assert!(
         run.stderr.contains("generating the signature (9C) key"),
@@ -334,7 +340,7 @@ fn a_nitrokey_activated_by_the_station_works_with_opensc_firmas_module_and_nss()
         .ok();
     st.identity(&rig, NIF);
     let run = activate(&st, &rig).ok();
-    let puk = puk_from_letter(&run.stdout).expect("a PUK letter");
+    let puk = puk_from_letter(&run.letter).expect("a PUK letter");
     assert!(
         run.stderr.contains("is activated: 3 certificates loaded"),
         "{}",

@@ -54,7 +54,7 @@ fn assert_personalized_once(
         last.all()
     );
     assert!(
-        puk_from_letter(&last.stdout).is_some(),
+        puk_from_letter(&last.letter).is_some(),
         "{context}: no PUK letter:\n{}",
         last.all()
     );
@@ -335,8 +335,8 @@ fn killed_after_any_step(kind: CardKind) {
             if *step == "puk-letter" {
                 // The letter of the killed run holds a PUK the card no longer has.
                 let old =
-                    puk_from_letter(&killed.stdout).expect("the killed run printed its letter");
-                let new = puk_from_letter(&again.stdout).unwrap();
+                    puk_from_letter(&killed.letter).expect("the killed run printed its letter");
+                let new = puk_from_letter(&again.letter).unwrap();
                 assert_ne!(
                     old, new,
                     "{context}: a new PUK replaces the one of the lost letter"

@@ -95,8 +95,8 @@ fn two_readers_activate_two_cards_at_once() {
     });
     let (ra, rb) = (ra.ok(), rb.ok());
     assert_ne!(
-        puk_from_letter(&ra.stdout),
-        puk_from_letter(&rb.stdout),
+        puk_from_letter(&ra.letter),
+        puk_from_letter(&rb.letter),
         "each card its own PUK"
     );
     assert!(
@@ -370,8 +370,21 @@ fn services_on(kind: CardKind) {
         )
         .unwrap();
     // Certificates of 60 days: inside the 70-day renewal window at once.
-    let first = activate(&st, &rig, 0, "12345678Z", &["--cert-days", "60"]).ok();
-    let puk = puk_from_letter(&first.stdout).unwrap();
+    let first = firma_tests::station::run(
+        st.command(&rig).env("FIRMA_STATION_CERT_DAYS", "60").args([
+            "activate",
+            "--reader",
+            "00 00",
+            "--application",
+            "12345678Z",
+            "--pin-stdin",
+            "--algorithm",
+            "p256",
+        ]),
+        &format!("{PIN}\n{PIN}\n"),
+    )
+    .ok();
+    let puk = puk_from_letter(&first.letter).unwrap();
     both_modules_sign_with_p256(&rig, PIN);
     let serials_before = st.run(&rig, &["applications", "show", "1"], "").ok().stdout;
 

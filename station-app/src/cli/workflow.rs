@@ -1,6 +1,6 @@
 //! `firma-station activate` and `renew`: the journaled workflow on the
-//! reader's worker, with progress on stderr and the PUK letter on stdout
-//! or in a PDF.
+//! reader's worker, with progress on stderr and the PUK letter in a new
+//! private PDF file or on the printer, never on the screen.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use clap::Args;
 use firma_apdu::piv::{Pin, Puk};
 use firma_station_engine::activation::{Citizen, Progress};
+use firma_station_engine::datadir;
 use firma_station_engine::engine::Station;
 use firma_station_engine::error::StationError;
 use firma_station_engine::letter::{self, LetterInfo};
@@ -31,9 +32,14 @@ pub struct ActivateArgs {
     /// Read the citizen's new PIN from standard input (first line; a second line, if any, must repeat it).
     #[arg(long)]
     pin_stdin: bool,
-    /// Write the PUK letter as a PDF to FILE (created private) instead of printing it on standard output.
-    #[arg(long, value_name = "FILE")]
+    /// Write the PUK letter as a PDF to FILE, a new file (mode 600; never
+    /// over an existing file or through a link). The PUK is never shown on
+    /// the screen.
+    #[arg(long, value_name = "FILE", required_unless_present = "print")]
     letter: Option<PathBuf>,
+    /// Send the PUK letter to the default printer (`lp`), through a pipe.
+    #[arg(long, conflicts_with = "letter")]
+    print: bool,
     /// Key algorithm.
     #[arg(long, value_enum, ignore_case = true, default_value_t = KeyAlgorithm::Rsa2048)]
     algorithm: KeyAlgorithm,
@@ -60,10 +66,23 @@ pub fn activate(cli: &Cli, args: &ActivateArgs) -> Result<ExitCode, StationError
     // Checked before the card is touched: nothing changes on a refusal.
     let found = station.application(&app)?;
     station.check_activatable(&found)?;
-    let pin = read_new_pin(args.pin_stdin)?;
+    let letter = match &args.letter {
+        Some(path) => {
+            // Refused before the card is touched, not after its PUK is set.
+            if path.symlink_metadata().is_ok() {
+                return Err(StationError::Letter(format!(
+                    "{} already exists: name a new file (the letter never replaces one)",
+                    path.display()
+                )));
+            }
+            LetterTo::File(path.clone())
+        }
+        None => LetterTo::Printer,
+    };
+    let pin = read_new_pin(args.pin_stdin, &station.personal_numbers(&found)?)?;
     let citizen = CliCitizen {
         pin: Some(pin),
-        letter: args.letter.clone(),
+        letter,
     };
     drive(
         station,
@@ -87,7 +106,7 @@ pub fn renew(cli: &Cli, args: &RenewArgs) -> Result<ExitCode, StationError> {
             application: app_key(&args.application),
             citizen: Box::new(CliCitizen {
                 pin: Some(pin),
-                letter: None,
+                letter: LetterTo::Printer,
             }),
         },
     )
@@ -143,11 +162,19 @@ fn drive(station: Station, reader: &str, job: Job) -> Result<ExitCode, StationEr
     Err(StationError::WorkerStopped)
 }
 
+/// Where the CLI puts the PUK letter: never on the screen.
+enum LetterTo {
+    /// A new private file.
+    File(PathBuf),
+    /// The default printer, through a pipe (the PDF never touches a disk).
+    Printer,
+}
+
 /// The citizen at the CLI: the PIN read before the card work began, and the
-/// letter printed on stdout or written as a PDF.
+/// letter written as a new private PDF file or sent to the printer.
 struct CliCitizen {
     pin: Option<Pin>,
-    letter: Option<PathBuf>,
+    letter: LetterTo,
 }
 
 impl Citizen for CliCitizen {
@@ -161,29 +188,42 @@ impl Citizen for CliCitizen {
     }
 
     fn deliver_letter(&mut self, info: &LetterInfo, puk: &Puk) -> Result<(), StationError> {
+        let pdf = Zeroizing::new(letter::pdf(info, puk));
         match &self.letter {
-            None => {
-                let text = letter::text(info, puk);
-                let mut out = std::io::stdout().lock();
-                out.write_all(text.as_bytes())
-                    .and_then(|_| out.flush())
-                    .map_err(|e| StationError::Letter(e.to_string()))
+            LetterTo::Printer => {
+                print(&pdf)?;
+                eprintln!("The PUK letter went to the printer: hand it over.");
             }
-            Some(path) => {
-                let pdf = Zeroizing::new(letter::pdf(info, puk));
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create(true).truncate(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-                opts.open(path)
+            LetterTo::File(path) => {
+                datadir::create_private(path)
                     .and_then(|mut f| f.write_all(&pdf).and_then(|_| f.sync_all()))
                     .map_err(|e| StationError::Letter(format!("{}: {e}", path.display())))?;
                 eprintln!(
                     "The PUK letter is in {}: print it, hand it over, then delete the file.",
                     path.display()
                 );
-                Ok(())
             }
         }
+        Ok(())
     }
+}
+
+/// `lp -` with the PDF on its standard input.
+fn print(pdf: &[u8]) -> Result<(), StationError> {
+    let failed = |e: &dyn std::fmt::Display| StationError::Letter(format!("the printer (lp): {e}"));
+    let mut child = std::process::Command::new("lp")
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(&e))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(pdf).map_err(|e| failed(&e))?;
+    }
+    let out = child.wait_with_output().map_err(|e| failed(&e))?;
+    if !out.status.success() {
+        return Err(failed(&String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The window's side of the engine's [`Citizen`]: a workflow on a worker's
 //! thread asks the window for the citizen's PIN and waits for the answer;
-//! the PUK letter is handed over to be shown.
+//! the PUK letter is handed over to be printed (never shown).
 
 use std::sync::mpsc::{channel, Sender};
 
@@ -19,10 +19,11 @@ pub enum CitizenEvent {
         new: bool,
         reply: Sender<Option<Pin>>,
     },
+    /// The letter as a PDF, for the printer only: the window never shows
+    /// the PUK.
     Letter {
         reader: String,
         card_serial: u32,
-        text: Zeroizing<String>,
         pdf: Zeroizing<Vec<u8>>,
     },
 }
@@ -63,7 +64,6 @@ impl Citizen for UiCitizen {
         let event = CitizenEvent::Letter {
             reader: self.reader.clone(),
             card_serial: info.card_serial,
-            text: letter::text(info, puk),
             pdf: Zeroizing::new(letter::pdf(info, puk)),
         };
         self.events

@@ -196,7 +196,7 @@ fn demo(once: bool) -> ExitCode {
              S=\"{bin} --data-dir {dir}\"\n  \
              $S applications list\n  \
              $S identity 12345678Z --kind DNI --number 12345678Z --expires 2031-05-17 --seen\n  \
-             $S activate --reader \"00 00\" --application 12345678Z\n",
+             $S activate --reader \"00 00\" --application 12345678Z --letter puk-letter.pdf\n",
             sock = rig.socket().display(),
             bin = firma_tests::bin("firma-station").display(),
             dir = station_dir.display()

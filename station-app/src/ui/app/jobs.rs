@@ -51,12 +51,9 @@ impl App {
                     w.pin = Some(PinDialog::new(new, reply));
                 }
                 CitizenEvent::Letter {
-                    text,
-                    pdf,
-                    card_serial,
-                    ..
+                    pdf, card_serial, ..
                 } => {
-                    w.letter = Some(LetterView::new(text, pdf, card_serial));
+                    w.letter = Some(LetterView::new(pdf, card_serial));
                 }
             }
         }

@@ -1,6 +1,7 @@
-//! The PUK letter: shown once, printed, handed to the citizen, then wiped.
-//! A letter that was not printed is never wiped without the operator's
-//! confirmation: the PUK exists nowhere else.
+//! The PUK letter: printed (again, if need be, while it is open), handed
+//! to the citizen, then wiped. The PUK is never on the screen: only the
+//! printer gets the letter. A letter that was not printed is never wiped
+//! without the operator's confirmation: the PUK exists nowhere else.
 
 use eframe::egui::{self, Color32, RichText};
 use zeroize::Zeroizing;
@@ -10,7 +11,6 @@ use crate::ui::i18n::{t, Key, Lang};
 use crate::ui::print::PrintError;
 
 pub struct LetterView {
-    pub text: Zeroizing<String>,
     pub pdf: Zeroizing<Vec<u8>>,
     /// The card the letter is for.
     pub card_serial: u32,
@@ -22,9 +22,8 @@ pub struct LetterView {
 }
 
 impl LetterView {
-    pub fn new(text: Zeroizing<String>, pdf: Zeroizing<Vec<u8>>, card_serial: u32) -> Self {
+    pub fn new(pdf: Zeroizing<Vec<u8>>, card_serial: u32) -> Self {
         Self {
-            text,
             pdf,
             card_serial,
             printed: None,
@@ -74,7 +73,17 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, l: &LetterView) -> Option<Action> {
             if ui
                 .add_enabled(
                     !l.printing,
-                    egui::Button::new(RichText::new(t(lang, Key::Print)).strong()),
+                    egui::Button::new(
+                        RichText::new(t(
+                            lang,
+                            if l.was_printed() {
+                                Key::PrintAgain
+                            } else {
+                                Key::Print
+                            },
+                        ))
+                        .strong(),
+                    ),
                 )
                 .clicked()
             {
@@ -104,8 +113,6 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, l: &LetterView) -> Option<Action> {
                 .strong(),
         );
     }
-    egui::Frame::group(ui.style()).show(ui, |ui| {
-        ui.label(RichText::new(l.text.as_str()).monospace());
-    });
+    ui.label(t(lang, Key::LetterNotOnScreen));
     action
 }
