@@ -21,6 +21,8 @@ pub enum PinRule {
     RepeatedGroup,
     #[error("the two PINs typed are different")]
     TypedTwiceDifferently,
+    #[error("it is taken from the NIF/NIE or a date of the identity document, both printed on what the citizen carries with the card ({RULES})")]
+    Personal,
 }
 
 /// Checks a new PIN against the rules and returns it ready for the card.
@@ -48,6 +50,47 @@ pub fn check_new_pin(pin: &str) -> Result<Pin, PinRule> {
     }
     // 6 to 8 digits: a valid PIN for the card.
     Pin::new(pin).map_err(|_| PinRule::Length(d.len()))
+}
+
+/// The numbers printed on the identity document the citizen carries with
+/// the card, which a PIN must not be taken from: the NIF/NIE's digits (an
+/// NIE's letter as its digit too, X 0, Y 1, Z 2) and each date (expiry,
+/// issue) as DDMMYYYY, YYYYMMDD, DDMMYY and YYMMDD.
+pub fn personal_numbers(nif: &str, dates: &[time::Date]) -> Vec<String> {
+    let mut out = Vec::new();
+    let digits: String = nif.chars().filter(char::is_ascii_digit).collect();
+    out.push(digits.clone());
+    if let Some(d) = match nif.chars().next() {
+        Some('X' | 'x') => Some('0'),
+        Some('Y' | 'y') => Some('1'),
+        Some('Z' | 'z') => Some('2'),
+        _ => None,
+    } {
+        out.push(format!("{d}{digits}"));
+    }
+    for date in dates {
+        let (y, m, d) = (date.year(), u8::from(date.month()), date.day());
+        let yy = y.rem_euclid(100);
+        out.push(format!("{d:02}{m:02}{y:04}"));
+        out.push(format!("{y:04}{m:02}{d:02}"));
+        out.push(format!("{d:02}{m:02}{yy:02}"));
+        out.push(format!("{yy:02}{m:02}{d:02}"));
+    }
+    out
+}
+
+/// A new PIN checked against the rules and against the citizen's own
+/// numbers ([`personal_numbers`]): refused if it is part of one of them,
+/// or holds one of 6 digits or more.
+pub fn check_new_pin_for(pin: &str, personal: &[String]) -> Result<Pin, PinRule> {
+    let checked = check_new_pin(pin)?;
+    let taken = personal
+        .iter()
+        .any(|n| n.contains(pin) || (n.len() >= 6 && pin.contains(n.as_str())));
+    if taken {
+        return Err(PinRule::Personal);
+    }
+    Ok(checked)
 }
 
 /// Why what was typed cannot be a PUK of this station: it is never sent
@@ -111,6 +154,33 @@ mod tests {
             let e = check_new_pin(pin).unwrap_err().to_string();
             assert!(e.contains(why), "{pin}: {e}");
         }
+    }
+
+    #[test]
+    fn pins_from_the_nif_or_the_document_dates_are_refused() {
+        let dates = [time::macros::date!(2031 - 05 - 17)];
+        let dni = personal_numbers("48291537X", &dates);
+        for pin in [
+            "291537", "8291537", "48291537", // the DNI's digits
+            "170531", "17052031", "20310517", "310517", // the expiry date
+        ] {
+            assert_eq!(
+                check_new_pin_for(pin, &dni).unwrap_err(),
+                PinRule::Personal,
+                "{pin}"
+            );
+        }
+        let nie = personal_numbers("Y7654321X", &[]);
+        assert_eq!(
+            check_new_pin_for("17654321", &nie).unwrap_err(),
+            PinRule::Personal
+        );
+        for pin in ["281947", "5830271", "90817263"] {
+            check_new_pin_for(pin, &dni).unwrap();
+            check_new_pin_for(pin, &nie).unwrap();
+        }
+        // The ordinary rules still come first.
+        assert_eq!(check_new_pin_for("123456", &dni).unwrap_err(), PinRule::Run);
     }
 
     #[test]

@@ -43,12 +43,16 @@ pub fn read_secret(
 }
 
 /// A new PIN, checked against the rules and typed twice.
-pub fn read_new_pin_at(from_stdin: bool, line: usize) -> Result<Pin, StationError> {
+pub fn read_new_pin_at(
+    from_stdin: bool,
+    line: usize,
+    personal: &[String],
+) -> Result<Pin, StationError> {
     if !from_stdin {
         eprintln!("The citizen chooses a PIN: {}.", pin::RULES);
     }
     let first = read_secret(from_stdin, "New PIN: ", line)?;
-    let pin = pin::check_new_pin(&first)?;
+    let pin = pin::check_new_pin_for(&first, personal)?;
     let again = if from_stdin {
         stdin_line(line + 1)?
     } else {
@@ -62,6 +66,7 @@ pub fn read_new_pin_at(from_stdin: bool, line: usize) -> Result<Pin, StationErro
     Ok(pin)
 }
 
-pub fn read_new_pin(from_stdin: bool) -> Result<Pin, StationError> {
-    read_new_pin_at(from_stdin, 0)
+/// A new PIN for the citizen whose own numbers are `personal`.
+pub fn read_new_pin(from_stdin: bool, personal: &[String]) -> Result<Pin, StationError> {
+    read_new_pin_at(from_stdin, 0, personal)
 }

@@ -34,7 +34,7 @@ pub fn unblock(cli: &Cli, args: &UnblockArgs) -> Result<ExitCode, StationError> 
     let reader = find_reader(&args.reader)?;
     let puk = read_secret(args.stdin, "PUK (from the PUK letter): ", 0)?;
     let puk = firma_station_engine::pin::parse_puk(&puk)?;
-    let pin = read_new_pin_at(args.stdin, 1)?;
+    let pin = read_new_pin_at(args.stdin, 1, &[])?;
     let serial = services::unblock(&station, connect(&reader)?, &puk, &pin)?;
     println!("Card {serial}: PIN unblocked, the new PIN is set.");
     Ok(ExitCode::SUCCESS)
@@ -45,7 +45,7 @@ pub fn change(cli: &Cli, args: &ChangePinArgs) -> Result<ExitCode, StationError>
     let reader = find_reader(&args.reader)?;
     let old = read_secret(args.stdin, "Current PIN: ", 0)?;
     let old = Pin::new(old.as_bytes()).map_err(StationError::PinFormat)?;
-    let new = read_new_pin_at(args.stdin, 1)?;
+    let new = read_new_pin_at(args.stdin, 1, &[])?;
     let serial = services::change_pin(&station, connect(&reader)?, &old, &new)?;
     println!("Card {serial}: PIN changed.");
     Ok(ExitCode::SUCCESS)

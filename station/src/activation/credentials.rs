@@ -89,7 +89,14 @@ impl Run<'_> {
     pub(super) fn citizen_pin(&mut self) -> Result<Pin, StationError> {
         if self.pin.is_none() {
             self.pin = Some(match self.kind {
-                WorkflowKind::Activate => self.citizen.choose_pin()?,
+                WorkflowKind::Activate => {
+                    let pin = self.citizen.choose_pin()?;
+                    // Whoever asked the citizen, the engine has the last word.
+                    let personal = self.station.personal_numbers(&self.app)?;
+                    let typed = std::str::from_utf8(pin.as_bytes()).unwrap_or_default();
+                    crate::pin::check_new_pin_for(typed, &personal)?;
+                    pin
+                }
                 WorkflowKind::Renew => self.citizen.current_pin()?,
             });
         }

@@ -242,6 +242,7 @@ pub fn pin_rule(lang: Lang, rule: PinRule) -> &'static str {
             PinRule::Run => Key::PinErrRun,
             PinRule::RepeatedGroup => Key::PinErrGroup,
             PinRule::TypedTwiceDifferently => Key::PinDiffer,
+            PinRule::Personal => Key::PinErrPersonal,
         },
     )
 }
