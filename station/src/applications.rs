@@ -209,9 +209,60 @@ fn required(value: Option<String>, what: &str) -> Result<String, String> {
     }
 }
 
+/// The longest given name and surnames taken, in characters. With the
+/// NIF they make the certificates' CN, "SURNAMES GIVEN NAME - NIF", which
+/// X.520 limits to 64 characters; the PUK letter is laid out for them.
+pub const MAX_GIVEN_NAME: usize = 40;
+pub const MAX_SURNAMES: usize = 50;
+const MAX_CN: usize = 64;
+
+/// A name as an identity document prints it: letters (accents precomposed
+/// or combining), spaces, and the apostrophe, hyphen, period and the
+/// ordinal and middle dots of Spanish and Catalan names. Control and bidi
+/// characters, and everything else, are refused: they would reorder or
+/// hide text on the letter, in the certificate and on the operator's screen.
+fn check_name(value: &str, what: &str, max: usize) -> Result<(), String> {
+    let len = value.chars().count();
+    if len > max {
+        return Err(format!(
+            "{what} has {len} characters, at most {max} are taken"
+        ));
+    }
+    let allowed = |c: char| {
+        c.is_alphabetic()
+            || c == ' '
+            || "'’-.·ªº".contains(c)
+            || ('\u{300}'..='\u{36F}').contains(&c)
+    };
+    if let Some(bad) = value.chars().find(|&c| !allowed(c)) {
+        let kind = if bad.is_control() {
+            "a control character"
+        } else if matches!(bad, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        {
+            "a bidirectional-text control"
+        } else {
+            "a character that is not part of a name"
+        };
+        return Err(format!(
+            "{what} holds {kind} (U+{:04X}): only letters, spaces and ' - . are taken",
+            bad as u32
+        ));
+    }
+    Ok(())
+}
+
 fn check_row(station: &Station, r: Row, now: OffsetDateTime) -> Result<NewApplication, String> {
     let given_name = required(r.given_name, "given_name")?;
     let surnames = required(r.surnames, "surnames")?;
+    check_name(&given_name, "given_name", MAX_GIVEN_NAME)?;
+    check_name(&surnames, "surnames", MAX_SURNAMES)?;
+    // "SURNAMES GIVEN - NIF": the NIF is 9 characters.
+    let cn = surnames.chars().count() + 1 + given_name.chars().count() + 3 + 9;
+    if cn > MAX_CN {
+        return Err(format!(
+            "the names are too long together: the certificate's name would have {cn} characters, at most {MAX_CN}"
+        ));
+    }
     let nif = Nif::parse(&required(r.nif, "nif")?).map_err(|e| e.to_string())?;
     let email = required(r.email, "email")?;
     let holder = Holder {
@@ -303,6 +354,31 @@ mod tests {
     }
 
     #[test]
+    fn names_with_controls_bidi_or_too_long_are_refused() {
+        for (given, why) in [
+            ("Ana\u{202E}", "bidirectional-text control"),
+            ("Ana\u{2067}x", "bidirectional-text control"),
+            ("An\u{7}a", "control character"),
+            ("Ana<b>", "not part of a name"),
+            (&"A".repeat(41), "41 characters, at most 40"),
+        ] {
+            let e = check_name(given, "given_name", MAX_GIVEN_NAME).unwrap_err();
+            assert!(e.contains(why), "{given:?}: {e}");
+        }
+        for ok in [
+            "María José",
+            "Núñez",
+            "O'Neill",
+            "Jean-Luc",
+            "Ll·lúcia",
+            "Mª Ángeles",
+            "Nu\u{303}n\u{303}ez",
+        ] {
+            check_name(ok, "given_name", MAX_GIVEN_NAME).unwrap();
+        }
+    }
+
+    #[test]
     fn a_file_without_the_header_is_refused_whole() {
         let e = parse("name,nif\nAna,12345678Z\n", false)
             .unwrap_err()
@@ -318,6 +394,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_name_taken_has_no_control_or_bidi_character(name in "(\\PC|\\p{Cc}|\\p{Cf}){0,60}") {
+            if check_name(&name, "given_name", MAX_GIVEN_NAME).is_ok() {
+                prop_assert!(name.chars().count() <= MAX_GIVEN_NAME);
+                let hidden = |c: char| {
+                    c.is_control()
+                        || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+                };
+                let bad = name.chars().any(hidden);
+                prop_assert!(!bad, "{:?} was taken", name);
+            }
+        }
+
         #[test]
         fn any_text_is_read_or_refused_without_panicking(text in "\\PC{0,400}", json: bool) {
             let _ = parse(&text, json);
