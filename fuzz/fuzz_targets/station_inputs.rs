@@ -1,10 +1,12 @@
 //! What the station reads from outside: certificate requests (from cards
 //! and, with a remote CA, the network), application files (CSV and JSON),
-//! identity document numbers and dates, and application names typed by an
-//! operator. Any input is read or refused, never a panic.
+//! identity document numbers and dates, application names typed by an
+//! operator, and Generation Codes typed by citizens. Any input is read or
+//! refused, never a panic.
 #![no_main]
 
 use firma_station_engine::identity::{self, IdentityDocument, Nif};
+use firma_station_engine::generation_code::{GenerationCode, ALPHABET, LENGTH};
 use firma_station_engine::registry::AppKey;
 use firma_station_engine::{applications, csr};
 use libfuzzer_sys::fuzz_target;
@@ -35,4 +37,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = identity::support_number(kind, number);
     }
     let _: Result<AppKey, _> = text.parse();
+    if let Ok(code) = GenerationCode::parse(&text) {
+        // Only codes of the alphabet, and their printed form reads back.
+        assert_eq!(code.expose().len(), LENGTH);
+        assert!(code.expose().bytes().all(|b| ALPHABET.contains(&b)));
+        assert_eq!(GenerationCode::parse(&code.grouped()).unwrap(), code);
+    }
 });

@@ -222,6 +222,10 @@ pub enum StationError {
         source: std::io::Error,
     },
 
+    // --- Generation Codes (exit status by kind) ---
+    #[error(transparent)]
+    GenerationCode(#[from] crate::generation_code::CodeError),
+
     // --- other card errors (exit 1) ---
     #[error("the card failed during {step}: {source}")]
     Card {
@@ -333,6 +337,7 @@ impl StationError {
             Ca(_) | Registry(RegistryError::Unreachable { .. } | RegistryError::Contended(_)) => 5,
             Registry(_) | Vault(_) | DataDir(_) | Io { .. } | Letter(_) => 6,
             Card { .. } => 1,
+            GenerationCode(e) => e.exit_code(),
         }
     }
 }

@@ -62,11 +62,11 @@ fn month_es(m: Month) -> &'static str {
     }
 }
 
-fn date_es(d: Date) -> String {
+pub(crate) fn date_es(d: Date) -> String {
     format!("{} de {} de {}", d.day(), month_es(d.month()), d.year())
 }
 
-fn date_en(d: Date) -> String {
+pub(crate) fn date_en(d: Date) -> String {
     format!("{} {} {}", d.day(), d.month(), d.year())
 }
 
@@ -175,7 +175,7 @@ fn grouped_puk(puk: &Puk) -> Zeroizing<Vec<u8>> {
 
 const TEXT_WIDTH: usize = 72;
 
-fn wrap_chars(paragraph: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap_chars(paragraph: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in paragraph.split_whitespace() {
@@ -291,9 +291,9 @@ pub fn text(info: &LetterInfo, puk: &Puk) -> Zeroizing<String> {
 // PDF.
 // ---------------------------------------------------------------------------
 
-const PAGE_WIDTH: f32 = 595.276;
-const PAGE_HEIGHT: f32 = 841.89;
-const MARGIN: f32 = 56.7; // 20 mm
+pub(crate) const PAGE_WIDTH: f32 = 595.276;
+pub(crate) const PAGE_HEIGHT: f32 = 841.89;
+pub(crate) const MARGIN: f32 = 56.7; // 20 mm
 
 /// Unicode to Windows-1252 (WinAnsiEncoding), '?' for what it lacks.
 fn win1252(ch: char) -> u8 {
@@ -351,7 +351,7 @@ fn compose(base: char, mark: char) -> Option<char> {
 }
 
 /// Encodes text for the base-14 fonts with WinAnsiEncoding.
-fn encode(s: &str) -> Vec<u8> {
+pub(crate) fn encode(s: &str) -> Vec<u8> {
     let mut out: Vec<u8> = Vec::with_capacity(s.len());
     let mut last: Option<char> = None;
     for ch in s.chars() {
@@ -372,13 +372,13 @@ fn encode(s: &str) -> Vec<u8> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Font {
+pub(crate) enum Font {
     Regular,
     Bold,
 }
 
 impl Font {
-    fn name(self) -> Name<'static> {
+    pub(crate) fn name(self) -> Name<'static> {
         match self {
             Font::Regular => Name(b"F1"),
             Font::Bold => Name(b"F2"),
@@ -440,12 +440,12 @@ fn glyph_width(font: Font, byte: u8) -> f32 {
     f32::from(w)
 }
 
-fn text_width(font: Font, size: f32, text: &[u8]) -> f32 {
+pub(crate) fn text_width(font: Font, size: f32, text: &[u8]) -> f32 {
     text.iter().map(|&b| glyph_width(font, b)).sum::<f32>() * size / 1000.0
 }
 
 /// Splits encoded text into lines no wider than `width` points.
-fn wrap(font: Font, size: f32, text: &[u8], width: f32) -> Vec<Vec<u8>> {
+pub(crate) fn wrap(font: Font, size: f32, text: &[u8], width: f32) -> Vec<Vec<u8>> {
     let mut lines = Vec::new();
     let mut line: Vec<u8> = Vec::new();
     for word in text.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
@@ -469,13 +469,13 @@ fn wrap(font: Font, size: f32, text: &[u8], width: f32) -> Vec<Vec<u8>> {
 }
 
 /// Writes lines of text top-down on the page.
-struct Writer {
-    content: Content,
-    y: f32,
+pub(crate) struct Writer {
+    pub(crate) content: Content,
+    pub(crate) y: f32,
 }
 
 impl Writer {
-    fn line(&mut self, font: Font, size: f32, x: f32, text: &[u8]) {
+    pub(crate) fn line(&mut self, font: Font, size: f32, x: f32, text: &[u8]) {
         self.content
             .begin_text()
             .set_font(font.name(), size)
@@ -484,7 +484,15 @@ impl Writer {
             .end_text();
     }
 
-    fn paragraph(&mut self, font: Font, size: f32, leading: f32, x: f32, width: f32, s: &str) {
+    pub(crate) fn paragraph(
+        &mut self,
+        font: Font,
+        size: f32,
+        leading: f32,
+        x: f32,
+        width: f32,
+        s: &str,
+    ) {
         for line in wrap(font, size, &encode(s), width) {
             self.line(font, size, x, &line);
             self.y -= leading;

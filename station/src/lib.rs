@@ -11,6 +11,7 @@ pub mod csr;
 pub mod datadir;
 pub mod engine;
 pub mod error;
+pub mod generation_code;
 pub mod identity;
 pub mod inspection;
 pub mod knobs;

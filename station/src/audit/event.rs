@@ -43,6 +43,8 @@ pub enum Subject {
     Application(i64),
     /// A card that no application owns (yet).
     Card(u32),
+    /// The generation portal, for an attempt that names no live code.
+    Portal,
 }
 
 impl fmt::Display for Subject {
@@ -50,6 +52,7 @@ impl fmt::Display for Subject {
         match self {
             Subject::Application(id) => write!(f, "application {id}"),
             Subject::Card(serial) => write!(f, "card {serial}"),
+            Subject::Portal => f.write_str("portal"),
         }
     }
 }
@@ -61,6 +64,9 @@ impl FromStr for Subject {
             kind: "Subject",
             text: s.to_string(),
         };
+        if s == "portal" {
+            return Ok(Subject::Portal);
+        }
         match s.split_once(' ') {
             Some(("application", id)) => {
                 id.parse().map(Subject::Application).map_err(|_| unknown())
@@ -98,12 +104,21 @@ pub enum Action {
     Revoked,
     CardReset,
     Expired,
+    /// A Generation Code for a software certificate was issued (never the
+    /// code itself: its number, how it went, until when).
+    GenerationCodeIssued,
+    /// A code became void: replaced, wrong three times, undelivered.
+    GenerationCodeVoided,
+    /// A wrong code was typed for a code's NIF.
+    GenerationCodeRefused,
+    /// A code was used: the software certificate issued for it.
+    GenerationCodeRedeemed,
 }
 
 impl Action {
     /// The actions that take no workflow or step (the others read back
     /// through their workflow and step).
-    const FIXED: [Action; 14] = [
+    const FIXED: [Action; 18] = [
         Action::ApplicationImported,
         Action::IdentityChecked,
         Action::LetterPrinted,
@@ -118,6 +133,10 @@ impl Action {
         Action::Revoked,
         Action::CardReset,
         Action::Expired,
+        Action::GenerationCodeIssued,
+        Action::GenerationCodeVoided,
+        Action::GenerationCodeRefused,
+        Action::GenerationCodeRedeemed,
     ];
 
     /// The text of an action of [`Self::FIXED`].
@@ -137,6 +156,10 @@ impl Action {
             Action::Revoked => "revoked",
             Action::CardReset => "card reset",
             Action::Expired => "expired",
+            Action::GenerationCodeIssued => "generation code issued",
+            Action::GenerationCodeVoided => "generation code voided",
+            Action::GenerationCodeRefused => "generation code refused",
+            Action::GenerationCodeRedeemed => "generation code redeemed",
             Action::WorkflowStarted(_)
             | Action::WorkflowResumed(_)
             | Action::StepStarted(..)
@@ -225,7 +248,11 @@ mod tests {
         );
         assert!("activate generate-9a done".parse::<Action>().is_err());
         assert!("shredded".parse::<Action>().is_err());
-        for s in [Subject::Application(7), Subject::Card(1970)] {
+        for s in [
+            Subject::Application(7),
+            Subject::Card(1970),
+            Subject::Portal,
+        ] {
             assert_eq!(s.to_string().parse::<Subject>(), Ok(s));
         }
         assert!("card x".parse::<Subject>().is_err());

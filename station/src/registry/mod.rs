@@ -15,12 +15,14 @@ use firma_apdu::piv::Algorithm;
 
 use crate::audit::{Actor, AuditEntry, Event, Subject};
 
+mod codes;
 mod postgres;
 mod records;
 mod sql;
 mod sqlite;
 mod store;
 
+pub use codes::*;
 pub use postgres::{Postgres, PostgresRegistry};
 pub use records::*;
 pub use sqlite::{Sqlite, SqliteRegistry};
@@ -70,7 +72,7 @@ type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
 /// The registry the engine works with. The SQLite registry is the embedded
 /// default; a central database for a network of stations implements the same.
-pub trait Registry: Send {
+pub trait Registry: Send + GenerationCodes {
     /// Imports applications in one transaction; returns their ids.
     fn import(&mut self, apps: &[NewApplication], actor: &Actor) -> Result<Vec<i64>>;
     fn application(&self, key: &AppKey) -> Result<Application>;

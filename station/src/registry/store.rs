@@ -34,11 +34,11 @@ impl<B: Backend> SqlRegistry<B> {
         self.backend.borrow_mut()
     }
 
-    fn read<R>(&self, mut f: impl FnMut(&mut dyn Sql) -> Result<R>) -> Result<R> {
+    pub(super) fn read<R>(&self, mut f: impl FnMut(&mut dyn Sql) -> Result<R>) -> Result<R> {
         self.backend.borrow_mut().read(&mut f)
     }
 
-    fn write<R>(&mut self, mut f: impl FnMut(&mut dyn Sql) -> Result<R>) -> Result<R> {
+    pub(super) fn write<R>(&mut self, mut f: impl FnMut(&mut dyn Sql) -> Result<R>) -> Result<R> {
         self.backend.get_mut().write(&mut f)
     }
 
@@ -91,12 +91,12 @@ fn algorithm_from_text(text: &str) -> Result<Algorithm> {
         })
 }
 
-const APP_COLS: &str =
+pub(super) const APP_COLS: &str =
     "id, given_name, surnames, nif, email, phone, card_serial, state, requested_at, expires_at";
 const ACTIVATION_COLS: &str =
     "id, application_id, card_serial, kind, state, algorithm, runs, reader, started_at, last_error";
 
-fn application(r: &Row) -> Result<Application> {
+pub(super) fn application(r: &Row) -> Result<Application> {
     Ok(Application {
         id: r.int(0)?,
         given_name: r.text(1)?,
@@ -108,6 +108,26 @@ fn application(r: &Row) -> Result<Application> {
         state: r.parsed(7)?,
         requested_at: r.time(8)?,
         expires_at: r.time(9)?,
+    })
+}
+
+/// The columns [`identity_check`] reads, in its order.
+pub(super) const CHECK_COLS: &str = "application_id, document_kind, document_number, \
+    support_number, document_expires, checked_at, operator, used_by";
+
+pub(super) fn identity_check(r: &Row) -> Result<IdentityCheck> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let document_expires = time::Date::parse(&r.text(4)?, format)
+        .map_err(|e| RegistryError::Corrupt(format!("a document expiry: {e}")))?;
+    Ok(IdentityCheck {
+        application_id: r.int(0)?,
+        document_kind: r.text(1)?,
+        document_number: r.text(2)?,
+        support_number: r.opt_text(3)?,
+        document_expires,
+        checked_at: r.time(5)?,
+        operator: r.text(6)?,
+        used_by: r.opt_int(7)?,
     })
 }
 
@@ -228,7 +248,7 @@ fn apply(db: &mut dyn Sql, change: &Change, now: OffsetDateTime) -> Result<()> {
 
 /// Appends `event` to the audit chain, holding the chain's head until the
 /// transaction ends.
-fn append_audit(db: &mut dyn Sql, actor: &Actor, event: &Event) -> Result<()> {
+pub(super) fn append_audit(db: &mut dyn Sql, actor: &Actor, event: &Event) -> Result<()> {
     db.lock_audit_chain()?;
     let head = db.query_one("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?;
     let (seq, prev) = match head {

@@ -1,8 +1,10 @@
 //! The central registry's schema for PostgreSQL: the same numbered
 //! migrations as SQLite's (1 the tables, 2 the sealed PUKs), then what only a
 //! server has: 3, the role stations connect as, which may append to the
-//! audit log but never change or remove an entry. `firma_schema` says how
-//! many ran. Never edit one that shipped: add the next.
+//! audit log but never change or remove an entry; then 4, SQLite's 3 (the
+//! Generation Codes and software certificates) with the role's grants.
+//! `firma_schema` says how many ran. Never edit one that shipped: add the
+//! next.
 
 pub(super) const MIGRATIONS: &[&str] = &[
     r#"
@@ -121,5 +123,46 @@ GRANT SELECT, INSERT, UPDATE ON applications, identity_checks, cards, activation
 GRANT SELECT, INSERT ON audit TO firma_station;
 GRANT SELECT ON firma_schema TO firma_station;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO firma_station;
+"#,
+    r#"
+-- The Generation Codes of software certificates, as SQLite's migration 3:
+-- only a keyed digest of each code; a used or void code never changes.
+CREATE TABLE generation_codes (
+    id BIGSERIAL PRIMARY KEY,
+    application_id BIGINT NOT NULL REFERENCES applications(id),
+    identity_check_id BIGINT NOT NULL UNIQUE REFERENCES identity_checks(id),
+    digest BYTEA NOT NULL,
+    delivery TEXT NOT NULL,
+    state TEXT NOT NULL,
+    failures BIGINT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX generation_codes_live ON generation_codes(application_id)
+    WHERE state = 'live';
+CREATE FUNCTION generation_codes_final() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.state <> 'live' OR NEW.digest <> OLD.digest OR NEW.expires_at <> OLD.expires_at THEN
+        RAISE EXCEPTION 'a used or void generation code never changes';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER generation_codes_final BEFORE UPDATE ON generation_codes
+    FOR EACH ROW EXECUTE FUNCTION generation_codes_final();
+CREATE TABLE software_certificates (
+    serial TEXT PRIMARY KEY,
+    application_id BIGINT NOT NULL REFERENCES applications(id),
+    code_id BIGINT NOT NULL UNIQUE REFERENCES generation_codes(id),
+    der BYTEA NOT NULL,
+    not_before BIGINT NOT NULL,
+    not_after BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    revocation_reason TEXT,
+    updated_at BIGINT NOT NULL
+);
+GRANT SELECT, INSERT, UPDATE ON generation_codes, software_certificates TO firma_station;
+GRANT USAGE ON SEQUENCE generation_codes_id_seq TO firma_station;
 "#,
 ];

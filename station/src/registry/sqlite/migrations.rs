@@ -95,4 +95,38 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     r#"
 ALTER TABLE cards ADD COLUMN sealed_puks BLOB;
 "#,
+    r#"
+-- The Generation Codes of software certificates (generation_code.rs): only
+-- a keyed digest of each code, never the code. One code per identity check,
+-- at most one live code per application, and a code that is used or void
+-- never changes again.
+CREATE TABLE generation_codes (
+    id INTEGER PRIMARY KEY,
+    application_id INTEGER NOT NULL REFERENCES applications(id),
+    identity_check_id INTEGER NOT NULL UNIQUE REFERENCES identity_checks(id),
+    digest BLOB NOT NULL,
+    delivery TEXT NOT NULL,
+    state TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX generation_codes_live ON generation_codes(application_id)
+    WHERE state = 'live';
+CREATE TRIGGER generation_codes_final BEFORE UPDATE ON generation_codes
+    WHEN OLD.state <> 'live' OR NEW.digest <> OLD.digest OR NEW.expires_at <> OLD.expires_at
+    BEGIN SELECT RAISE(ABORT, 'a used or void generation code never changes'); END;
+CREATE TABLE software_certificates (
+    serial TEXT PRIMARY KEY,
+    application_id INTEGER NOT NULL REFERENCES applications(id),
+    code_id INTEGER NOT NULL UNIQUE REFERENCES generation_codes(id),
+    der BLOB NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    revocation_reason TEXT,
+    updated_at INTEGER NOT NULL
+);
+"#,
 ];
