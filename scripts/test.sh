@@ -20,4 +20,4 @@ cargo test --workspace
 # The station's suites once more, each station on a central PostgreSQL
 # registry of the rig's own instead of its embedded SQLite file.
 FIRMA_TEST_REGISTRY=postgres cargo test -p firma-tests --test station_activation \
-  --test station_faults --test station_services --test station_cli
+  --test station_faults --test station_services --test station_cli --test generation_code

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Some(Cmd::Inspect(args)) => cli::card::inspect(&cli, args),
         Some(Cmd::Applications { command }) => cli::applications::exec(&cli, command),
         Some(Cmd::Identity(args)) => cli::identity::exec(&cli, args),
+        Some(Cmd::GenerationCode { command }) => cli::generation_code::exec(&cli, command),
         Some(Cmd::Activate(args)) => cli::workflow::activate(&cli, args),
         Some(Cmd::Renew(args)) => cli::workflow::renew(&cli, args),
         Some(Cmd::Unblock(args)) => cli::pin::unblock(&cli, args),

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod ca;
 pub mod card;
 pub mod cmp;
+pub mod generation_code;
 pub mod identity;
 pub mod init;
 pub mod input;
@@ -96,6 +97,11 @@ pub enum Cmd {
     },
     /// Record the check of the citizen's identity document.
     Identity(identity::IdentityArgs),
+    /// The Generation Code of a software certificate, after the identity check.
+    GenerationCode {
+        #[command(subcommand)]
+        command: generation_code::CodeCmd,
+    },
     /// Activate (personalize) the citizen's blank card; resumes an activation that stopped.
     Activate(workflow::ActivateArgs),
     /// New keys and certificates on an activated card (from 70 days before expiry).

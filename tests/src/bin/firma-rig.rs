@@ -133,6 +133,11 @@ fn demo(once: bool) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    // Generation Codes sent by SMS land as files here, unless a gateway is set.
+    let outbox = data.join("sms-outbox");
+    let sms_configured = ["FIRMA_SMS_GATEWAY", "FIRMA_SMS_OUTBOX"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
     let station = |cmd: &mut std::process::Command| {
         cmd.arg("--data-dir").arg(&station_dir).args([
             "--operator",
@@ -140,6 +145,9 @@ fn demo(once: bool) -> ExitCode {
             "--station",
             "PRU demo",
         ]);
+        if !sms_configured {
+            cmd.env("FIRMA_SMS_OUTBOX", &outbox);
+        }
     };
     println!(
         "\nThe virtual cards are kept in {}, the demo station (registry, test CA) in {}.\n\
