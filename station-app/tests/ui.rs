@@ -534,6 +534,11 @@ fn an_operator_activates_a_card_and_unblocks_its_pin() {
         "each certificate's holder is shown"
     );
     assert_no_english(&mut h, "the inspection");
+    // The reader's worker lets go of the card after reading it; the
+    // snapshot shows the panel as the operator then sees it.
+    wait_for(&mut h, "the reader free again", |h| {
+        !visible(h, "Trabajando con la tarjeta")
+    });
     snapshots.compare(&mut h, "10-inspection", &[]);
     click(&mut h, "Cerrar");
 

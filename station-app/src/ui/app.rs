@@ -45,6 +45,8 @@ enum Modal {
     Service(ServiceDialog),
     /// What a card holds, as the reader's worker read it.
     Inspection(InspectionView),
+    /// A Generation Code being issued, then its letter or SMS.
+    Code(Box<screen::generation_code::CodeView>),
 }
 
 /// The operator's window.
@@ -162,6 +164,13 @@ impl App {
             );
         }
         self.drain();
+        if let Some(Modal::Code(v)) = &mut self.modal {
+            let was_done = v.is_done();
+            v.poll();
+            if v.is_done() && !was_done {
+                self.model.refresh(self.want());
+            }
+        }
         if let Some(printed) = self.printer.poll() {
             // The letter may have been handed over meanwhile.
             if let Some((application, l)) = self.letter() {
@@ -236,6 +245,7 @@ impl App {
                     Some(Modal::Wizard(w)) => wizard::show(ui, &cx, w),
                     Some(Modal::Service(d)) => screen::services::show(ui, &cx, working, d),
                     Some(Modal::Inspection(v)) => screen::inspection::show(ui, &cx, v),
+                    Some(Modal::Code(v)) => screen::generation_code::show(ui, &cx, v),
                     None => match self.tab {
                         Tab::Applications => applications::show(ui, &cx, &mut self.applications),
                         Tab::Audit => screen::audit::show(ui, &cx, &mut self.audit),
@@ -372,6 +382,30 @@ impl App {
             }
             // Read and checked on the model's thread: the log may be long.
             Action::VerifyChain => self.model.verify_chain(),
+            Action::IssueCode { application, sms } => {
+                let delivery = match screen::generation_code::sms_gateway() {
+                    Some(gateway) if sms => {
+                        firma_station_engine::generation_code::Delivery::Sms(gateway)
+                    }
+                    _ => firma_station_engine::generation_code::Delivery::Paper,
+                };
+                self.modal = Some(Modal::Code(Box::new(
+                    screen::generation_code::CodeView::issue(
+                        self.station.clone(),
+                        application,
+                        delivery,
+                        self.printer.sibling(),
+                        ctx.clone(),
+                    ),
+                )));
+            }
+            Action::PrintCode => {
+                if let Some(Modal::Code(v)) = &mut self.modal {
+                    v.print(ctx);
+                }
+            }
+            // Dropping the view zeroizes the letter.
+            Action::CloseCode => self.modal = None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! How engine errors are worded is in [`errors`].
 
 mod audit;
+pub mod code;
 mod errors;
 mod texts;
 mod values;
@@ -38,6 +39,16 @@ impl Lang {
 /// each language puts them where its word order wants them.
 pub fn tf(lang: Lang, key: Key, args: &[&dyn std::fmt::Display]) -> String {
     let mut text = t(lang, key).to_string();
+    for (i, a) in args.iter().enumerate() {
+        text = text.replace(&format!("{{{i}}}"), &a.to_string());
+    }
+    text
+}
+
+/// `text` with `{0}`, `{1}`… filled in from `args` (for texts kept
+/// outside [`Key`], such as [`code`]'s).
+pub fn tf_text(text: &str, args: &[&dyn std::fmt::Display]) -> String {
+    let mut text = text.to_string();
     for (i, a) in args.iter().enumerate() {
         text = text.replace(&format!("{{{i}}}"), &a.to_string());
     }

@@ -37,6 +37,9 @@ pub struct Detail {
     pub history: Vec<AuditEntry>,
     /// When its renewal opens.
     pub renewal_opens: Option<OffsetDateTime>,
+    /// Its newest identity check already gave a Generation Code: another
+    /// code needs another check.
+    pub latest_check_used: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -47,6 +50,16 @@ pub struct Snapshot {
     pub audit: Option<Arc<Vec<AuditEntry>>>,
     /// What the monitor saw in each reader.
     pub readers: Vec<(String, ReaderView)>,
+}
+
+/// Whether the newest identity check of `application` gave a code.
+fn latest_check_used(
+    registry: &dyn firma_station_engine::registry::Registry,
+    application: i64,
+) -> bool {
+    let latest = registry.latest_identity_check(application).ok().flatten();
+    let codes = registry.codes(application).unwrap_or_default();
+    latest.is_some_and(|c| codes.iter().any(|code| code.identity_check_id == c.id))
 }
 
 /// How many history entries the detail shows.
@@ -67,6 +80,7 @@ impl Snapshot {
                     .audit_about(&Subject::Application(id), HISTORY)
                     .unwrap_or_default(),
                 renewal_opens: None,
+                latest_check_used: latest_check_used(registry.as_ref(), id),
             });
             self.audit = want
                 .audit

@@ -42,6 +42,11 @@ impl Printer {
         }
     }
 
+    /// Another printer on the same command, with its own results.
+    pub fn sibling(&self) -> Self {
+        Self::with_command(&self.command)
+    }
+
     /// Prints `pdf` (wiped when the job ends); repaints when it did.
     pub fn print(&self, pdf: Zeroizing<Vec<u8>>, repaint: &egui::Context) {
         let tx = self.done_tx.clone();

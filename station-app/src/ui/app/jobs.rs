@@ -157,7 +157,13 @@ impl App {
             });
         match result {
             Ok(_) => {
-                self.applications.identity = IdentityForm::default();
+                // Blank again for another check (a second Generation Code
+                // needs one), with the document kind just accepted.
+                let kind = std::mem::take(&mut f.kind);
+                self.applications.identity = IdentityForm {
+                    kind,
+                    ..IdentityForm::default()
+                };
                 self.notice = Some((true, Said::key(Key::IdentityRecorded)));
                 self.model.refresh(self.want());
             }

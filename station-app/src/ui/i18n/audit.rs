@@ -6,6 +6,7 @@
 use firma_station_engine::audit::{Action, ChainError, Subject};
 use firma_station_engine::registry::WorkflowKind;
 
+use super::code::{tc, CodeText};
 use super::{step, t, tf, Key, Lang};
 
 /// What an entry says was done.
@@ -35,6 +36,10 @@ pub fn action(lang: Lang, text: &str) -> String {
         Action::Revoked => Key::ActRevoked,
         Action::CardReset => Key::ActCardReset,
         Action::Expired => Key::ActExpired,
+        Action::GenerationCodeIssued => return tc(lang, CodeText::ActIssued).into(),
+        Action::GenerationCodeVoided => return tc(lang, CodeText::ActVoided).into(),
+        Action::GenerationCodeRefused => return tc(lang, CodeText::ActRefused).into(),
+        Action::GenerationCodeRedeemed => return tc(lang, CodeText::ActRedeemed).into(),
     };
     t(lang, key).into()
 }
@@ -50,6 +55,7 @@ pub fn subject(lang: Lang, text: &str, who: impl Fn(i64) -> Option<String>) -> S
             }
         }
         Ok(Subject::Card(serial)) => tf(lang, Key::SubjectCard, &[&serial]),
+        Ok(Subject::Portal) => tc(lang, CodeText::SubjectPortal).into(),
         Err(_) => text.to_string(),
     }
 }

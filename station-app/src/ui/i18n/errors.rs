@@ -27,6 +27,7 @@ pub fn log(e: &StationError) {
             | E::NotIssuable { .. }
             | E::ImportFile(_)
             | E::Letter(_)
+            | E::GenerationCode(_)
     );
     if technical {
         // The detail is for whoever looks after the station.
@@ -157,6 +158,7 @@ pub fn error(lang: Lang, e: &StationError) -> String {
         E::Letter(_) => k(Key::ErrLetter),
         E::Io { .. } | E::DataDir(_) => k(Key::ErrIo),
         E::Card { step, .. } => f(Key::ErrCard, &[&task(lang, *step)]),
+        E::GenerationCode(e) => super::code::error(lang, e),
     }
 }
 

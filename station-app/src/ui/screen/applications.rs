@@ -180,7 +180,11 @@ fn application(
             c.operator
         ));
     }
-    if app.state == AppState::Requested && !checked_today && identity::show(ui, lang, form) {
+    let check_used = detail.latest_check_used;
+    if app.state == AppState::Requested
+        && (!checked_today || check_used)
+        && identity::show(ui, lang, form)
+    {
         action = Some(Action::RecordIdentity(app.id));
     }
     ui.separator();
@@ -316,6 +320,13 @@ fn application(
             ui.label(tr(Key::ApplyAgain));
         }
     }
+    if matches!(
+        app.state,
+        AppState::Requested | AppState::Activated | AppState::Renewed
+    ) {
+        let asked = generation_code(ui, lang, app.id, checked_today && !check_used);
+        action = action.or(asked);
+    }
     ui.separator();
     ui.heading(tr(Key::Certificates));
     for c in &detail.certificates {
@@ -350,5 +361,46 @@ fn application(
                 ui.end_row();
             }
         });
+    action
+}
+
+/// The software certificate's Generation Code, beside the card's
+/// activation: on paper, or by SMS where the station has a gateway.
+fn generation_code(
+    ui: &mut egui::Ui,
+    lang: i18n::Lang,
+    application: i64,
+    ready: bool,
+) -> Option<Action> {
+    use crate::ui::i18n::code::{tc, CodeText};
+    let mut action = None;
+    ui.add_space(6.0);
+    ui.label(RichText::new(tc(lang, CodeText::Heading)).strong());
+    ui.label(tc(lang, CodeText::IssueHint));
+    if !ready {
+        ui.label(tc(lang, CodeText::NeedIdentity));
+    }
+    let sms = super::generation_code::sms_gateway().is_some();
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .add_enabled(ready, egui::Button::new(tc(lang, CodeText::IssuePaper)))
+            .clicked()
+        {
+            action = Some(Action::IssueCode {
+                application,
+                sms: false,
+            });
+        }
+        if sms
+            && ui
+                .add_enabled(ready, egui::Button::new(tc(lang, CodeText::IssueSms)))
+                .clicked()
+        {
+            action = Some(Action::IssueCode {
+                application,
+                sms: true,
+            });
+        }
+    });
     action
 }

@@ -5,6 +5,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod generation_code;
 pub mod identity;
 pub mod inspection;
 pub mod letter;
@@ -59,6 +60,15 @@ pub enum Action {
     /// then dropped, and so wiped.
     LetterHandedOver,
     VerifyChain,
+    /// Issues a Generation Code for the application, by SMS or on paper.
+    IssueCode {
+        application: i64,
+        sms: bool,
+    },
+    /// Prints the Generation Code letter on show.
+    PrintCode,
+    /// Closes the Generation Code dialog (its letter is wiped).
+    CloseCode,
 }
 
 /// What every screen may read while it draws.
