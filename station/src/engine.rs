@@ -197,14 +197,29 @@ impl Station {
         Ok(())
     }
 
-    /// Whether one of an application's identity checks counts now: recent
-    /// enough, and of a document that has not expired.
+    /// Whether one of an application's identity checks counts now: not yet
+    /// evidence of an earlier activation, recent enough, and of a document
+    /// that has not expired.
     pub fn identity_checked(&self, checks: &[IdentityCheck]) -> bool {
         let now = OffsetDateTime::now_utc();
         checks.iter().any(|c| {
-            now - c.checked_at <= self.config.identity_check_validity
+            c.used_by.is_none()
+                && now - c.checked_at <= self.config.identity_check_validity
                 && c.document_expires >= now.date()
         })
+    }
+
+    /// The numbers on the citizen's identity document a new PIN must not
+    /// be taken from ([`crate::pin::personal_numbers`]): the NIF/NIE and the
+    /// dates of the documents checked.
+    pub fn personal_numbers(&self, app: &Application) -> Result<Vec<String>, StationError> {
+        let dates: Vec<_> = self
+            .registry()
+            .identity_checks(app.id)?
+            .iter()
+            .map(|c| c.document_expires)
+            .collect();
+        Ok(crate::pin::personal_numbers(&app.nif, &dates))
     }
 
     /// When renewal opens for an application, and when its certificates

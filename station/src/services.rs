@@ -39,6 +39,7 @@ pub fn record_identity_check(
         document_expires: document.expires,
         checked_at: OffsetDateTime::now_utc(),
         operator: station.actor.operator.clone(),
+        used_by: None,
     };
     station.registry().commit(
         &station.actor,

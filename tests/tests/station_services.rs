@@ -685,3 +685,52 @@ impl<'a> Registry<'a> {
         }
     }
 }
+
+#[test]
+fn an_identity_check_serves_one_activation() {
+    let rig = Pcscd::start().expect("rig");
+    let _card = rig.insert(0, &CardOptions::default()).unwrap();
+    let st = StationDir::new();
+    st.import_csv(
+        &rig,
+        "given_name,surnames,nif,email,phone,card_serial\nAna,García,12345678Z,ana@example.es,600000001,\n",
+    )
+    .ok();
+    st.identity(&rig, "12345678Z");
+    activate(&st, &rig, 0, "12345678Z", &[]).ok();
+    // Reset for re-issue: the application is open again, its check is not.
+    st.run(&rig, &["reset-card", "--reader", "00 00", "--yes"], "")
+        .ok();
+    // The identity check was the first activation's evidence: a re-issue
+    // needs a new one, whatever its age.
+    let again = |pin: &str| {
+        st.run(
+            &rig,
+            &[
+                "activate",
+                "--reader",
+                "00 00",
+                "--application",
+                "12345678Z",
+                "--pin-stdin",
+            ],
+            &format!("{pin}\n{pin}\n"),
+        )
+    };
+    let r = again(PIN);
+    assert_eq!(r.code, 4, "{}", r.all());
+    assert!(
+        r.stderr.contains("identity has not been checked"),
+        "{}",
+        r.all()
+    );
+    st.identity(&rig, "12345678Z");
+    // Past the identity check now (a trivial PIN stops it before the card).
+    let r = again("123456");
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains("the PIN is not acceptable"),
+        "{}",
+        r.all()
+    );
+}

@@ -394,6 +394,11 @@ impl Run<'_> {
                     application_id: Some(self.app.id),
                     state: CardState::Personalized,
                 });
+                // The identity check was this activation's evidence.
+                changes.push(Change::IdentityChecksUsed {
+                    application_id: self.app.id,
+                    activation_id: self.activation_id(),
+                });
                 (AppState::Activated, Action::CardActivated)
             }
             WorkflowKind::Renew => {

@@ -121,6 +121,9 @@ pub struct IdentityCheck {
     pub document_expires: time::Date,
     pub checked_at: OffsetDateTime,
     pub operator: String,
+    /// The activation this check was evidence for: a check serves one
+    /// activation only (a card reset for re-issue needs a new check).
+    pub used_by: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +190,12 @@ pub struct JournalEntry {
 pub enum Change {
     ApplicationState(i64, AppState),
     IdentityCheck(IdentityCheck),
+    /// An activation finished: the application's unused identity checks
+    /// become its evidence, and serve no other.
+    IdentityChecksUsed {
+        application_id: i64,
+        activation_id: i64,
+    },
     Card {
         serial: u32,
         application_id: Option<i64>,

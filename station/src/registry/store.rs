@@ -180,6 +180,13 @@ fn apply(db: &mut dyn Sql, change: &Change, now: OffsetDateTime) -> Result<()> {
                 &c.operator
             ],
         ),
+        Change::IdentityChecksUsed {
+            application_id,
+            activation_id,
+        } => db.execute(
+            "UPDATE identity_checks SET used_by = ?2 WHERE application_id = ?1 AND used_by IS NULL",
+            &values![*application_id, *activation_id],
+        ),
         Change::Card {
             serial,
             application_id,
@@ -353,30 +360,14 @@ impl<B: Backend> Registry for SqlRegistry<B> {
     }
 
     fn identity_checks(&self, application_id: i64) -> Result<Vec<IdentityCheck>> {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let sql = format!(
+            "SELECT {CHECK_COLS} FROM identity_checks WHERE application_id = ?1 ORDER BY id"
+        );
         self.read(|db| {
-            db.query(
-                "SELECT application_id, document_kind, document_number, support_number,
-                 document_expires, checked_at, operator FROM identity_checks
-                 WHERE application_id = ?1 ORDER BY id",
-                &values![application_id],
-            )?
-            .iter()
-            .map(|r| {
-                let expires = r.text(4)?;
-                let document_expires = time::Date::parse(&expires, format)
-                    .map_err(|e| RegistryError::Corrupt(format!("a document expiry: {e}")))?;
-                Ok(IdentityCheck {
-                    application_id: r.int(0)?,
-                    document_kind: r.text(1)?,
-                    document_number: r.text(2)?,
-                    support_number: r.opt_text(3)?,
-                    document_expires,
-                    checked_at: r.time(5)?,
-                    operator: r.text(6)?,
-                })
-            })
-            .collect()
+            db.query(&sql, &values![application_id])?
+                .iter()
+                .map(identity_check)
+                .collect()
         })
     }
 

@@ -165,4 +165,8 @@ CREATE TABLE software_certificates (
 GRANT SELECT, INSERT, UPDATE ON generation_codes, software_certificates TO firma_station;
 GRANT USAGE ON SEQUENCE generation_codes_id_seq TO firma_station;
 "#,
+    // An identity check serves one activation.
+    r#"
+ALTER TABLE identity_checks ADD COLUMN used_by BIGINT REFERENCES activations(id);
+"#,
 ];

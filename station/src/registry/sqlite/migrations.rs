@@ -129,4 +129,8 @@ CREATE TABLE software_certificates (
     updated_at INTEGER NOT NULL
 );
 "#,
+    // An identity check serves one activation.
+    r#"
+ALTER TABLE identity_checks ADD COLUMN used_by INTEGER REFERENCES activations(id);
+"#,
 ];
