@@ -44,6 +44,9 @@ pub trait CitizenCard {
     fn serial(&mut self) -> Result<u32, Error>;
     /// The PIN's state, without spending a try.
     fn pin_status(&mut self) -> Result<PinStatus, Error>;
+    /// The PUK's state, without spending a try; `None` when the card
+    /// cannot tell (PIV has no way to ask but Yubico's GET METADATA).
+    fn puk_status(&mut self) -> Result<Option<PinStatus>, Error>;
     /// Verifies the PIN; a wrong PIN says how many tries are left.
     fn verify_pin(&mut self, pin: &Pin) -> Result<(), Error>;
     /// Leaves the card with the PIN not verified.
@@ -76,6 +79,9 @@ pub trait CitizenCard {
     ) -> Result<Zeroizing<Vec<u8>>, Error>;
 }
 
+/// The PUK's key reference (SP 800-73-4 Table 4: 81, PIN Unblocking Key).
+const PUK_REFERENCE: u8 = 0x81;
+
 /// The PIV slot of each role (the design's card profile).
 pub fn piv_slot(role: KeyRole) -> Slot {
     match role {
@@ -96,6 +102,17 @@ impl<T: Transport> CitizenCard for Piv<T> {
 
     fn pin_status(&mut self) -> Result<PinStatus, Error> {
         Piv::pin_status(self)
+    }
+
+    fn puk_status(&mut self) -> Result<Option<PinStatus>, Error> {
+        match self.metadata(PUK_REFERENCE) {
+            Ok(Some(m)) => Ok(m.retries.map(|(_, left)| match left {
+                0 => PinStatus::Blocked,
+                n => PinStatus::TriesLeft(n),
+            })),
+            Ok(None) | Err(Error::NotSupportedByCard(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn verify_pin(&mut self, pin: &Pin) -> Result<(), Error> {
