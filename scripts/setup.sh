@@ -13,6 +13,7 @@ packages=(
   libegl1 libgl1 libxkbcommon-x11-0                   # the station's window (OpenGL, keyboard on X11)
   mesa-vulkan-drivers libvulkan1                      # software rendering of the window's screenshots in the UI tests
   libclang-dev                                        # bindgen for littlefs2-sys: the Nitrokey card's flash (tests/nitrokey)
+  dpkg-dev binutils file lintian p11-kit              # Debian packages: shlibs, strip, lintian; p11-kit list-modules in their test
 )
 
 missing=()

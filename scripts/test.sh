@@ -12,6 +12,9 @@ cargo clippy --quiet --workspace --all-targets -- -D warnings
 # dev-dependency, so the test run below reuses this build instead of
 # compiling firma-station a second time.
 cargo build --quiet --workspace --features firma-station-engine/test-knobs
+# The Debian packages, from the dev build just made (see README, Install):
+# lintian must pass; the packages test installs them in an overlay.
+FIRMA_PACKAGE_PROFILE=dev ./scripts/build-packages.sh
 # The rig's Nitrokey 3 card, a workspace of its own (it pulls Trussed).
 ./scripts/build-nitrokey.sh
 CARGO_TARGET_DIR="$PWD/target/nitrokey" cargo clippy --quiet --locked \
