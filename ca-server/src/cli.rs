@@ -166,9 +166,9 @@ fn serve(dir: &Path, args: &ServeArgs) -> Result<(), CaError> {
     }
     let profiles = Profiles {
         default: args.default_profile.map(|p| match p {
-            DefaultProfile::Authentication => Profile::Authentication,
-            DefaultProfile::Signature => Profile::Signature,
-            DefaultProfile::Encryption => Profile::KeyManagement,
+            DefaultProfile::Authentication => Profile::Authentication.into(),
+            DefaultProfile::Signature => Profile::Signature.into(),
+            DefaultProfile::Encryption => Profile::KeyManagement.into(),
         }),
         ..Profiles::default()
     };

@@ -39,7 +39,7 @@ use firma_station_engine::ca::cmp::{
     protection, Body, Failure, Failures, Message, RaCredential, StatusInfo,
 };
 use firma_station_engine::ca::{CaError, CertificateAuthority, LocalCa, RevocationReason};
-use firma_station_engine::profile::Profile;
+use firma_station_engine::profile::{CertProfile, Profile};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::Certificate;
@@ -54,18 +54,25 @@ const NONCES_KEPT: usize = 100_000;
 /// The CA's certificate profiles by the names RAs ask for.
 #[derive(Clone, Debug)]
 pub struct Profiles {
-    pub names: Vec<(String, Profile)>,
+    pub names: Vec<(String, CertProfile)>,
     /// For a request that names none (OpenSSL 3.0's client cannot).
-    pub default: Option<Profile>,
+    pub default: Option<CertProfile>,
 }
 
 impl Default for Profiles {
     fn default() -> Self {
         Profiles {
             names: vec![
-                ("firma-authentication".into(), Profile::Authentication),
-                ("firma-qualified-signature".into(), Profile::Signature),
-                ("firma-encryption".into(), Profile::KeyManagement),
+                (
+                    "firma-authentication".into(),
+                    Profile::Authentication.into(),
+                ),
+                (
+                    "firma-qualified-signature".into(),
+                    Profile::Signature.into(),
+                ),
+                ("firma-encryption".into(), Profile::KeyManagement.into()),
+                ("firma-software".into(), CertProfile::Software),
             ],
             default: None,
         }
@@ -290,7 +297,7 @@ impl Responder {
     }
 
     /// The profile the request names, or the default.
-    fn profile(&self, m: &Message<'_>) -> Result<Profile, Refusal> {
+    fn profile(&self, m: &Message<'_>) -> Result<CertProfile, Refusal> {
         match requested_profile(&m.header) {
             Some(name) => self
                 .profiles
@@ -432,7 +439,7 @@ impl Responder {
         &self,
         wrap: fn(CertRepMessage) -> Body,
         issued: Result<firma_station_engine::ca::Issued, CaError>,
-        profile: Profile,
+        profile: CertProfile,
         tx: &[u8],
         nonce: &[u8],
         cert_req_id: i64,

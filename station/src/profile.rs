@@ -9,6 +9,7 @@ use std::fmt;
 use const_oid::db::rfc4519::{COMMON_NAME, COUNTRY_NAME, GIVEN_NAME, SERIAL_NUMBER, SURNAME};
 use const_oid::db::rfc5280::{ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION};
 use der::asn1::{Any, Ia5String, ObjectIdentifier, PrintableStringRef, SetOfVec, Utf8StringRef};
+use der::flagset::FlagSet;
 use der::{Encode, Sequence};
 use firma_apdu::piv::{PinPolicy, Slot};
 use time::{Date, Duration};
@@ -85,27 +86,7 @@ impl Profile {
         }
     }
 
-    /// The certificate's key usage and extended key usages; the key
-    /// management certificate encrypts with RSA and agrees keys with ECC.
-    pub fn key_usage(self, rsa: bool) -> (KeyUsages, Vec<ObjectIdentifier>) {
-        match self {
-            Profile::Authentication => (
-                KeyUsages::DigitalSignature,
-                vec![ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION],
-            ),
-            Profile::Signature => (KeyUsages::NonRepudiation, vec![]),
-            Profile::KeyManagement if rsa => {
-                (KeyUsages::KeyEncipherment, vec![ID_KP_EMAIL_PROTECTION])
-            }
-            Profile::KeyManagement => (KeyUsages::KeyAgreement, vec![ID_KP_EMAIL_PROTECTION]),
-        }
-    }
-
-    /// Whether the certificate is qualified and carries [`qc_statements`].
-    pub fn is_qualified(self) -> bool {
-        self == Profile::Signature
-    }
-
+    /// The card's three, in the order an activation makes them.
     pub fn all() -> [Profile; 3] {
         [
             Profile::Authentication,
@@ -122,6 +103,62 @@ impl fmt::Display for Profile {
             Profile::Signature => "signature (9C)",
             Profile::KeyManagement => "key management (9D)",
         })
+    }
+}
+
+/// What a certificate is issued as: one of the card's three, or the
+/// software certificate of the generation portal (a PKCS#12 file the
+/// citizen keeps: signature and authentication in one key, and never
+/// qualified, since no secure device holds the key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertProfile {
+    Card(Profile),
+    Software,
+}
+
+impl From<Profile> for CertProfile {
+    fn from(p: Profile) -> Self {
+        CertProfile::Card(p)
+    }
+}
+
+impl CertProfile {
+    /// The certificate's key usage and extended key usages; the key
+    /// management certificate encrypts with RSA and agrees keys with ECC.
+    pub fn key_usage(self, rsa: bool) -> (FlagSet<KeyUsages>, Vec<ObjectIdentifier>) {
+        match self {
+            CertProfile::Card(Profile::Authentication) => (
+                KeyUsages::DigitalSignature.into(),
+                vec![ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION],
+            ),
+            CertProfile::Card(Profile::Signature) => (KeyUsages::NonRepudiation.into(), vec![]),
+            CertProfile::Card(Profile::KeyManagement) if rsa => (
+                KeyUsages::KeyEncipherment.into(),
+                vec![ID_KP_EMAIL_PROTECTION],
+            ),
+            CertProfile::Card(Profile::KeyManagement) => {
+                (KeyUsages::KeyAgreement.into(), vec![ID_KP_EMAIL_PROTECTION])
+            }
+            CertProfile::Software => (
+                KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
+                vec![ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION],
+            ),
+        }
+    }
+
+    /// Whether the certificate is qualified and carries [`qc_statements`]:
+    /// only the card's signature key, made and kept in the card.
+    pub fn is_qualified(self) -> bool {
+        self == CertProfile::Card(Profile::Signature)
+    }
+}
+
+impl fmt::Display for CertProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertProfile::Card(p) => p.fmt(f),
+            CertProfile::Software => f.write_str("software certificate"),
+        }
     }
 }
 

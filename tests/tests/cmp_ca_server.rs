@@ -426,7 +426,9 @@ fn firmas_client_enrols_each_profile_revokes_and_reads_the_crl() {
     let ca = firma_client(&pki, &server);
     let mut serials = Vec::new();
     for profile in Profile::all() {
-        let issued = ca.issue(&card_csr(&holder()), &holder(), profile).unwrap();
+        let issued = ca
+            .issue(&card_csr(&holder()), &holder(), profile.into())
+            .unwrap();
         std::fs::write(pki.path("got.der"), &issued.der).unwrap();
         let text = openssl(
             &pki.path(""),
@@ -563,7 +565,11 @@ fn the_crl_number_goes_on_across_restarts() {
     let (pki, server) = ca_with(&["--default-profile", "authentication"]);
     let ca = firma_client(&pki, &server);
     let issued = ca
-        .issue(&card_csr(&holder()), &holder(), Profile::Authentication)
+        .issue(
+            &card_csr(&holder()),
+            &holder(),
+            Profile::Authentication.into(),
+        )
         .unwrap();
     ca.revoke(&issued.serial, RevocationReason::KeyCompromise)
         .unwrap();
@@ -574,7 +580,7 @@ fn the_crl_number_goes_on_across_restarts() {
     let server = FirmaCa::start(&dir, &[]).unwrap();
     let ca = firma_client(&pki, &server);
     let second = ca
-        .issue(&card_csr(&holder()), &holder(), Profile::Signature)
+        .issue(&card_csr(&holder()), &holder(), Profile::Signature.into())
         .unwrap();
     ca.revoke(&second.serial, RevocationReason::Superseded)
         .unwrap();

@@ -90,7 +90,9 @@ fn pem_to_der(path: &Path) -> Vec<u8> {
 fn p10cr_issues_and_confirms_the_card_key_certificate() {
     let (pki, _card, csr, crt, server) = setup(vec![]);
     let ca = client(&pki, &server);
-    let issued = ca.issue(&csr, &holder(), Profile::Signature).unwrap();
+    let issued = ca
+        .issue(&csr, &holder(), Profile::Signature.into())
+        .unwrap();
 
     // The certificate OpenSSL's server returned, its serial as the station
     // records it, and it verifies against the CA the station trusts.
@@ -141,7 +143,7 @@ fn key_update_replaces_a_certificate_with_kur() {
     // that key again under kur.
     let card_csr = std::fs::read(pki.path("issued.csr.der")).unwrap();
     let issued = ca
-        .update_key(&old_serial, &card_csr, Profile::Authentication)
+        .update_key(&old_serial, &card_csr, Profile::Authentication.into())
         .unwrap();
     assert_eq!(issued.der, pem_to_der(&crt));
     assert_eq!(server.requests(2), 2);
@@ -158,7 +160,7 @@ fn a_tampered_request_is_refused_by_the_ca_for_its_proof_of_possession() {
     // The station checks the card's signature itself before it vouches for
     // a request as the RA: nothing is sent.
     let err = ca
-        .issue(&tampered, &holder(), Profile::Authentication)
+        .issue(&tampered, &holder(), Profile::Authentication.into())
         .unwrap_err();
     assert!(
         matches!(err, CaError::BadSignature | CaError::BadCsr(_)),
@@ -179,7 +181,9 @@ fn a_tampered_request_is_refused_by_the_ca_for_its_proof_of_possession() {
 fn an_unprotected_response_is_refused() {
     let (pki, _card, csr, _crt, server) = setup(vec!["-send_unprotected"]);
     let ca = client(&pki, &server);
-    let err = ca.issue(&csr, &holder(), Profile::Signature).unwrap_err();
+    let err = ca
+        .issue(&csr, &holder(), Profile::Signature.into())
+        .unwrap_err();
     assert!(matches!(err, CaError::CmpUntrusted(_)), "{err}");
     assert!(err.to_string().contains("not protected"), "{err}");
     // Nothing confirmed: the station stopped at the unverifiable answer.
@@ -193,7 +197,9 @@ fn a_response_signed_by_another_ca_is_refused() {
         args: vec![],
     });
     let ca = client(&pki, &server);
-    let err = ca.issue(&csr, &holder(), Profile::Signature).unwrap_err();
+    let err = ca
+        .issue(&csr, &holder(), Profile::Signature.into())
+        .unwrap_err();
     assert!(matches!(err, CaError::CmpUntrusted(_)), "{err}");
     assert!(
         err.to_string()
@@ -207,7 +213,9 @@ fn a_response_signed_by_another_ca_is_refused() {
 fn a_waiting_ca_is_polled_until_it_issues() {
     let (pki, _card, csr, crt, server) = setup(vec!["-poll_count", "2", "-check_after", "0"]);
     let ca = client(&pki, &server);
-    let issued = ca.issue(&csr, &holder(), Profile::KeyManagement).unwrap();
+    let issued = ca
+        .issue(&csr, &holder(), Profile::KeyManagement.into())
+        .unwrap();
     assert_eq!(issued.der, pem_to_der(&crt));
     // p10cr (waiting), two pollReq, certConf.
     assert_eq!(server.requests(4), 4);
@@ -218,7 +226,7 @@ fn a_ca_that_keeps_waiting_is_given_up_on_with_a_message() {
     let (pki, _card, csr, _crt, server) = setup(vec!["-poll_count", "1000", "-check_after", "0"]);
     let ca = client_with(&pki, &server, |c| c.max_wait = std::time::Duration::ZERO);
     let err = ca
-        .issue(&csr, &holder(), Profile::KeyManagement)
+        .issue(&csr, &holder(), Profile::KeyManagement.into())
         .unwrap_err();
     assert!(matches!(err, CaError::CmpStillWaiting { .. }), "{err}");
     assert!(
@@ -238,7 +246,9 @@ fn the_servers_refusal_is_reported_in_words() {
         "this RA is suspended",
     ]);
     let ca = client(&pki, &server);
-    let err = ca.issue(&csr, &holder(), Profile::Signature).unwrap_err();
+    let err = ca
+        .issue(&csr, &holder(), Profile::Signature.into())
+        .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, CaError::CmpRejected { .. }), "{text}");
     assert!(
@@ -252,7 +262,9 @@ fn the_servers_refusal_is_reported_in_words() {
 fn the_servers_error_message_is_reported_in_words() {
     let (pki, _card, csr, _crt, server) = setup(vec!["-send_error"]);
     let ca = client(&pki, &server);
-    let err = ca.issue(&csr, &holder(), Profile::Signature).unwrap_err();
+    let err = ca
+        .issue(&csr, &holder(), Profile::Signature.into())
+        .unwrap_err();
     assert!(matches!(err, CaError::CmpRejected { .. }), "{err}");
     assert!(
         err.to_string().starts_with("the CA refused the request"),
@@ -264,7 +276,9 @@ fn the_servers_error_message_is_reported_in_words() {
 fn an_unprotected_error_message_is_reported_as_unverified() {
     let (pki, _card, csr, _crt, server) = setup(vec!["-send_error", "-send_unprotected"]);
     let ca = client(&pki, &server);
-    let err = ca.issue(&csr, &holder(), Profile::Signature).unwrap_err();
+    let err = ca
+        .issue(&csr, &holder(), Profile::Signature.into())
+        .unwrap_err();
     assert!(matches!(err, CaError::CmpUnverifiedError { .. }), "{err}");
     assert!(err.to_string().contains("cannot be verified"), "{err}");
     assert!(err.to_string().contains("nothing was changed"), "{err}");
@@ -287,7 +301,9 @@ fn a_station_the_ca_does_not_know_is_refused() {
     )
     .unwrap();
     let ca = client(&pki, &server);
-    let err = ca.issue(&csr, &holder(), Profile::Signature).unwrap_err();
+    let err = ca
+        .issue(&csr, &holder(), Profile::Signature.into())
+        .unwrap_err();
     assert!(matches!(err, CaError::CmpRejected { .. }), "{err}");
     assert!(err.to_string().contains("no suitable sender cert"), "{err}");
 }
@@ -309,7 +325,9 @@ fn a_ca_that_is_down_is_reported() {
     ))
     .unwrap();
     let csr = Card::new().csr();
-    let err = ca.issue(&csr, &holder(), Profile::Signature).unwrap_err();
+    let err = ca
+        .issue(&csr, &holder(), Profile::Signature.into())
+        .unwrap_err();
     assert!(matches!(err, CaError::CaUnreachable { .. }), "{err}");
     assert!(err.to_string().contains("check the network"), "{err}");
 }
@@ -359,7 +377,7 @@ fn a_certificate_for_another_key_is_rejected_in_the_confirmation() {
     let server = MockServer::start(&pki, &crt, MockOptions::default()).unwrap();
     let ca = client(&pki, &server);
     let err = ca
-        .issue(&card.csr(), &holder(), Profile::Signature)
+        .issue(&card.csr(), &holder(), Profile::Signature.into())
         .unwrap_err();
     assert!(matches!(err, CaError::CmpWrongCertificate(_)), "{err}");
     assert!(err.to_string().contains("another key"), "{err}");

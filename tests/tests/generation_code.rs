@@ -15,7 +15,7 @@ use firma_station_engine::csr;
 use firma_station_engine::engine::{Config, Station};
 use firma_station_engine::error::StationError;
 use firma_station_engine::generation_code::{self, CodeError, CodeKey, Delivery};
-use firma_station_engine::profile::Profile;
+use firma_station_engine::profile::CertProfile;
 use firma_station_engine::registry::{AppKey, Application, CodeState};
 use firma_tests::station::{run, Run, StationDir};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
@@ -92,7 +92,7 @@ fn issue_certificate(station: &Station, app: &Application) -> Result<(Issued, ()
     let request = csr::assemble(&info, Algorithm::EccP256, sig.as_bytes()).unwrap();
     let issued = station
         .ca()
-        .issue(&request, &app.holder(), Profile::Authentication)?;
+        .issue(&request, &app.holder(), CertProfile::Software)?;
     Ok((issued, ()))
 }
 

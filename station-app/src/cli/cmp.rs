@@ -63,6 +63,14 @@ pub struct CmpArgs {
         default_value = "firma-encryption"
     )]
     pub profile_encryption: String,
+    /// The CA's profile for the generation portal's software certificates.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        default_value = "firma-software"
+    )]
+    pub profile_software: String,
 }
 
 /// The CMP CA of `--ca-url`, if one is given.
@@ -95,6 +103,7 @@ pub fn open(cli: &Cli) -> Option<Result<CmpCa, CaError>> {
             authentication: args.profile_authentication.clone(),
             signature: args.profile_signature.clone(),
             key_management: args.profile_encryption.clone(),
+            software: args.profile_software.clone(),
         };
         CmpCa::new(config)
     })())

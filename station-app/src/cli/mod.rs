@@ -27,7 +27,7 @@ use firma_station_engine::audit::Actor;
 use firma_station_engine::ca::{CaError, CertificateAuthority, Issued, LocalCa, RevocationReason};
 use firma_station_engine::engine::{Config, RegistryLocation, Station};
 use firma_station_engine::error::StationError;
-use firma_station_engine::profile::{Holder, Profile};
+use firma_station_engine::profile::{CertProfile, Holder};
 use firma_station_engine::registry::AppKey;
 use firma_station_engine::worker::{Connector, PcscReader};
 
@@ -176,7 +176,7 @@ struct NoCa(CaErrorText);
 struct CaErrorText(String);
 
 impl CertificateAuthority for NoCa {
-    fn issue(&self, _: &[u8], _: &Holder, _: Profile) -> Result<Issued, CaError> {
+    fn issue(&self, _: &[u8], _: &Holder, _: CertProfile) -> Result<Issued, CaError> {
         Err(CaError::BadCsr(self.0 .0.clone()))
     }
     fn revoke(&self, _: &str, _: RevocationReason) -> Result<(), CaError> {

@@ -70,7 +70,7 @@ impl Run<'_> {
         let request = csr::assemble(&info, alg, &sig)
             .map_err(|e| StationError::RequestSignatureInvalid(e.to_string()))?;
         let t = Instant::now();
-        let issued = self.station.ca().issue(&request, &holder, p);
+        let issued = self.station.ca().issue(&request, &holder, p.into());
         self.ca_time += t.elapsed();
         let issued = issued?;
         let record = CertRecord {

@@ -36,7 +36,7 @@ use super::x509::{
 use super::{CaError, CertificateAuthority, Issued, RevocationReason};
 
 use crate::csr::{self};
-use crate::profile::{self, Holder, Profile, PE_QC_STATEMENTS};
+use crate::profile::{self, CertProfile, Holder, PE_QC_STATEMENTS};
 
 const KEY_FILE: &str = "ca.key";
 const CERT_FILE: &str = "ca.pem";
@@ -295,7 +295,7 @@ impl LocalCa {
         &self,
         key: &PublicKey,
         holder: &Holder,
-        profile: Profile,
+        profile: CertProfile,
     ) -> Result<Issued, CaError> {
         check_key(key)?;
         let spki = csr::spki(key)?;
@@ -319,7 +319,7 @@ impl LocalCa {
             true,
         )?];
         let (usage, eku) = profile.key_usage(matches!(key, PublicKey::Rsa { .. }));
-        extensions.push(extension(&KeyUsage(usage.into()), true)?);
+        extensions.push(extension(&KeyUsage(usage), true)?);
         if !eku.is_empty() {
             extensions.push(extension(&ExtendedKeyUsage(eku), false)?);
         }
@@ -410,7 +410,12 @@ impl LocalCa {
 }
 
 impl CertificateAuthority for LocalCa {
-    fn issue(&self, csr_der: &[u8], holder: &Holder, profile: Profile) -> Result<Issued, CaError> {
+    fn issue(
+        &self,
+        csr_der: &[u8],
+        holder: &Holder,
+        profile: CertProfile,
+    ) -> Result<Issued, CaError> {
         // The key must be acceptable before anything else is looked at.
         let request = x509_cert::request::CertReq::from_der(csr_der)
             .map_err(|e| CaError::BadCsr(e.to_string()))?;

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use x509_cert::ext::pkix::CrlReason;
 
 use crate::csr::CsrError;
-use crate::profile::{Holder, Profile};
+use crate::profile::{CertProfile, Holder};
 
 pub mod cmp;
 mod local;
@@ -208,7 +208,12 @@ pub trait CertificateAuthority: Send + Sync {
     /// public key is acceptable (RSA-2048+, P-256, P-384), then issues the
     /// certificate of `profile` for `holder`. The subject comes from
     /// `holder`, NOT from the CSR (a CSR naming someone else must not matter).
-    fn issue(&self, csr_der: &[u8], holder: &Holder, profile: Profile) -> Result<Issued, CaError>;
+    fn issue(
+        &self,
+        csr_der: &[u8],
+        holder: &Holder,
+        profile: CertProfile,
+    ) -> Result<Issued, CaError>;
     /// Revokes by serial and publishes a new CRL.
     fn revoke(&self, serial: &str, reason: RevocationReason) -> Result<(), CaError>;
     /// The CA certificate (DER), to verify issued certificates.

@@ -50,7 +50,7 @@ use super::Body;
 use crate::ca::x509::{check_key, normalize_serial, now, offset_time};
 use crate::ca::{CaError, CertificateAuthority, Issued, RevocationReason};
 use crate::csr;
-use crate::profile::{self, Holder, Profile};
+use crate::profile::{self, CertProfile, Holder};
 
 /// id-regCtrl-oldCertID (RFC 4211 §6.5).
 const OLD_CERT_ID: der::oid::ObjectIdentifier =
@@ -367,7 +367,7 @@ impl CmpCa {
         &self,
         old_serial: &str,
         csr_der: &[u8],
-        profile: Profile,
+        profile: CertProfile,
     ) -> Result<Issued, CaError> {
         let info = csr::check(csr_der)?;
         check_key(&csr::public_key(&info.public_key)?)?;
@@ -450,7 +450,12 @@ fn serial_number(serial: &str) -> Result<SerialNumber, CaError> {
 }
 
 impl CertificateAuthority for CmpCa {
-    fn issue(&self, csr_der: &[u8], holder: &Holder, profile: Profile) -> Result<Issued, CaError> {
+    fn issue(
+        &self,
+        csr_der: &[u8],
+        holder: &Holder,
+        profile: CertProfile,
+    ) -> Result<Issued, CaError> {
         // The RA's checks: the key, the proof of possession, the subject.
         let request = CertReq::from_der(csr_der).map_err(|e| CaError::BadCsr(e.to_string()))?;
         check_key(&csr::public_key(&request.info.public_key)?)?;

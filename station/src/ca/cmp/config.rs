@@ -1,18 +1,20 @@
 //! How the station reaches and trusts its CA over CMP, and which
-//! certificate profile it asks for per slot.
+//! certificate profile it asks for per slot, and for software certificates.
 
 use std::time::Duration;
 
 use super::protection::RaCredential;
-use crate::profile::Profile;
+use crate::profile::{CertProfile, Profile};
 
-/// The certificate profile the CA is asked for, per slot (RFC 9483 §5.1.1,
+/// The certificate profile the CA is asked for, per slot and for the
+/// portal's software certificates (RFC 9483 §5.1.1,
 /// `id-it-certProfile`): the CA's profile decides key usage and QC statements.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProfileNames {
     pub authentication: String,
     pub signature: String,
     pub key_management: String,
+    pub software: String,
 }
 
 impl Default for ProfileNames {
@@ -21,16 +23,18 @@ impl Default for ProfileNames {
             authentication: "firma-authentication".into(),
             signature: "firma-qualified-signature".into(),
             key_management: "firma-encryption".into(),
+            software: "firma-software".into(),
         }
     }
 }
 
 impl ProfileNames {
-    pub fn name(&self, profile: Profile) -> &str {
+    pub fn name(&self, profile: CertProfile) -> &str {
         match profile {
-            Profile::Authentication => &self.authentication,
-            Profile::Signature => &self.signature,
-            Profile::KeyManagement => &self.key_management,
+            CertProfile::Card(Profile::Authentication) => &self.authentication,
+            CertProfile::Card(Profile::Signature) => &self.signature,
+            CertProfile::Card(Profile::KeyManagement) => &self.key_management,
+            CertProfile::Software => &self.software,
         }
     }
 }

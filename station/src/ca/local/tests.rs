@@ -1,5 +1,6 @@
 use super::*;
 use crate::csr::testing::*;
+use crate::profile::Profile;
 use der::asn1::ObjectIdentifier;
 use der::Encode;
 use std::process::Command;
@@ -50,7 +51,8 @@ fn every_profile_is_issued_for_rsa_and_ec_keys_and_openssl_agrees() {
         write_pem(d, "req.pem", "CERTIFICATE REQUEST", &csr);
         let (ok, text) = openssl(&["req", "-verify", "-noout", "-in", "req.pem"], d);
         assert!(ok, "{text}");
-        for profile in Profile::all() {
+        let profiles = Profile::all().map(CertProfile::Card);
+        for profile in profiles.into_iter().chain([CertProfile::Software]) {
             let issued = ca.issue(&csr, &holder, profile).unwrap();
             let what = format!("{} {profile}", key.algorithm());
             write_pem(d, "cert.pem", "CERTIFICATE", &issued.der);
@@ -112,7 +114,7 @@ fn every_profile_is_issued_for_rsa_and_ec_keys_and_openssl_agrees() {
                 .nth(1)
                 .map(|l| l.trim().to_string());
             match profile {
-                Profile::Authentication => {
+                CertProfile::Card(Profile::Authentication) => {
                     assert_eq!(usage, "Digital Signature", "{what}");
                     assert_eq!(
                         eku.as_deref(),
@@ -132,7 +134,7 @@ fn every_profile_is_issued_for_rsa_and_ec_keys_and_openssl_agrees() {
                     );
                     assert!(ok, "{text}");
                 }
-                Profile::Signature => {
+                CertProfile::Card(Profile::Signature) => {
                     assert_eq!(usage, "Non Repudiation", "{what}");
                     assert_eq!(eku, None);
                     assert!(text.contains("qcStatements"), "{text}");
@@ -152,7 +154,7 @@ fn every_profile_is_issued_for_rsa_and_ec_keys_and_openssl_agrees() {
                         assert!(qc.contains(&format!(":{oid}\n")), "{oid}: {qc}");
                     }
                 }
-                Profile::KeyManagement => {
+                CertProfile::Card(Profile::KeyManagement) => {
                     let expected = if key.algorithm().is_rsa() {
                         "Key Encipherment"
                     } else {
@@ -160,6 +162,28 @@ fn every_profile_is_issued_for_rsa_and_ec_keys_and_openssl_agrees() {
                     };
                     assert_eq!(usage, expected, "{what}");
                     assert_eq!(eku.as_deref(), Some("E-mail Protection"));
+                }
+                CertProfile::Software => {
+                    // Signs and logs in, but is not qualified: no device
+                    // vouches for where its key is.
+                    assert_eq!(usage, "Digital Signature, Non Repudiation", "{what}");
+                    assert_eq!(
+                        eku.as_deref(),
+                        Some("TLS Web Client Authentication, E-mail Protection")
+                    );
+                    assert!(!text.contains("qcStatements"), "{text}");
+                    let (ok, text) = openssl(
+                        &[
+                            "verify",
+                            "-purpose",
+                            "sslclient",
+                            "-CAfile",
+                            "cacert.pem",
+                            "cert.pem",
+                        ],
+                        d,
+                    );
+                    assert!(ok, "{text}");
                 }
             }
             // The certified key is the card's.
@@ -196,9 +220,11 @@ fn revocation_publishes_a_crl_that_openssl_accepts() {
     ca_pem(d, &ca);
     let key = SoftKey::p256();
     let csr = key.csr(&ascii_holder());
-    let revoked = ca.issue(&csr, &ascii_holder(), Profile::Signature).unwrap();
+    let revoked = ca
+        .issue(&csr, &ascii_holder(), Profile::Signature.into())
+        .unwrap();
     let kept = ca
-        .issue(&csr, &ascii_holder(), Profile::Authentication)
+        .issue(&csr, &ascii_holder(), Profile::Authentication.into())
         .unwrap();
     let first = ca.crl().unwrap();
     assert_eq!(ca.crl().unwrap(), first, "a fresh CRL is reused");
@@ -304,7 +330,7 @@ fn a_csr_signed_with_another_key_is_refused() {
     let named = SoftKey::p256();
     let csr = named.csr_signed_by(&ascii_holder(), &SoftKey::p256());
     let err = ca
-        .issue(&csr, &ascii_holder(), Profile::Authentication)
+        .issue(&csr, &ascii_holder(), Profile::Authentication.into())
         .unwrap_err();
     assert!(matches!(err, CaError::BadSignature), "{err}");
     assert!(err
@@ -313,7 +339,7 @@ fn a_csr_signed_with_another_key_is_refused() {
     // RSA key named, signed by the RSA key over a different request: also refused.
     let csr = SoftKey::rsa().csr_signed_by(&ascii_holder(), &SoftKey::p256());
     assert!(matches!(
-        ca.issue(&csr, &ascii_holder(), Profile::Signature),
+        ca.issue(&csr, &ascii_holder(), Profile::Signature.into()),
         Err(CaError::BadSignature | CaError::BadCsr(_))
     ));
 }
@@ -329,15 +355,19 @@ fn a_tampered_csr_is_refused() {
         .expect("the e-mail is in the request");
     csr[at] = b'x';
     let err = ca
-        .issue(&csr, &ascii_holder(), Profile::Signature)
+        .issue(&csr, &ascii_holder(), Profile::Signature.into())
         .unwrap_err();
     assert!(matches!(err, CaError::BadSignature), "{err}");
     let err = ca
-        .issue(&csr[..csr.len() - 3], &ascii_holder(), Profile::Signature)
+        .issue(
+            &csr[..csr.len() - 3],
+            &ascii_holder(),
+            Profile::Signature.into(),
+        )
         .unwrap_err();
     assert!(matches!(err, CaError::BadCsr(_)), "{err}");
     assert!(matches!(
-        ca.issue(b"not a request", &ascii_holder(), Profile::Signature),
+        ca.issue(b"not a request", &ascii_holder(), Profile::Signature.into()),
         Err(CaError::BadCsr(_))
     ));
 }
@@ -353,7 +383,9 @@ fn the_subject_comes_from_the_holder_not_the_csr() {
     };
     let key = SoftKey::p256();
     let csr = key.csr(&mallory);
-    let issued = ca.issue(&csr, &holder(), Profile::Authentication).unwrap();
+    let issued = ca
+        .issue(&csr, &holder(), Profile::Authentication.into())
+        .unwrap();
     let cert = Certificate::from_der(&issued.der).unwrap();
     assert_eq!(cert.tbs_certificate.subject, profile::subject(&holder()));
     let der = cert.to_der().unwrap();
@@ -383,7 +415,7 @@ fn short_rsa_keys_are_refused() {
     padded.extend(sig);
     let csr = csr::assemble(&info, firma_apdu::piv::Algorithm::Rsa1024, &padded).unwrap();
     let err = ca
-        .issue(&csr, &ascii_holder(), Profile::Authentication)
+        .issue(&csr, &ascii_holder(), Profile::Authentication.into())
         .unwrap_err();
     assert!(matches!(err, CaError::UnsupportedKey(_)), "{err}");
     assert!(err.to_string().contains("RSA-1024"), "{err}");
@@ -440,7 +472,7 @@ fn init_creates_a_ca_that_openssl_trusts() {
         .issue(
             &SoftKey::p256().csr(&ascii_holder()),
             &ascii_holder(),
-            Profile::KeyManagement,
+            Profile::KeyManagement.into(),
         )
         .unwrap();
     assert_eq!(
