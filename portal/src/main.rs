@@ -1,0 +1,120 @@
+//! `firma-portal`: serves the generation portal over HTTPS on the station's
+//! registry and CA.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum_server::tls_rustls::RustlsConfig;
+use clap::Parser;
+use firma_portal::limits::Limits;
+use firma_portal::{routes, Portal};
+use firma_station_engine::audit::Actor;
+use firma_station_engine::ca::LocalCa;
+use firma_station_engine::engine::{Config, RegistryLocation, Station};
+use firma_station_engine::generation_code::{CodeKey, KEY_FILE};
+
+#[derive(Parser)]
+#[command(name = "firma-portal", version, about)]
+struct Args {
+    /// The station's data directory (made by `firma-station init`): the
+    /// registry, the local CA and the Generation Codes' key.
+    #[arg(long, env = "FIRMA_STATION_DIR", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The central registry (postgresql://...) instead of the embedded one.
+    #[arg(long, env = "FIRMA_REGISTRY", value_name = "URL")]
+    registry: Option<String>,
+    /// A file holding the central registry's password.
+    #[arg(long, value_name = "FILE")]
+    registry_password_file: Option<PathBuf>,
+    /// The local CA's directory (default: DIR/ca).
+    #[arg(long, value_name = "DIR")]
+    ca: Option<PathBuf>,
+    /// Where to listen (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: String,
+    /// The portal's TLS certificate chain (PEM).
+    #[arg(long, value_name = "PEM")]
+    tls_cert: PathBuf,
+    /// The portal's TLS private key (PEM).
+    #[arg(long, value_name = "PEM")]
+    tls_key: PathBuf,
+    /// The name the audit log gives this portal.
+    #[arg(long, default_value = "portal")]
+    name: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FIRMA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("firma-portal: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let registry = match &args.registry {
+        Some(url) => RegistryLocation::Central {
+            url: url.clone(),
+            password_file: args.registry_password_file.clone(),
+        },
+        None => RegistryLocation::Embedded,
+    };
+    let ca_dir = args.ca.clone().unwrap_or_else(|| args.data_dir.join("ca"));
+    let ca = LocalCa::open(&ca_dir).map_err(|e| format!("the CA in {}: {e}", ca_dir.display()))?;
+    let actor = Actor {
+        operator: "portal".into(),
+        station: args.name.clone(),
+    };
+    let station = Station::open_at(
+        &args.data_dir,
+        &registry,
+        Box::new(ca),
+        actor,
+        Config::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let key_path = args.data_dir.join(KEY_FILE);
+    let code_key = CodeKey::open(&key_path).map_err(|e| {
+        format!("{e} (the key is made when a station issues its first Generation Code)")
+    })?;
+    let portal = Arc::new(Portal::new(station, code_key, Limits::default()));
+
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .map_err(|_| "cannot install the TLS provider".to_string())?;
+    let listener = TcpListener::bind(&args.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let tls = RustlsConfig::from_pem_file(&args.tls_cert, &args.tls_key)
+            .await
+            .map_err(|e| {
+                format!(
+                    "the TLS certificate {} or key {}: {e}",
+                    args.tls_cert.display(),
+                    args.tls_key.display()
+                )
+            })?;
+        println!("firma-portal: listening on https://{address}/");
+        let app = routes::router(portal).into_make_service_with_connect_info::<SocketAddr>();
+        axum_server::from_tcp_rustls(listener, tls)
+            .serve(app)
+            .await
+            .map_err(|e| e.to_string())
+    })
+}

@@ -1,0 +1,140 @@
+//! The portal's HTML: plain forms that work without JavaScript, every
+//! value escaped, the language switcher on each page. What the citizen
+//! typed comes back only as their NIF, never the code or the password.
+
+use crate::i18n::{Key, Lang};
+
+/// `text` safe inside an element or a quoted attribute.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str =
+    "body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;line-height:1.5}\
+label{display:block;margin-top:1em;font-weight:bold}\
+input,select{font-size:1.1em;padding:.3em;width:100%;box-sizing:border-box}\
+.hint{color:#444;font-size:.9em;margin:.2em 0}\
+.error{border-left:4px solid #b00;background:#fee;padding:.5em 1em}\
+button{margin-top:1.5em;font-size:1.1em;padding:.5em 1em}\
+nav a{margin-right:1em}";
+
+fn page(lang: Lang, body: &str) -> String {
+    let nav: String = Lang::ALL
+        .iter()
+        .map(|l| {
+            format!(
+                "<a href=\"/?lang={}\" lang=\"{}\">{}</a>",
+                l.code(),
+                l.tag(),
+                l.name()
+            )
+        })
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{tag}\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title}</title><style>{STYLE}</style></head>\
+<body><nav>{nav}</nav><h1>{title}</h1>{body}</body></html>\n",
+        tag = lang.tag(),
+        title = escape(Key::Title.text(lang)),
+    )
+}
+
+/// What the form shows again after a refusal.
+#[derive(Default)]
+pub struct Filled<'a> {
+    pub nif: &'a str,
+    pub error: Option<Key>,
+}
+
+/// The generation form, with a fresh anti-forgery token.
+pub fn form(lang: Lang, csrf: &str, filled: &Filled<'_>) -> String {
+    let t = |k: Key| escape(k.text(lang));
+    let error = filled
+        .error
+        .map(|k| {
+            format!(
+                "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>",
+                t(k)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<p>{intro}</p>{error}\
+<form method=\"post\" action=\"/generate?lang={code}\" autocomplete=\"off\">\
+<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<label for=\"nif\">{nif}</label>\
+<input id=\"nif\" name=\"nif\" required maxlength=\"16\" value=\"{nif_value}\" aria-describedby=\"nif-hint\">\
+<p class=\"hint\" id=\"nif-hint\">{nif_hint}</p>\
+<label for=\"code\">{code_label}</label>\
+<input id=\"code\" name=\"code\" required maxlength=\"32\" autocapitalize=\"off\" spellcheck=\"false\" aria-describedby=\"code-hint\">\
+<p class=\"hint\" id=\"code-hint\">{code_hint}</p>\
+<label for=\"password\">{password}</label>\
+<input id=\"password\" name=\"password\" type=\"password\" required minlength=\"8\" maxlength=\"128\" autocomplete=\"new-password\" aria-describedby=\"password-hint\">\
+<p class=\"hint\" id=\"password-hint\">{password_hint}</p>\
+<label for=\"password2\">{again}</label>\
+<input id=\"password2\" name=\"password2\" type=\"password\" required minlength=\"8\" maxlength=\"128\" autocomplete=\"new-password\">\
+<label for=\"key\">{kind}</label>\
+<select id=\"key\" name=\"key\"><option value=\"p256\" selected>{p256}</option><option value=\"rsa2048\">{rsa}</option></select>\
+<button type=\"submit\" id=\"generate\">{submit}</button>\
+</form><p class=\"hint\">{after}</p>",
+        intro = t(Key::Intro),
+        code = lang.code(),
+        csrf = escape(csrf),
+        nif = t(Key::Nif),
+        nif_value = escape(filled.nif),
+        nif_hint = t(Key::NifHint),
+        code_label = t(Key::Code),
+        code_hint = t(Key::CodeHint),
+        password = t(Key::Password),
+        password_hint = t(Key::PasswordHint),
+        again = t(Key::PasswordAgain),
+        kind = t(Key::KeyKind),
+        p256 = t(Key::KeyP256),
+        rsa = t(Key::KeyRsa),
+        submit = t(Key::Submit),
+        after = t(Key::AfterDownload),
+    );
+    page(lang, &body)
+}
+
+/// A page that only says what went wrong and leads back to the form.
+pub fn message(lang: Lang, key: Key) -> String {
+    let body = format!(
+        "<p class=\"error\" role=\"alert\" id=\"error\">{}</p><p><a href=\"/?lang={}\">{}</a></p>",
+        escape(key.text(lang)),
+        lang.code(),
+        escape(Key::BackToForm.text(lang))
+    );
+    page(lang, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_citizen_typed_is_escaped() {
+        let html = form(
+            Lang::En,
+            "t",
+            &Filled {
+                nif: "\"><script>alert(1)</script>",
+                error: Some(Key::Refused),
+            },
+        );
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&quot;&gt;&lt;script&gt;"), "{html}");
+    }
+}

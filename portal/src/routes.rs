@@ -1,0 +1,227 @@
+//! The portal's HTTP surface: `GET /` the form, `POST /generate` the
+//! certificate file, everything else 404. Each answer carries headers that
+//! keep it out of caches and frames; refusals are 4xx pages in the
+//! citizen's language and change nothing but the audit log.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, Request, State};
+use axum::http::header::{
+    ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
+    CONTENT_TYPE, REFERRER_POLICY, RETRY_AFTER, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::i18n::{Key, Lang};
+use crate::issue::KeyKind;
+use crate::pages::{self, Filled};
+use crate::{Portal, Refusal, MAX_BODY};
+
+/// The portal's routes over `portal`.
+pub fn router(portal: Arc<Portal>) -> Router {
+    Router::new()
+        .route("/", get(form))
+        .route("/generate", post(generate))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(too_large))
+        .layer(axum::middleware::map_response(protect))
+        .with_state(portal)
+}
+
+async fn protect(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    let set = |h: &mut HeaderMap, name, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(h, CACHE_CONTROL, "no-store");
+    set(
+        h,
+        CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, X_FRAME_OPTIONS, "DENY");
+    set(h, X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, REFERRER_POLICY, "no-referrer");
+    set(h, STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    response
+}
+
+/// A body announced over the limit is refused before it is read (413);
+/// one that grows past it unannounced fails the form's extraction (400).
+async fn too_large(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    next.run(request).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+fn language(query: &LangQuery, headers: &HeaderMap) -> Lang {
+    query
+        .lang
+        .as_deref()
+        .and_then(Lang::from_code)
+        .unwrap_or_else(|| {
+            let accept = headers
+                .get(ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            Lang::from_accept_language(accept)
+        })
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+async fn form(
+    State(portal): State<Arc<Portal>>,
+    Query(query): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&query, &headers);
+    let token = portal.csrf.issue(now());
+    Html(pages::form(lang, &token, &Filled::default())).into_response()
+}
+
+async fn not_found(Query(query): Query<LangQuery>, headers: HeaderMap) -> Response {
+    let lang = language(&query, &headers);
+    (
+        StatusCode::NOT_FOUND,
+        Html(pages::message(lang, Key::NotFound)),
+    )
+        .into_response()
+}
+
+/// The form as sent. Wiped when dropped: it holds the code and password.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct GenerateForm {
+    csrf: String,
+    nif: String,
+    code: String,
+    password: String,
+    password2: String,
+    key: String,
+}
+
+/// The form again, with a fresh token, the NIF typed and what went wrong.
+fn again(portal: &Portal, lang: Lang, status: StatusCode, nif: &str, error: Key) -> Response {
+    let token = portal.csrf.issue(now());
+    let filled = Filled {
+        nif,
+        error: Some(error),
+    };
+    (status, Html(pages::form(lang, &token, &filled))).into_response()
+}
+
+async fn generate(
+    State(portal): State<Arc<Portal>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Query(query): Query<LangQuery>,
+    headers: HeaderMap,
+    form: Result<Form<GenerateForm>, FormRejection>,
+) -> Response {
+    let lang = language(&query, &headers);
+    let Ok(Form(form)) = form else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(pages::message(lang, Key::BadRequest)),
+        )
+            .into_response();
+    };
+    // The NIF shown back: only what a NIF can hold.
+    let nif: String = form
+        .nif
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(16)
+        .collect();
+    if portal.csrf.spend(&form.csrf, now()).is_err() {
+        return again(&portal, lang, StatusCode::FORBIDDEN, &nif, Key::FormExpired);
+    }
+    if let Err(wait) = portal.admit(&client.ip().to_string(), &form.nif) {
+        let mut response = again(
+            &portal,
+            lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            &nif,
+            Key::TooMany,
+        );
+        let seconds = wait.as_secs().max(1).to_string();
+        if let Ok(v) = HeaderValue::from_str(&seconds) {
+            response.headers_mut().insert(RETRY_AFTER, v);
+        }
+        return response;
+    }
+    let length = form.password.chars().count();
+    let problem = if length < 8 {
+        Some(Key::PasswordShort)
+    } else if length > 128 {
+        Some(Key::PasswordLong)
+    } else if form.password != form.password2 {
+        Some(Key::PasswordMismatch)
+    } else {
+        None
+    };
+    let Some(kind) = KeyKind::from_form(&form.key) else {
+        return again(
+            &portal,
+            lang,
+            StatusCode::BAD_REQUEST,
+            &nif,
+            Key::BadRequest,
+        );
+    };
+    if let Some(problem) = problem {
+        return again(&portal, lang, StatusCode::BAD_REQUEST, &nif, problem);
+    }
+    let worker = Arc::clone(&portal);
+    let done = tokio::task::spawn_blocking(move || {
+        worker.redeem(&form.nif, &form.code, &form.password, kind)
+    })
+    .await;
+    match done {
+        Ok(Ok(download)) => {
+            let disposition = format!("attachment; filename=\"{}\"", download.filename);
+            let mut response = (StatusCode::OK, download.file.to_vec()).into_response();
+            let h = response.headers_mut();
+            h.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-pkcs12"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                h.insert(CONTENT_DISPOSITION, v);
+            }
+            response
+        }
+        Ok(Err(Refusal::Refused)) => {
+            again(&portal, lang, StatusCode::FORBIDDEN, &nif, Key::Refused)
+        }
+        Ok(Err(Refusal::Unavailable(_))) | Err(_) => again(
+            &portal,
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &nif,
+            Key::Unavailable,
+        ),
+    }
+}
