@@ -14,6 +14,7 @@ packages=(
   mesa-vulkan-drivers libvulkan1                      # software rendering of the window's screenshots in the UI tests
   libclang-dev                                        # bindgen for littlefs2-sys: the Nitrokey card's flash (tests/nitrokey)
   dpkg-dev binutils file lintian p11-kit              # Debian packages: shlibs, strip, lintian; p11-kit list-modules in their test
+  chromium chromium-driver curl                       # the generation portal's tests: a real browser (WebDriver) and raw requests
 )
 
 missing=()
