@@ -74,18 +74,32 @@ fn ok(cmd: &mut Command) -> String {
     text
 }
 
-/// The portal, serving until dropped.
-struct Portal {
-    child: Child,
-    url: String,
-    log: PathBuf,
+/// A server the test started in a process group of its own, stopped with
+/// everything it started when dropped, even after a failed assertion:
+/// a Chromium left behind by chromedriver would count as a running
+/// browser in firma-card's tests.
+struct Server(Child);
+
+impl Server {
+    fn spawn(cmd: &mut Command) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0).spawn().map(Server)
+    }
 }
 
-impl Drop for Portal {
+impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.0.wait();
     }
+}
+
+/// The portal, serving until dropped.
+struct Portal {
+    _server: Server,
+    url: String,
+    log: PathBuf,
 }
 
 fn start_portal(dir: &StationDir) -> Portal {
@@ -111,20 +125,21 @@ fn start_portal(dir: &StationDir) -> Portal {
         "subjectAltName=IP:127.0.0.1,DNS:localhost",
     ]));
     let log = d.join("portal.log");
-    let mut child = Command::new(firma_tests::bin("firma-portal"))
-        .arg("--data-dir")
-        .arg(d)
-        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(d.join("tls.pem"))
-        .arg("--tls-key")
-        .arg(d.join("tls.key"))
-        .env("FIRMA_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("firma-portal");
+    let mut server = Server::spawn(
+        Command::new(firma_tests::bin("firma-portal"))
+            .arg("--data-dir")
+            .arg(d)
+            .args(["--listen", "127.0.0.1:0", "--tls-cert"])
+            .arg(d.join("tls.pem"))
+            .arg("--tls-key")
+            .arg(d.join("tls.key"))
+            .env("FIRMA_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    )
+    .expect("firma-portal");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(server.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let url = line
@@ -137,7 +152,11 @@ fn start_portal(dir: &StationDir) -> Portal {
             )
         })
         .to_string();
-    Portal { child, url, log }
+    Portal {
+        _server: server,
+        url,
+        log,
+    }
 }
 
 fn free_port() -> u16 {
@@ -150,25 +169,19 @@ fn free_port() -> u16 {
 
 /// chromedriver, serving until dropped.
 struct Driver {
-    child: Child,
+    _server: Server,
     port: u16,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_driver() -> Driver {
     let port = free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (Debian's chromium-driver)");
+    let server = Server::spawn(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("chromedriver (Debian's chromium-driver)");
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -177,7 +190,10 @@ fn start_driver() -> Driver {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    Driver { child, port }
+    Driver {
+        _server: server,
+        port,
+    }
 }
 
 async fn browser(driver: &Driver, profile: &Path, downloads: &Path) -> fantoccini::Client {
