@@ -26,15 +26,17 @@ pub mod i18n;
 pub mod issue;
 pub mod limits;
 pub mod pages;
+pub mod request;
 pub mod routes;
 
 use firma_station_engine::audit::{Action, Event, Subject};
-use firma_station_engine::ca::RevocationReason;
+use firma_station_engine::ca::{Issued, RevocationReason};
 use firma_station_engine::engine::Station;
 use firma_station_engine::error::StationError;
-use firma_station_engine::generation_code::{self, CodeError, CodeKey};
+use firma_station_engine::generation_code::{self, CodeError, CodeKey, Redeemed};
 use firma_station_engine::identity::Nif;
 use firma_station_engine::profile::CertProfile;
+use firma_station_engine::registry::Application;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -124,8 +126,7 @@ impl Portal {
         kind: KeyKind,
     ) -> Result<Download, Refusal> {
         let station = &self.station;
-        let now = OffsetDateTime::now_utc();
-        let redeemed = generation_code::redeem(station, &self.code_key, nif, code, now, |app| {
+        let redeemed = self.redeem_with(nif, code, |app| {
             let fail = |e: issue::IssueError| StationError::Io {
                 what: "cannot make the software certificate".into(),
                 source: std::io::Error::other(e.to_string()),
@@ -144,19 +145,52 @@ impl Portal {
                     Err(fail(e))
                 }
             }
-        });
-        match redeemed {
+        })?;
+        Ok(Download {
+            file: redeemed.made,
+            filename: format!("certificado-{}.p12", redeemed.application.nif),
+            serial: redeemed.certificate.serial,
+        })
+    }
+
+    /// Redeems `code` with `nif` now for the key of a certificate request
+    /// made in the citizen's browser (already checked by
+    /// [`request::parse`]): the certificate of the software profile, then
+    /// the CA's, as a PEM chain.
+    pub fn redeem_request(&self, nif: &str, code: &str, csr: &[u8]) -> Result<String, Refusal> {
+        let station = &self.station;
+        let redeemed = self.redeem_with(nif, code, |app| {
+            let issued = station
+                .ca()
+                .issue(csr, &app.holder(), CertProfile::Software)?;
+            Ok((issued, ()))
+        })?;
+        let pem = |der: &[u8]| {
+            der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der).map_err(|e| {
+                Refusal::Unavailable(StationError::Io {
+                    what: "cannot encode the certificate".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })
+        };
+        Ok(pem(&redeemed.certificate.der)? + &pem(station.ca().certificate())?)
+    }
+
+    fn redeem_with<K>(
+        &self,
+        nif: &str,
+        code: &str,
+        make: impl FnOnce(&Application) -> Result<(Issued, K), StationError>,
+    ) -> Result<Redeemed<K>, Refusal> {
+        let now = OffsetDateTime::now_utc();
+        match generation_code::redeem(&self.station, &self.code_key, nif, code, now, make) {
             Ok(r) => {
                 tracing::info!(
                     application = r.application.id,
                     serial = %r.certificate.serial,
                     "software certificate issued"
                 );
-                Ok(Download {
-                    file: r.made,
-                    filename: format!("certificado-{}.p12", r.application.nif),
-                    serial: r.certificate.serial,
-                })
+                Ok(r)
             }
             Err(StationError::GenerationCode(CodeError::Refused)) => Err(Refusal::Refused),
             Err(e) => {
