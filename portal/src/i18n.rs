@@ -91,6 +91,13 @@ pub enum Key {
     Unavailable,
     NotFound,
     BackToForm,
+    BrowserWay,
+    BrowserIntro,
+    BrowserNeedsScript,
+    BrowserWorking,
+    BrowserDone,
+    BrowserFailed,
+    BadCertificateRequest,
 }
 
 impl Key {
@@ -200,6 +207,41 @@ impl Key {
                 "Esta pàgina no existix.",
             ],
             Key::BackToForm => ["Volver al formulario", "Back to the form", "Tornar al formulari"],
+            Key::BrowserWay => [
+                "¿Prefiere que la clave no salga nunca de su equipo? Genérela en su navegador.",
+                "Would you rather the key never left your device? Generate it in your browser.",
+                "Preferix que la clau no isca mai del seu equip? Genere-la en el seu navegador.",
+            ],
+            Key::BrowserIntro => [
+                "Con esta opción su navegador genera la clave y el archivo del certificado: la clave y la contraseña no salen de este equipo; al portal solo llegan su NIF o NIE, el Código de Generación y la petición de certificado. Necesita JavaScript.",
+                "With this way your browser makes the key and the certificate file: the key and the password never leave this device; the portal receives only your NIF or NIE, the Generation Code and the certificate request. It needs JavaScript.",
+                "Amb esta opció el seu navegador genera la clau i l'arxiu del certificat: la clau i la contrasenya no ixen d'este equip; al portal només arriben el seu NIF o NIE, el Codi de Generació i la petició de certificat. Necessita JavaScript.",
+            ],
+            Key::BrowserNeedsScript => [
+                "Esta opción necesita JavaScript, que está desactivado. Puede obtener el certificado con el formulario normal.",
+                "This way needs JavaScript, which is off. You can get the certificate with the usual form.",
+                "Esta opció necessita JavaScript, que està desactivat. Pot obtindre el certificat amb el formulari normal.",
+            ],
+            Key::BrowserWorking => [
+                "Generando la clave y el certificado en su navegador; puede tardar unos segundos…",
+                "Making the key and the certificate in your browser; this can take a few seconds…",
+                "Generant la clau i el certificat en el seu navegador; pot tardar uns segons…",
+            ],
+            Key::BrowserDone => [
+                "Listo: el archivo {file} está en sus descargas. Guárdelo en un lugar seguro.",
+                "Done: the file {file} is in your downloads. Keep it somewhere safe.",
+                "Fet: l'arxiu {file} està en les seues descàrregues. Guarde'l en un lloc segur.",
+            ],
+            Key::BrowserFailed => [
+                "Su navegador no pudo preparar el archivo del certificado. Si el código ya se aceptó, pida uno nuevo en su Punto de Registro.",
+                "Your browser could not make the certificate file. If the code was already accepted, ask your Registration Point for a new one.",
+                "El seu navegador no va poder preparar l'arxiu del certificat. Si el codi ja es va acceptar, demane'n un de nou en el seu Punt de Registre.",
+            ],
+            Key::BadCertificateRequest => [
+                "La petición de certificado de su navegador no es válida; su código sigue siendo válido. Recargue la página e inténtelo de nuevo.",
+                "Your browser's certificate request is not valid; your code is still valid. Reload the page and try again.",
+                "La petició de certificat del seu navegador no és vàlida; el seu codi continua sent vàlid. Recarregue la pàgina i torne a intentar-ho.",
+            ],
         };
         t[lang.index()]
     }

@@ -58,22 +58,23 @@ pub struct Filled<'a> {
     pub error: Option<Key>,
 }
 
-/// The generation form, with a fresh anti-forgery token.
-pub fn form(lang: Lang, csrf: &str, filled: &Filled<'_>) -> String {
-    let t = |k: Key| escape(k.text(lang));
-    let error = filled
-        .error
+fn error_box(lang: Lang, error: Option<Key>) -> String {
+    error
         .map(|k| {
             format!(
                 "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>",
-                t(k)
+                escape(k.text(lang))
             )
         })
-        .unwrap_or_default();
-    let body = format!(
-        "<p>{intro}</p>{error}\
-<form method=\"post\" action=\"/generate?lang={code}\" autocomplete=\"off\">\
-<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+        .unwrap_or_default()
+}
+
+/// The fields both ways ask for: the token, NIF, code, password twice and
+/// the kind of key.
+fn fields(lang: Lang, csrf: &str, filled: &Filled<'_>) -> String {
+    let t = |k: Key| escape(k.text(lang));
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
 <label for=\"nif\">{nif}</label>\
 <input id=\"nif\" name=\"nif\" required maxlength=\"16\" value=\"{nif_value}\" aria-describedby=\"nif-hint\">\
 <p class=\"hint\" id=\"nif-hint\">{nif_hint}</p>\
@@ -86,11 +87,7 @@ pub fn form(lang: Lang, csrf: &str, filled: &Filled<'_>) -> String {
 <label for=\"password2\">{again}</label>\
 <input id=\"password2\" name=\"password2\" type=\"password\" required minlength=\"8\" maxlength=\"128\" autocomplete=\"new-password\">\
 <label for=\"key\">{kind}</label>\
-<select id=\"key\" name=\"key\"><option value=\"p256\" selected>{p256}</option><option value=\"rsa2048\">{rsa}</option></select>\
-<button type=\"submit\" id=\"generate\">{submit}</button>\
-</form><p class=\"hint\">{after}</p>",
-        intro = t(Key::Intro),
-        code = lang.code(),
+<select id=\"key\" name=\"key\"><option value=\"p256\" selected>{p256}</option><option value=\"rsa2048\">{rsa}</option></select>",
         csrf = escape(csrf),
         nif = t(Key::Nif),
         nif_value = escape(filled.nif),
@@ -103,6 +100,62 @@ pub fn form(lang: Lang, csrf: &str, filled: &Filled<'_>) -> String {
         kind = t(Key::KeyKind),
         p256 = t(Key::KeyP256),
         rsa = t(Key::KeyRsa),
+    )
+}
+
+/// The generation form (the portal makes the key), with a fresh
+/// anti-forgery token.
+pub fn form(lang: Lang, csrf: &str, filled: &Filled<'_>) -> String {
+    let t = |k: Key| escape(k.text(lang));
+    let body = format!(
+        "<p>{intro}</p>{error}\
+<form method=\"post\" action=\"/generate?lang={code}\" autocomplete=\"off\">{fields}\
+<button type=\"submit\" id=\"generate\">{submit}</button>\
+</form><p class=\"hint\">{after}</p>\
+<p><a id=\"browser-way\" href=\"/browser?lang={code}\">{browser}</a></p>",
+        intro = t(Key::Intro),
+        error = error_box(lang, filled.error),
+        code = lang.code(),
+        fields = fields(lang, csrf, filled),
+        submit = t(Key::Submit),
+        after = t(Key::AfterDownload),
+        browser = t(Key::BrowserWay),
+    );
+    page(lang, &body)
+}
+
+/// The form of the way where the key is made in the browser: the same
+/// fields, sent by `browser.js` with the certificate request instead of
+/// the password. Without JavaScript it says so and leads to the other way.
+pub fn browser_form(lang: Lang, csrf: &str) -> String {
+    let t = |k: Key| escape(k.text(lang));
+    let messages = serde_json::json!({
+        "passwordShort": Key::PasswordShort.text(lang),
+        "passwordLong": Key::PasswordLong.text(lang),
+        "passwordMismatch": Key::PasswordMismatch.text(lang),
+        "working": Key::BrowserWorking.text(lang),
+        "done": Key::BrowserDone.text(lang),
+        "failed": Key::BrowserFailed.text(lang),
+    })
+    .to_string()
+    // Kept inside its script element whatever a text holds.
+    .replace('<', "\\u003c");
+    let body = format!(
+        "<p>{intro}</p>\
+<noscript><p class=\"error\">{noscript} <a href=\"/?lang={code}\">{back}</a></p></noscript>\
+<p class=\"error\" role=\"alert\" id=\"error\" hidden></p>\
+<p role=\"status\" id=\"status\" hidden></p>\
+<p role=\"status\" id=\"done\" hidden></p>\
+<form id=\"browser-form\" method=\"post\" action=\"/browser/certificate?lang={code}\" autocomplete=\"off\">{fields}\
+<button type=\"submit\" id=\"generate\" disabled>{submit}</button>\
+</form><p class=\"hint\">{after}</p>\
+<script type=\"application/json\" id=\"messages\">{messages}</script>\
+<script src=\"/assets/browser.js\"></script>",
+        intro = t(Key::BrowserIntro),
+        noscript = t(Key::BrowserNeedsScript),
+        back = t(Key::BackToForm),
+        code = lang.code(),
+        fields = fields(lang, csrf, &Filled::default()),
         submit = t(Key::Submit),
         after = t(Key::AfterDownload),
     );

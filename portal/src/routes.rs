@@ -1,5 +1,8 @@
-//! The portal's HTTP surface: `GET /` the form, `POST /generate` the
-//! certificate file, everything else 404. Each answer carries headers that
+//! The portal's HTTP surface: `GET /` the form and `POST /generate` the
+//! certificate file (the portal makes the key); `GET /browser`,
+//! `GET /assets/browser.js` and `POST /browser/certificate` the way where
+//! the browser makes the key and sends a certificate request; everything
+//! else 404. Each answer carries headers that
 //! keep it out of caches and frames; refusals are 4xx pages in the
 //! citizen's language and change nothing but the audit log.
 
@@ -24,13 +27,16 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::i18n::{Key, Lang};
 use crate::issue::KeyKind;
 use crate::pages::{self, Filled};
-use crate::{Portal, Refusal, MAX_BODY};
+use crate::{request, Portal, Refusal, MAX_BODY};
 
 /// The portal's routes over `portal`.
 pub fn router(portal: Arc<Portal>) -> Router {
     Router::new()
         .route("/", get(form))
         .route("/generate", post(generate))
+        .route("/browser", get(browser_form))
+        .route("/assets/browser.js", get(browser_script))
+        .route("/browser/certificate", post(browser_certificate))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(too_large))
@@ -38,17 +44,24 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .with_state(portal)
 }
 
+/// Every page but the browser way's: no script at all.
+const NO_SCRIPT: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The browser way's page: its own script, talking to the portal only.
+const OWN_SCRIPT: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The page script of the browser way: `web/browser.js` bundled with
+/// PKI.js by `web/build.sh`.
+const BROWSER_JS: &str = include_str!("../assets/browser.js");
+
 async fn protect(mut response: Response) -> Response {
     let h = response.headers_mut();
     let set = |h: &mut HeaderMap, name, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };
     set(h, CACHE_CONTROL, "no-store");
-    set(
-        h,
-        CONTENT_SECURITY_POLICY,
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    );
+    if !h.contains_key(CONTENT_SECURITY_POLICY) {
+        set(h, CONTENT_SECURITY_POLICY, NO_SCRIPT);
+    }
     set(h, X_FRAME_OPTIONS, "DENY");
     set(h, X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, REFERRER_POLICY, "no-referrer");
@@ -133,6 +146,14 @@ fn again(portal: &Portal, lang: Lang, status: StatusCode, nif: &str, error: Key)
     (status, Html(pages::form(lang, &token, &filled))).into_response()
 }
 
+fn retry_after(mut response: Response, wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs().max(1).to_string();
+    if let Ok(v) = HeaderValue::from_str(&seconds) {
+        response.headers_mut().insert(RETRY_AFTER, v);
+    }
+    response
+}
+
 async fn generate(
     State(portal): State<Arc<Portal>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -159,18 +180,14 @@ async fn generate(
         return again(&portal, lang, StatusCode::FORBIDDEN, &nif, Key::FormExpired);
     }
     if let Err(wait) = portal.admit(&client.ip().to_string(), &form.nif) {
-        let mut response = again(
+        let response = again(
             &portal,
             lang,
             StatusCode::TOO_MANY_REQUESTS,
             &nif,
             Key::TooMany,
         );
-        let seconds = wait.as_secs().max(1).to_string();
-        if let Ok(v) = HeaderValue::from_str(&seconds) {
-            response.headers_mut().insert(RETRY_AFTER, v);
-        }
-        return response;
+        return retry_after(response, wait);
     }
     let length = form.password.chars().count();
     let problem = if length < 8 {
@@ -223,5 +240,99 @@ async fn generate(
             &nif,
             Key::Unavailable,
         ),
+    }
+}
+
+async fn browser_form(
+    State(portal): State<Arc<Portal>>,
+    Query(query): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&query, &headers);
+    let token = portal.csrf.issue(now());
+    let mut response = Html(pages::browser_form(lang, &token)).into_response();
+    response.headers_mut().insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(OWN_SCRIPT),
+    );
+    response
+}
+
+async fn browser_script() -> Response {
+    (
+        [(CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        BROWSER_JS,
+    )
+        .into_response()
+}
+
+/// The browser way's form as `browser.js` sends it. Wiped when dropped: it
+/// holds the code.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct RequestForm {
+    csrf: String,
+    nif: String,
+    code: String,
+    csr: String,
+}
+
+/// The header that carries a fresh form token to `browser.js` with every
+/// refusal, so that the citizen can correct and send again.
+pub const FRESH_TOKEN: &str = "x-firma-csrf";
+
+/// A refusal for `browser.js`: the text it shows, and a fresh token.
+fn refuse_script(portal: &Portal, lang: Lang, status: StatusCode, key: Key) -> Response {
+    let mut response = (
+        status,
+        [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+        key.text(lang),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&portal.csrf.issue(now())) {
+        response.headers_mut().insert(FRESH_TOKEN, v);
+    }
+    response
+}
+
+async fn browser_certificate(
+    State(portal): State<Arc<Portal>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Query(query): Query<LangQuery>,
+    headers: HeaderMap,
+    form: Result<Form<RequestForm>, FormRejection>,
+) -> Response {
+    let lang = language(&query, &headers);
+    let refuse = |status, key| refuse_script(&portal, lang, status, key);
+    let Ok(Form(form)) = form else {
+        return refuse(StatusCode::BAD_REQUEST, Key::BadRequest);
+    };
+    if portal.csrf.spend(&form.csrf, now()).is_err() {
+        return refuse(StatusCode::FORBIDDEN, Key::FormExpired);
+    }
+    if let Err(wait) = portal.admit(&client.ip().to_string(), &form.nif) {
+        return retry_after(refuse(StatusCode::TOO_MANY_REQUESTS, Key::TooMany), wait);
+    }
+    let csr = match request::parse(&form.csr) {
+        Ok(csr) => csr,
+        Err(e) => {
+            tracing::info!("a browser's certificate request was refused: {e}");
+            return refuse(StatusCode::BAD_REQUEST, Key::BadCertificateRequest);
+        }
+    };
+    let worker = Arc::clone(&portal);
+    let done =
+        tokio::task::spawn_blocking(move || worker.redeem_request(&form.nif, &form.code, &csr))
+            .await;
+    match done {
+        Ok(Ok(chain)) => (
+            StatusCode::OK,
+            [(CONTENT_TYPE, "application/pem-certificate-chain")],
+            chain,
+        )
+            .into_response(),
+        Ok(Err(Refusal::Refused)) => refuse(StatusCode::FORBIDDEN, Key::Refused),
+        Ok(Err(Refusal::Unavailable(_))) | Err(_) => {
+            refuse(StatusCode::SERVICE_UNAVAILABLE, Key::Unavailable)
+        }
     }
 }
