@@ -236,7 +236,7 @@ fn a_code_on_paper_needs_a_fresh_identity_check_and_voids_the_previous_one() {
         .unwrap();
     let certs = station.registry().software_certificates(app.id).unwrap();
     assert_eq!(certs.len(), 1);
-    assert_eq!(certs[0].code_id, 2);
+    assert_eq!(certs[0].code_id, Some(2));
     // Single use.
     refused(redeem(&station, "12345678Z", &code2, now));
     let codes = station.registry().codes(app.id).unwrap();
@@ -447,4 +447,106 @@ fn a_code_by_sms_goes_to_the_gateway_and_one_it_refuses_is_void() {
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(r.stderr.contains("--sms-gateway"), "{}", r.all());
     assert_nowhere(&dir, &station, &[&code]);
+}
+
+/// What the registry keeps of a software certificate after its code: a
+/// renewal names the certificate it renews and happens once; a revoked one
+/// is renewed no more and revoked once; each change is audited. On both
+/// registries (the central one's migration makes the code optional).
+#[test]
+fn a_software_certificate_is_renewed_once_and_revoked_once() {
+    use firma_station_engine::registry::{SoftwareCertRecord, SoftwareCertState};
+    let dir = setup();
+    identity(&dir, "12345678Z");
+    let code = code_in_letter(
+        &cli(&dir, &["generation-code", "issue", "12345678Z"])
+            .ok()
+            .stdout,
+    );
+    let station = dir.open_station("citizen", "portal", Config::default());
+    let now = OffsetDateTime::now_utc();
+    redeem(&station, "12345678Z", &code, now).unwrap();
+    let first = station
+        .registry()
+        .software_certificates_of("12345678Z")
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(station
+        .registry()
+        .software_certificates_of("87654321X")
+        .unwrap()
+        .is_empty());
+    let app = station
+        .application(&AppKey::Nif("12345678Z".into()))
+        .unwrap();
+    let renewal = |serial: &str| {
+        let (issued, ()) = issue_certificate(&station, &app).unwrap();
+        SoftwareCertRecord {
+            serial: issued.serial,
+            application_id: app.id,
+            code_id: None,
+            renews: Some(serial.to_string()),
+            der: issued.der,
+            not_before: issued.not_before,
+            not_after: issued.not_after,
+            state: SoftwareCertState::Issued,
+        }
+    };
+    let old = &first[0].serial;
+    let second = renewal(old);
+    assert!(station
+        .registry()
+        .software_renewed(&second, now, &station.actor)
+        .unwrap());
+    // Once: another renewal of the same certificate is refused, unchanged.
+    assert!(!station
+        .registry()
+        .software_renewed(&renewal(old), now, &station.actor)
+        .unwrap());
+    let all = station
+        .registry()
+        .software_certificates_of("12345678Z")
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let got = station
+        .registry()
+        .software_certificate(&second.serial)
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.renews.as_deref(), Some(old.as_str()));
+    assert_eq!(got.code_id, None);
+
+    assert!(station
+        .registry()
+        .software_revoked(&second.serial, "unspecified", now, &station.actor)
+        .unwrap());
+    assert!(!station
+        .registry()
+        .software_revoked(&second.serial, "unspecified", now, &station.actor)
+        .unwrap());
+    assert_eq!(
+        station
+            .registry()
+            .software_certificate(&second.serial)
+            .unwrap()
+            .unwrap()
+            .state,
+        SoftwareCertState::Revoked
+    );
+    // A revoked certificate is renewed no more.
+    assert!(!station
+        .registry()
+        .software_renewed(&renewal(&second.serial), now, &station.actor)
+        .unwrap());
+    let audit = cli(&dir, &["audit", "show"]).ok().stdout;
+    assert_eq!(
+        audit.matches("software certificate renewed").count(),
+        1,
+        "{audit}"
+    );
+    assert_eq!(
+        audit.matches("software certificate revoked").count(),
+        1,
+        "{audit}"
+    );
 }

@@ -113,12 +113,16 @@ pub enum Action {
     GenerationCodeRefused,
     /// A code was used: the software certificate issued for it.
     GenerationCodeRedeemed,
+    /// The citizen renewed a software certificate in the citizen's area.
+    SoftwareCertificateRenewed,
+    /// The citizen revoked a software certificate in the citizen's area.
+    SoftwareCertificateRevoked,
 }
 
 impl Action {
     /// The actions that take no workflow or step (the others read back
     /// through their workflow and step).
-    const FIXED: [Action; 18] = [
+    const FIXED: [Action; 20] = [
         Action::ApplicationImported,
         Action::IdentityChecked,
         Action::LetterPrinted,
@@ -137,6 +141,8 @@ impl Action {
         Action::GenerationCodeVoided,
         Action::GenerationCodeRefused,
         Action::GenerationCodeRedeemed,
+        Action::SoftwareCertificateRenewed,
+        Action::SoftwareCertificateRevoked,
     ];
 
     /// The text of an action of [`Self::FIXED`].
@@ -160,6 +166,8 @@ impl Action {
             Action::GenerationCodeVoided => "generation code voided",
             Action::GenerationCodeRefused => "generation code refused",
             Action::GenerationCodeRedeemed => "generation code redeemed",
+            Action::SoftwareCertificateRenewed => "software certificate renewed",
+            Action::SoftwareCertificateRevoked => "software certificate revoked",
             Action::WorkflowStarted(_)
             | Action::WorkflowResumed(_)
             | Action::StepStarted(..)

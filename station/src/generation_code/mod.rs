@@ -30,7 +30,8 @@ use crate::engine::Station;
 use crate::error::StationError;
 use crate::identity::Nif;
 use crate::registry::{
-    AppKey, AppState, Application, CodeDelivery, CodeIssue, CodeRecord, NewCode, SoftwareCertRecord,
+    AppKey, AppState, Application, CodeDelivery, CodeIssue, CodeRecord, NewCode,
+    SoftwareCertRecord, SoftwareCertState,
 };
 
 mod code;
@@ -254,10 +255,12 @@ pub fn redeem<K>(
     let certificate = SoftwareCertRecord {
         serial: issued.serial.clone(),
         application_id: app.id,
-        code_id: record.id,
+        code_id: Some(record.id),
+        renews: None,
         der: issued.der,
         not_before: issued.not_before,
         not_after: issued.not_after,
+        state: SoftwareCertState::Issued,
     };
     let recorded =
         station

@@ -90,16 +90,46 @@ pub enum CodeIssue {
     CheckAlreadyUsed,
 }
 
-/// A software certificate issued for a redeemed code.
+text_enum!(
+    /// Where a software certificate stands in the registry (its expiry
+    /// says whether it is still valid).
+    SoftwareCertState {
+        Issued => "issued",
+        Revoked => "revoked",
+    }
+);
+
+/// A software certificate: issued for a redeemed code, or renewing an
+/// earlier one in the citizen's area.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SoftwareCertRecord {
     /// Hexadecimal, uppercase.
     pub serial: String,
     pub application_id: i64,
-    pub code_id: i64,
+    /// The code it was issued for; `None` for a renewal.
+    pub code_id: Option<i64>,
+    /// The certificate it renews, for a renewal.
+    pub renews: Option<String>,
     pub der: Vec<u8>,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
+    pub state: SoftwareCertState,
+}
+
+pub(super) const SOFTWARE_COLS: &str =
+    "serial, application_id, code_id, renews, der, not_before, not_after, state";
+
+pub(super) fn software_cert(r: &Row) -> Result<SoftwareCertRecord> {
+    Ok(SoftwareCertRecord {
+        serial: r.text(0)?,
+        application_id: r.int(1)?,
+        code_id: r.opt_int(2)?,
+        renews: r.opt_text(3)?,
+        der: r.blob(4)?,
+        not_before: r.time(5)?,
+        not_after: r.time(6)?,
+        state: r.parsed(7)?,
+    })
 }
 
 /// The registry's side of Generation Codes.
@@ -390,24 +420,15 @@ impl<B: Backend> GenerationCodes for SqlRegistry<B> {
     }
 
     fn software_certificates(&self, application_id: i64) -> Result<Vec<SoftwareCertRecord>> {
+        let sql = format!(
+            "SELECT {SOFTWARE_COLS} FROM software_certificates
+             WHERE application_id = ?1 ORDER BY not_before, serial"
+        );
         self.read(|db| {
-            db.query(
-                "SELECT serial, application_id, code_id, der, not_before, not_after
-                 FROM software_certificates WHERE application_id = ?1 ORDER BY code_id",
-                &values![application_id],
-            )?
-            .iter()
-            .map(|r| {
-                Ok(SoftwareCertRecord {
-                    serial: r.text(0)?,
-                    application_id: r.int(1)?,
-                    code_id: r.int(2)?,
-                    der: r.blob(3)?,
-                    not_before: r.time(4)?,
-                    not_after: r.time(5)?,
-                })
-            })
-            .collect()
+            db.query(&sql, &values![application_id])?
+                .iter()
+                .map(software_cert)
+                .collect()
         })
     }
 }

@@ -18,6 +18,7 @@ use crate::audit::{Actor, AuditEntry, Event, Subject};
 mod codes;
 mod postgres;
 mod records;
+mod software;
 mod sql;
 mod sqlite;
 mod store;
@@ -25,6 +26,7 @@ mod store;
 pub use codes::*;
 pub use postgres::{Postgres, PostgresRegistry};
 pub use records::*;
+pub use software::SoftwareCertificates;
 pub use sqlite::{Sqlite, SqliteRegistry};
 pub use store::SqlRegistry;
 
@@ -72,7 +74,7 @@ type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
 /// The registry the engine works with. The SQLite registry is the embedded
 /// default; a central database for a network of stations implements the same.
-pub trait Registry: Send + GenerationCodes {
+pub trait Registry: Send + GenerationCodes + SoftwareCertificates {
     /// Imports applications in one transaction; returns their ids.
     fn import(&mut self, apps: &[NewApplication], actor: &Actor) -> Result<Vec<i64>>;
     fn application(&self, key: &AppKey) -> Result<Application>;

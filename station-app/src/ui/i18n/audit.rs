@@ -40,6 +40,8 @@ pub fn action(lang: Lang, text: &str) -> String {
         Action::GenerationCodeVoided => return tc(lang, CodeText::ActVoided).into(),
         Action::GenerationCodeRefused => return tc(lang, CodeText::ActRefused).into(),
         Action::GenerationCodeRedeemed => return tc(lang, CodeText::ActRedeemed).into(),
+        Action::SoftwareCertificateRenewed => return tc(lang, CodeText::ActRenewed).into(),
+        Action::SoftwareCertificateRevoked => return tc(lang, CodeText::ActRevoked).into(),
     };
     t(lang, key).into()
 }

@@ -29,6 +29,8 @@ pub enum CodeText {
     ActVoided,
     ActRefused,
     ActRedeemed,
+    ActRenewed,
+    ActRevoked,
     SubjectPortal,
 }
 
@@ -122,6 +124,16 @@ impl CodeText {
                 "Código de generación usado: certificado software emitido",
                 "Generation Code used: software certificate issued",
                 "Codi de generació usat: certificat programari emés",
+            ],
+            ActRenewed => [
+                "Certificado software renovado por su titular",
+                "Software certificate renewed by its holder",
+                "Certificat programari renovat pel seu titular",
+            ],
+            ActRevoked => [
+                "Certificado software revocado por su titular",
+                "Software certificate revoked by its holder",
+                "Certificat programari revocat pel seu titular",
             ],
             SubjectPortal => [
                 "Portal de generación",

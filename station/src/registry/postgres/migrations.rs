@@ -169,4 +169,12 @@ GRANT USAGE ON SEQUENCE generation_codes_id_seq TO firma_station;
     r#"
 ALTER TABLE identity_checks ADD COLUMN used_by BIGINT REFERENCES activations(id);
 "#,
+    // A software certificate comes from a code or renews another one (in
+    // the citizen's area), at most once.
+    r#"
+ALTER TABLE software_certificates ALTER COLUMN code_id DROP NOT NULL;
+ALTER TABLE software_certificates ADD COLUMN renews TEXT UNIQUE
+    REFERENCES software_certificates(serial);
+ALTER TABLE software_certificates ADD CHECK ((code_id IS NULL) <> (renews IS NULL));
+"#,
 ];

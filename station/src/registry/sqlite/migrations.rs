@@ -133,4 +133,28 @@ CREATE TABLE software_certificates (
     r#"
 ALTER TABLE identity_checks ADD COLUMN used_by INTEGER REFERENCES activations(id);
 "#,
+    // A software certificate comes from a code or renews another one (in
+    // the citizen's area), at most once. SQLite cannot drop a NOT NULL:
+    // the table is made again.
+    r#"
+CREATE TABLE software_certificates_next (
+    serial TEXT PRIMARY KEY,
+    application_id INTEGER NOT NULL REFERENCES applications(id),
+    code_id INTEGER UNIQUE REFERENCES generation_codes(id),
+    renews TEXT UNIQUE REFERENCES software_certificates_next(serial),
+    der BLOB NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    revocation_reason TEXT,
+    updated_at INTEGER NOT NULL,
+    CHECK ((code_id IS NULL) <> (renews IS NULL))
+);
+INSERT INTO software_certificates_next (serial, application_id, code_id, der, not_before,
+    not_after, state, revocation_reason, updated_at)
+    SELECT serial, application_id, code_id, der, not_before, not_after, state,
+        revocation_reason, updated_at FROM software_certificates;
+DROP TABLE software_certificates;
+ALTER TABLE software_certificates_next RENAME TO software_certificates;
+"#,
 ];
