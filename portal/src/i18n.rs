@@ -59,7 +59,7 @@ impl Lang {
             .unwrap_or(Lang::Es)
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }

@@ -125,27 +125,7 @@ impl Portal {
         password: &str,
         kind: KeyKind,
     ) -> Result<Download, Refusal> {
-        let station = &self.station;
-        let redeemed = self.redeem_with(nif, code, |app| {
-            let fail = |e: issue::IssueError| StationError::Io {
-                what: "cannot make the software certificate".into(),
-                source: std::io::Error::other(e.to_string()),
-            };
-            let key = SoftwareKey::generate(kind).map_err(fail)?;
-            let request = key.request(&app.holder()).map_err(fail)?;
-            let issued = station
-                .ca()
-                .issue(&request, &app.holder(), CertProfile::Software)?;
-            let name = format!("{} {} - {}", app.given_name, app.surnames, app.nif);
-            match key.pkcs12(&issued.der, station.ca().certificate(), password, &name) {
-                Ok(file) => Ok((issued, file)),
-                Err(e) => {
-                    // The code stays live; its certificate must not.
-                    station.revoke_at_ca(&issued.serial, RevocationReason::Superseded)?;
-                    Err(fail(e))
-                }
-            }
-        })?;
+        let redeemed = self.redeem_with(nif, code, |app| self.make_file(app, password, kind))?;
         Ok(Download {
             file: redeemed.made,
             filename: format!("certificado-{}.p12", redeemed.application.nif),
@@ -174,6 +154,35 @@ impl Portal {
             })
         };
         Ok(pem(&redeemed.certificate.der)? + &pem(station.ca().certificate())?)
+    }
+
+    /// A key of `kind` made for this request, its certificate of the
+    /// software profile for `app`'s holder, and the PKCS#12 under
+    /// `password`. If the file cannot be made, the certificate is revoked.
+    fn make_file(
+        &self,
+        app: &Application,
+        password: &str,
+        kind: KeyKind,
+    ) -> Result<(Issued, Zeroizing<Vec<u8>>), StationError> {
+        let station = &self.station;
+        let fail = |e: issue::IssueError| StationError::Io {
+            what: "cannot make the software certificate".into(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let key = SoftwareKey::generate(kind).map_err(fail)?;
+        let request = key.request(&app.holder()).map_err(fail)?;
+        let issued = station
+            .ca()
+            .issue(&request, &app.holder(), CertProfile::Software)?;
+        let name = format!("{} {} - {}", app.given_name, app.surnames, app.nif);
+        match key.pkcs12(&issued.der, station.ca().certificate(), password, &name) {
+            Ok(file) => Ok((issued, file)),
+            Err(e) => {
+                station.revoke_at_ca(&issued.serial, RevocationReason::Superseded)?;
+                Err(fail(e))
+            }
+        }
     }
 
     fn redeem_with<K>(

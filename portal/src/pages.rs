@@ -30,6 +30,11 @@ button{margin-top:1.5em;font-size:1.1em;padding:.5em 1em}\
 nav a{margin-right:1em}";
 
 fn page(lang: Lang, body: &str) -> String {
+    page_titled(lang, Key::Title.text(lang), body)
+}
+
+/// A page of the portal titled `title`, with the language switcher.
+pub(crate) fn page_titled(lang: Lang, title: &str, body: &str) -> String {
     let nav: String = Lang::ALL
         .iter()
         .map(|l| {
@@ -47,7 +52,7 @@ fn page(lang: Lang, body: &str) -> String {
 <title>{title}</title><style>{STYLE}</style></head>\
 <body><nav>{nav}</nav><h1>{title}</h1>{body}</body></html>\n",
         tag = lang.tag(),
-        title = escape(Key::Title.text(lang)),
+        title = escape(title),
     )
 }
 
@@ -69,6 +74,27 @@ fn error_box(lang: Lang, error: Option<Key>) -> String {
         .unwrap_or_default()
 }
 
+/// The password twice and the kind of key, as every form that makes a
+/// file asks for them.
+pub(crate) fn password_fields(lang: Lang) -> String {
+    let t = |k: Key| escape(k.text(lang));
+    format!(
+        "<label for=\"password\">{password}</label>\
+<input id=\"password\" name=\"password\" type=\"password\" required minlength=\"8\" maxlength=\"128\" autocomplete=\"new-password\" aria-describedby=\"password-hint\">\
+<p class=\"hint\" id=\"password-hint\">{hint}</p>\
+<label for=\"password2\">{again}</label>\
+<input id=\"password2\" name=\"password2\" type=\"password\" required minlength=\"8\" maxlength=\"128\" autocomplete=\"new-password\">\
+<label for=\"key\">{kind}</label>\
+<select id=\"key\" name=\"key\"><option value=\"p256\" selected>{p256}</option><option value=\"rsa2048\">{rsa}</option></select>",
+        password = t(Key::Password),
+        hint = t(Key::PasswordHint),
+        again = t(Key::PasswordAgain),
+        kind = t(Key::KeyKind),
+        p256 = t(Key::KeyP256),
+        rsa = t(Key::KeyRsa),
+    )
+}
+
 /// The fields both ways ask for: the token, NIF, code, password twice and
 /// the kind of key.
 fn fields(lang: Lang, csrf: &str, filled: &Filled<'_>) -> String {
@@ -80,26 +106,14 @@ fn fields(lang: Lang, csrf: &str, filled: &Filled<'_>) -> String {
 <p class=\"hint\" id=\"nif-hint\">{nif_hint}</p>\
 <label for=\"code\">{code_label}</label>\
 <input id=\"code\" name=\"code\" required maxlength=\"32\" autocapitalize=\"off\" spellcheck=\"false\" aria-describedby=\"code-hint\">\
-<p class=\"hint\" id=\"code-hint\">{code_hint}</p>\
-<label for=\"password\">{password}</label>\
-<input id=\"password\" name=\"password\" type=\"password\" required minlength=\"8\" maxlength=\"128\" autocomplete=\"new-password\" aria-describedby=\"password-hint\">\
-<p class=\"hint\" id=\"password-hint\">{password_hint}</p>\
-<label for=\"password2\">{again}</label>\
-<input id=\"password2\" name=\"password2\" type=\"password\" required minlength=\"8\" maxlength=\"128\" autocomplete=\"new-password\">\
-<label for=\"key\">{kind}</label>\
-<select id=\"key\" name=\"key\"><option value=\"p256\" selected>{p256}</option><option value=\"rsa2048\">{rsa}</option></select>",
+<p class=\"hint\" id=\"code-hint\">{code_hint}</p>{passwords}",
         csrf = escape(csrf),
         nif = t(Key::Nif),
         nif_value = escape(filled.nif),
         nif_hint = t(Key::NifHint),
         code_label = t(Key::Code),
         code_hint = t(Key::CodeHint),
-        password = t(Key::Password),
-        password_hint = t(Key::PasswordHint),
-        again = t(Key::PasswordAgain),
-        kind = t(Key::KeyKind),
-        p256 = t(Key::KeyP256),
-        rsa = t(Key::KeyRsa),
+        passwords = password_fields(lang),
     )
 }
 

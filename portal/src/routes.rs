@@ -27,7 +27,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::i18n::{Key, Lang};
 use crate::issue::KeyKind;
 use crate::pages::{self, Filled};
-use crate::{request, Portal, Refusal, MAX_BODY};
+use crate::{request, Download, Portal, Refusal, MAX_BODY};
 
 /// The portal's routes over `portal`.
 pub fn router(portal: Arc<Portal>) -> Router {
@@ -53,7 +53,7 @@ const OWN_SCRIPT: &str = "default-src 'none'; script-src 'self'; connect-src 'se
 /// PKI.js by `web/build.sh`.
 const BROWSER_JS: &str = include_str!("../assets/browser.js");
 
-async fn protect(mut response: Response) -> Response {
+pub(crate) async fn protect(mut response: Response) -> Response {
     let h = response.headers_mut();
     let set = |h: &mut HeaderMap, name, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
@@ -71,7 +71,7 @@ async fn protect(mut response: Response) -> Response {
 
 /// A body announced over the limit is refused before it is read (413);
 /// one that grows past it unannounced fails the form's extraction (400).
-async fn too_large(request: Request, next: Next) -> Response {
+pub(crate) async fn too_large(request: Request, next: Next) -> Response {
     let announced = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -88,7 +88,7 @@ pub struct LangQuery {
     lang: Option<String>,
 }
 
-fn language(query: &LangQuery, headers: &HeaderMap) -> Lang {
+pub(crate) fn language(query: &LangQuery, headers: &HeaderMap) -> Lang {
     query
         .lang
         .as_deref()
@@ -102,7 +102,7 @@ fn language(query: &LangQuery, headers: &HeaderMap) -> Lang {
         })
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
@@ -154,6 +154,35 @@ fn retry_after(mut response: Response, wait: std::time::Duration) -> Response {
     response
 }
 
+/// What is wrong with a chosen password typed twice, if anything.
+pub(crate) fn password_problem(password: &str, again: &str) -> Option<Key> {
+    let length = password.chars().count();
+    if length < 8 {
+        Some(Key::PasswordShort)
+    } else if length > 128 {
+        Some(Key::PasswordLong)
+    } else if password != again {
+        Some(Key::PasswordMismatch)
+    } else {
+        None
+    }
+}
+
+/// The PKCS#12 file as a download.
+pub(crate) fn download_response(download: &Download) -> Response {
+    let disposition = format!("attachment; filename=\"{}\"", download.filename);
+    let mut response = (StatusCode::OK, download.file.to_vec()).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-pkcs12"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
 async fn generate(
     State(portal): State<Arc<Portal>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -189,16 +218,7 @@ async fn generate(
         );
         return retry_after(response, wait);
     }
-    let length = form.password.chars().count();
-    let problem = if length < 8 {
-        Some(Key::PasswordShort)
-    } else if length > 128 {
-        Some(Key::PasswordLong)
-    } else if form.password != form.password2 {
-        Some(Key::PasswordMismatch)
-    } else {
-        None
-    };
+    let problem = password_problem(&form.password, &form.password2);
     let Some(kind) = KeyKind::from_form(&form.key) else {
         return again(
             &portal,
@@ -217,19 +237,7 @@ async fn generate(
     })
     .await;
     match done {
-        Ok(Ok(download)) => {
-            let disposition = format!("attachment; filename=\"{}\"", download.filename);
-            let mut response = (StatusCode::OK, download.file.to_vec()).into_response();
-            let h = response.headers_mut();
-            h.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/x-pkcs12"),
-            );
-            if let Ok(v) = HeaderValue::from_str(&disposition) {
-                h.insert(CONTENT_DISPOSITION, v);
-            }
-            response
-        }
+        Ok(Ok(download)) => download_response(&download),
         Ok(Err(Refusal::Refused)) => {
             again(&portal, lang, StatusCode::FORBIDDEN, &nif, Key::Refused)
         }
