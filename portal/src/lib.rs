@@ -28,6 +28,7 @@ pub mod limits;
 pub mod pages;
 pub mod request;
 pub mod routes;
+pub mod tls;
 
 use firma_station_engine::audit::{Action, Event, Subject};
 use firma_station_engine::ca::{Issued, RevocationReason};
