@@ -21,6 +21,7 @@
 //! - The code and the password are never logged, shown back or stored.
 #![forbid(unsafe_code)]
 
+pub mod area;
 pub mod csrf;
 pub mod i18n;
 pub mod issue;

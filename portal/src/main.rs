@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use clap::Parser;
 use firma_portal::limits::Limits;
-use firma_portal::{routes, Portal};
+use firma_portal::{area, routes, tls, Portal};
 use firma_station_engine::audit::Actor;
 use firma_station_engine::ca::LocalCa;
 use firma_station_engine::engine::{Config, RegistryLocation, Station};
@@ -40,6 +40,10 @@ struct Args {
     /// The portal's TLS private key (PEM).
     #[arg(long, value_name = "PEM")]
     tls_key: PathBuf,
+    /// Where to serve the citizen's area (TLS client authentication with a
+    /// certificate of the CA; port 0: any free port). Not served without.
+    #[arg(long, value_name = "ADDRESS")]
+    area_listen: Option<String>,
     /// The name the audit log gives this portal.
     #[arg(long, default_value = "portal")]
     name: String,
@@ -72,7 +76,13 @@ fn run(args: Args) -> Result<(), String> {
         None => RegistryLocation::Embedded,
     };
     let ca_dir = args.ca.clone().unwrap_or_else(|| args.data_dir.join("ca"));
-    let ca = LocalCa::open(&ca_dir).map_err(|e| format!("the CA in {}: {e}", ca_dir.display()))?;
+    let mut ca =
+        LocalCa::open(&ca_dir).map_err(|e| format!("the CA in {}: {e}", ca_dir.display()))?;
+    // Short certificates, for the tests of renewal (a build with the
+    // station's test knobs only).
+    if let Some(days) = firma_station_engine::knobs::cert_days() {
+        ca = ca.with_validity(time::Duration::days(days));
+    }
     let actor = Actor {
         operator: "portal".into(),
         station: args.name.clone(),
@@ -99,8 +109,35 @@ fn run(args: Args) -> Result<(), String> {
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
 
+    let area = match &args.area_listen {
+        Some(at) => {
+            let l = TcpListener::bind(at).map_err(|e| format!("cannot listen on {at}: {e}"))?;
+            l.set_nonblocking(true).map_err(|e| e.to_string())?;
+            Some(l)
+        }
+        None => None,
+    };
+    let area_address = match &area {
+        Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
+        None => None,
+    };
+
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
+        let area = match area {
+            Some(listener) => {
+                let tls = tls::area_config(
+                    &args.tls_cert,
+                    &args.tls_key,
+                    portal.station.ca().certificate(),
+                )?;
+                let app = area::routes::router(Arc::clone(&portal)).into_make_service();
+                let server = axum_server::from_tcp(listener)
+                    .acceptor(tls::ClientAuthAcceptor(RustlsAcceptor::new(tls)));
+                Some(tokio::spawn(async move { server.serve(app).await }))
+            }
+            None => None,
+        };
         let tls = RustlsConfig::from_pem_file(&args.tls_cert, &args.tls_key)
             .await
             .map_err(|e| {
@@ -111,10 +148,20 @@ fn run(args: Args) -> Result<(), String> {
                 )
             })?;
         println!("firma-portal: listening on https://{address}/");
+        if let Some(at) = &area_address {
+            println!("firma-portal: citizen's area on https://{at}/");
+        }
         let app = routes::router(portal).into_make_service_with_connect_info::<SocketAddr>();
-        axum_server::from_tcp_rustls(listener, tls)
-            .serve(app)
-            .await
-            .map_err(|e| e.to_string())
+        let portal = axum_server::from_tcp_rustls(listener, tls).serve(app);
+        match area {
+            Some(area) => tokio::select! {
+                done = portal => done.map_err(|e| e.to_string()),
+                done = area => match done {
+                    Ok(served) => served.map_err(|e| format!("the citizen's area: {e}")),
+                    Err(e) => Err(format!("the citizen's area: {e}")),
+                },
+            },
+            None => portal.await.map_err(|e| e.to_string()),
+        }
     })
 }
