@@ -1,0 +1,318 @@
+//! The citizen's area of the generation portal, reached with the citizen's
+//! own certificate (TLS client authentication): curl presents certificates
+//! whose keys OpenSSL made, and the test checks who gets in, the list, a
+//! renewal refused outside the 70 days before expiry and done inside them
+//! (a new PKCS#12 that OpenSSL opens and verifies), and a revocation that
+//! needs its confirmation and lands in the CA's CRL, as `openssl verify
+//! -crl_check` sees it.
+
+mod portal_rig;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use firma_tests::station::StationDir;
+use portal_rig::*;
+
+/// A certificate of Ana's for a key OpenSSL made (`name`.key), through the
+/// browser way's endpoint: the PEM chain in `name`.pem.
+fn certificate_for(dir: &StationDir, portal: &Portal, code: &str, name: &str) -> PathBuf {
+    let d = dir.path();
+    let csr = openssl_request(d, name, &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+    let (status, _, chain) = post_request(
+        portal,
+        &[
+            ("csrf", &token(portal)),
+            ("nif", "12345678Z"),
+            ("code", code),
+            ("csr", &csr),
+        ],
+    );
+    assert_eq!(status, 200, "{chain}");
+    let pem = d.join(format!("{name}.pem"));
+    std::fs::write(&pem, chain).unwrap();
+    pem
+}
+
+fn serial(pem: &Path) -> String {
+    ok(Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(pem))
+    .trim()
+    .strip_prefix("serial=")
+    .unwrap()
+    .to_string()
+}
+
+/// curl to the area as the holder of `who` (`name`.pem and `name`.key in
+/// the station's directory), or with no certificate: the status (0 when
+/// the TLS handshake failed) and the body.
+fn area(
+    dir: &StationDir,
+    portal: &Portal,
+    who: Option<&str>,
+    path: &str,
+    args: &[&str],
+) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-k", "-s", "--http1.1", "-w", "\n%{http_code}"]);
+    if let Some(name) = who {
+        cmd.arg("--cert")
+            .arg(dir.path().join(format!("{name}.pem")))
+            .arg("--key")
+            .arg(dir.path().join(format!("{name}.key")));
+    }
+    let url = format!(
+        "{}{}",
+        portal.area.as_ref().unwrap(),
+        path.trim_start_matches('/')
+    );
+    let out = cmd.args(args).arg(url).output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (status.parse().unwrap_or(0), body.to_string())
+}
+
+/// The form token in an HTML page.
+fn csrf_of(page: &str) -> String {
+    let start = page.find("name=\"csrf\" value=\"").expect(page) + 19;
+    page[start..start + page[start..].find('"').unwrap()].to_string()
+}
+
+fn form_args(fields: &[(&str, &str)]) -> Vec<String> {
+    fields
+        .iter()
+        .flat_map(|(k, v)| ["--data-urlencode".to_string(), format!("{k}={v}")])
+        .collect()
+}
+
+fn post_area(
+    dir: &StationDir,
+    portal: &Portal,
+    who: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    out: Option<&Path>,
+) -> (u16, String) {
+    let mut args = form_args(fields);
+    if let Some(file) = out {
+        args.push("-o".into());
+        args.push(file.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    area(dir, portal, Some(who), path, &args)
+}
+
+#[test]
+fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
+    let (dir, code) = station_with_code();
+    let d = dir.path();
+    let ca = dir.ca().join("ca.pem");
+    // A certificate of the CA's usual length: renewal not open yet.
+    let portal = start_portal_with(&dir, true, &[]);
+    let long = certificate_for(&dir, &portal, &code, "long");
+    let long_serial = serial(&long);
+
+    // No certificate, or one the CA did not issue: no TLS session at all.
+    assert_eq!(area(&dir, &portal, None, "/", &[]).0, 0);
+    ok(Command::new("openssl").current_dir(d).args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "forged.key",
+        "-out",
+        "forged.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/serialNumber=IDCES-12345678Z/CN=GARCIA LOPEZ ANA - 12345678Z",
+    ]));
+    assert_eq!(area(&dir, &portal, Some("forged"), "/", &[]).0, 0);
+
+    let (status, page) = area(&dir, &portal, Some("long"), "/?lang=en", &[]);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Ana García López (12345678Z)"), "{page}");
+    assert!(page.contains(&long_serial), "{page}");
+    assert!(page.contains("Renewable from"), "{page}");
+    assert!(!page.contains(&format!("renew-{long_serial}")), "{page}");
+    let (status, page) = area(
+        &dir,
+        &portal,
+        Some("long"),
+        &format!("/renew/{long_serial}?lang=en"),
+        &[],
+    );
+    assert_eq!(status, 403, "{page}");
+    assert!(
+        page.contains("Renewal of this certificate opens on"),
+        "{page}"
+    );
+    let refused = [
+        ("csrf", token(&portal)),
+        ("password", PASSWORD.into()),
+        ("password2", PASSWORD.into()),
+        ("key", "p256".into()),
+    ];
+    let fields: Vec<(&str, &str)> = refused.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, page) = post_area(
+        &dir,
+        &portal,
+        "long",
+        &format!("/renew/{long_serial}?lang=en"),
+        &fields,
+        None,
+    );
+    assert_eq!(status, 403, "{page}");
+    drop(portal);
+
+    // A second code, redeemed while the CA issues 30-day certificates:
+    // inside the 70 days, renewal is open.
+    let code = new_code(&dir);
+    let portal = start_portal_with(&dir, true, &[("FIRMA_STATION_CERT_DAYS", "30")]);
+    let short = certificate_for(&dir, &portal, &code, "short");
+    let short_serial = serial(&short);
+    let (status, page) = area(&dir, &portal, Some("short"), "/?lang=en", &[]);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&long_serial) && page.contains(&short_serial),
+        "{page}"
+    );
+    assert!(page.contains("Valid; you can renew it now"), "{page}");
+    let renew = format!("/renew/{short_serial}?lang=en");
+    let (status, form) = area(&dir, &portal, Some("short"), &renew, &[]);
+    assert_eq!(status, 200, "{form}");
+    // Two passwords that differ: nothing issued.
+    let csrf = csrf_of(&form);
+    let (status, page) = post_area(
+        &dir,
+        &portal,
+        "short",
+        &renew,
+        &[
+            ("csrf", &csrf),
+            ("password", PASSWORD),
+            ("password2", "another-one-9"),
+            ("key", "p256"),
+        ],
+        None,
+    );
+    assert_eq!(status, 400, "{page}");
+    let csrf = csrf_of(&page);
+    let p12 = d.join("renewed.p12");
+    let (status, _) = post_area(
+        &dir,
+        &portal,
+        "short",
+        &renew,
+        &[
+            ("csrf", &csrf),
+            ("password", PASSWORD),
+            ("password2", PASSWORD),
+            ("key", "p256"),
+        ],
+        Some(&p12),
+    );
+    assert_eq!(status, 200);
+    let pass = format!("pass:{PASSWORD}");
+    let renewed = d.join("renewed.pem");
+    ok(Command::new("openssl")
+        .args(["pkcs12", "-clcerts", "-nokeys", "-passin", &pass, "-in"])
+        .arg(&p12)
+        .arg("-out")
+        .arg(&renewed));
+    ok(Command::new("openssl")
+        .args(["pkcs12", "-nocerts", "-nodes", "-passin", &pass, "-in"])
+        .arg(&p12)
+        .arg("-out")
+        .arg(d.join("renewed.key")));
+    ok(Command::new("openssl")
+        .args(["verify", "-purpose", "sslclient", "-CAfile"])
+        .arg(&ca)
+        .arg(&renewed));
+    let text = ok(Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-in"])
+        .arg(&renewed));
+    assert!(text.contains("IDCES-12345678Z"), "{text}");
+    let renewed_serial = serial(&renewed);
+    assert_ne!(renewed_serial, short_serial);
+
+    // Renewed once only; the renewed certificate opens the area too.
+    let (status, page) = area(&dir, &portal, Some("renewed"), "/?lang=en", &[]);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Valid; renewed already"), "{page}");
+    assert!(page.contains(&renewed_serial), "{page}");
+    let again: Vec<(&str, String)> = vec![
+        ("csrf", token(&portal)),
+        ("password", PASSWORD.into()),
+        ("password2", PASSWORD.into()),
+        ("key", "p256".into()),
+    ];
+    let fields: Vec<(&str, &str)> = again.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, page) = post_area(&dir, &portal, "short", &renew, &fields, None);
+    assert_eq!(status, 409, "{page}");
+
+    // Revocation: not without the confirmation, then at once into the CRL.
+    let revoke = format!("/revoke/{renewed_serial}?lang=en");
+    let (status, form) = area(&dir, &portal, Some("long"), &revoke, &[]);
+    assert_eq!(status, 200, "{form}");
+    assert!(form.contains("stops working at once"), "{form}");
+    let (status, page) = post_area(
+        &dir,
+        &portal,
+        "long",
+        &revoke,
+        &[("csrf", &csrf_of(&form))],
+        None,
+    );
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("nothing was revoked"), "{page}");
+    assert_eq!(area(&dir, &portal, Some("renewed"), "/", &[]).0, 200);
+    let (status, page) = post_area(
+        &dir,
+        &portal,
+        "long",
+        &revoke,
+        &[("csrf", &csrf_of(&page)), ("confirm", "yes")],
+        None,
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("is revoked"), "{page}");
+    let crl = dir.ca().join("crl.pem");
+    let listed = ok(Command::new("openssl")
+        .args(["crl", "-noout", "-text", "-in"])
+        .arg(&crl));
+    assert!(listed.contains(&renewed_serial), "{listed}");
+    let checked = |pem: &Path| {
+        Command::new("openssl")
+            .args(["verify", "-crl_check", "-CAfile"])
+            .arg(&ca)
+            .arg("-CRLfile")
+            .arg(&crl)
+            .arg(pem)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(!checked(&renewed), "the revoked certificate still verifies");
+    assert!(checked(&long), "the others are untouched");
+    // The revoked certificate opens nothing now; the list says revoked.
+    let (status, page) = area(&dir, &portal, Some("renewed"), "/?lang=en", &[]);
+    assert_eq!(status, 403, "{page}");
+    let (_, page) = area(&dir, &portal, Some("long"), "/?lang=en", &[]);
+    assert!(page.contains("Revoked"), "{page}");
+    // Nothing of someone else's: an unknown serial.
+    let (status, _) = area(&dir, &portal, Some("long"), "/revoke/0123ABCD", &[]);
+    assert_eq!(status, 404);
+
+    let audit = cli(&dir, &["audit", "show"]).ok().stdout;
+    assert!(audit.contains("software certificate renewed"), "{audit}");
+    assert!(audit.contains("software certificate revoked"), "{audit}");
+    let log = std::fs::read_to_string(&portal.log).unwrap();
+    assert!(!log.contains(PASSWORD), "the password is in the log");
+}
