@@ -17,6 +17,24 @@ packages=(
   chromium chromium-driver curl                       # the generation portal's tests: a real browser (WebDriver) and raw requests
 )
 
+# The portal's tests enter the citizen's area from headless Chromium with
+# a client certificate: this machine policy picks the certificate for the
+# test servers on 127.0.0.1 as a citizen would in the browser's dialog,
+# which headless Chromium cannot show. It matches nothing else.
+policy=/etc/chromium/policies/managed/firma-tests.json
+policy_text='{ "AutoSelectCertificateForUrls": ["{\"pattern\":\"https://127.0.0.1:*\",\"filter\":{}}"] }'
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "setup: needs root for: $*" >&2
+    return 1
+  fi
+}
+if [ "$(cat "$policy" 2>/dev/null)" != "$policy_text" ]; then
+  echo "setup: writing the Chromium test policy $policy" >&2
+  as_root mkdir -p "$(dirname "$policy")"
+  printf '%s\n' "$policy_text" | as_root tee "$policy" >/dev/null
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
