@@ -316,3 +316,112 @@ fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
     let log = std::fs::read_to_string(&portal.log).unwrap();
     assert!(!log.contains(PASSWORD), "the password is in the log");
 }
+
+/// Chromium with the file it downloaded imported in its NSS database
+/// enters the area with it (the test machine's Chromium policy
+/// AutoSelectCertificateForUrls, written by scripts/setup.sh, picks the
+/// certificate on 127.0.0.1 as a citizen would in the browser's dialog),
+/// revokes it after ticking the confirmation, and is turned away with it
+/// afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_enters_the_area_with_the_certificate_it_downloaded_and_revokes_it() {
+    use fantoccini::Locator;
+    let policy = "/etc/chromium/policies/managed/firma-tests.json";
+    assert!(
+        Path::new(policy).exists(),
+        "{policy} is missing: run scripts/setup.sh (without it Chromium waits for a \
+         certificate dialog nobody sees)"
+    );
+    let (dir, code) = station_with_code();
+    let d = dir.path();
+    let portal = start_portal_with(&dir, true, &[]);
+    let home = d.join("home");
+    let downloads = d.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let nss = home.join(".pki/nssdb");
+    std::fs::create_dir_all(&nss).unwrap();
+    let db = format!("sql:{}", nss.display());
+    ok(Command::new("certutil").args(["-N", "-d", &db, "--empty-password"]));
+    let driver = start_driver_at(Some(&home));
+
+    let c = browser(&driver, &d.join("chromium"), &downloads).await;
+    fill_and_send(&c, &portal.url, "12345678Z", &code, "p256").await;
+    let p12 = downloaded(&downloads);
+    c.close().await.unwrap();
+    ok(Command::new("pk12util")
+        .args(["-d", &db, "-W", PASSWORD, "-i"])
+        .arg(&p12));
+    let leaf = d.join("leaf.pem");
+    ok(Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-clcerts",
+            "-nokeys",
+            "-passin",
+            &format!("pass:{PASSWORD}"),
+            "-in",
+        ])
+        .arg(&p12)
+        .arg("-out")
+        .arg(&leaf));
+    let serial = serial(&leaf);
+
+    let c = browser(&driver, &d.join("chromium2"), &downloads).await;
+    let area = portal.area.clone().unwrap();
+    c.goto(&format!("{area}?lang=en")).await.unwrap();
+    let hello = c
+        .find(Locator::Id("hello"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        hello.contains(&serial) && hello.contains("12345678Z"),
+        "{hello}"
+    );
+    c.find(Locator::Id(&format!("revoke-{serial}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The confirmation page follows the link.
+    c.wait()
+        .for_element(Locator::Id("confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("revoke"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let done = c
+        .wait()
+        .for_element(Locator::Id("done"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(done.contains("is revoked"), "{done}");
+    // Revoked: the same browser is turned away.
+    c.goto(&format!("{area}?lang=en")).await.unwrap();
+    let error = c
+        .find(Locator::Id("error"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(error.contains("does not open the area"), "{error}");
+    c.close().await.unwrap();
+    let crl = ok(Command::new("openssl")
+        .args(["crl", "-noout", "-text", "-in"])
+        .arg(dir.ca().join("crl.pem")));
+    assert!(crl.contains(&serial), "{crl}");
+}

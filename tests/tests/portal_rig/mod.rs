@@ -199,14 +199,22 @@ pub struct Driver {
 }
 
 pub fn start_driver() -> Driver {
+    start_driver_at(None)
+}
+
+/// chromedriver, and the Chromium it starts, with `home` as HOME: where
+/// Chromium on Linux keeps its NSS database of client certificates
+/// (`~/.pki/nssdb`).
+pub fn start_driver_at(home: Option<&Path>) -> Driver {
     let port = free_port();
-    let server = Server::spawn(
-        Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .expect("chromedriver (Debian's chromium-driver)");
+    let mut cmd = Command::new("chromedriver");
+    cmd.arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(home) = home {
+        cmd.env("HOME", home);
+    }
+    let server = Server::spawn(&mut cmd).expect("chromedriver (Debian's chromium-driver)");
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
