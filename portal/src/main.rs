@@ -44,6 +44,10 @@ struct Args {
     /// certificate of the CA; port 0: any free port). Not served without.
     #[arg(long, value_name = "ADDRESS")]
     area_listen: Option<String>,
+    /// Attempts taken from one client address in 15 minutes (raise it for
+    /// an office whose citizens share one address).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().per_address.max)]
+    per_address: usize,
     /// The name the audit log gives this portal.
     #[arg(long, default_value = "portal")]
     name: String,
@@ -99,7 +103,9 @@ fn run(args: Args) -> Result<(), String> {
     let code_key = CodeKey::open(&key_path).map_err(|e| {
         format!("{e} (the key is made when a station issues its first Generation Code)")
     })?;
-    let portal = Arc::new(Portal::new(station, code_key, Limits::default()));
+    let mut limits = Limits::default();
+    limits.per_address.max = args.per_address;
+    let portal = Arc::new(Portal::new(station, code_key, limits));
 
     rustls::crypto::ring::default_provider()
         .install_default()
