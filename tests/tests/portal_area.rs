@@ -109,7 +109,7 @@ fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
     let d = dir.path();
     let ca = dir.ca().join("ca.pem");
     // A certificate of the CA's usual length: renewal not open yet.
-    let portal = start_portal_with(&dir, true, &[]);
+    let portal = start_portal_with(&dir, true, &[], &[]);
     let long = certificate_for(&dir, &portal, &code, "long");
     let long_serial = serial(&long);
 
@@ -173,7 +173,7 @@ fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
     // A second code, redeemed while the CA issues 30-day certificates:
     // inside the 70 days, renewal is open.
     let code = new_code(&dir);
-    let portal = start_portal_with(&dir, true, &[("FIRMA_STATION_CERT_DAYS", "30")]);
+    let portal = start_portal_with(&dir, true, &[("FIRMA_STATION_CERT_DAYS", "30")], &[]);
     let short = certificate_for(&dir, &portal, &code, "short");
     let short_serial = serial(&short);
     let (status, page) = area(&dir, &portal, Some("short"), "/?lang=en", &[]);
@@ -334,7 +334,7 @@ async fn chromium_enters_the_area_with_the_certificate_it_downloaded_and_revokes
     );
     let (dir, code) = station_with_code();
     let d = dir.path();
-    let portal = start_portal_with(&dir, true, &[]);
+    let portal = start_portal_with(&dir, true, &[], &[]);
     let home = d.join("home");
     let downloads = d.join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();

@@ -34,22 +34,28 @@ pub fn station_with_code() -> (StationDir, String) {
 
 /// Ana's identity checked again and a new code issued on paper.
 pub fn new_code(dir: &StationDir) -> String {
+    new_code_for(dir, "12345678Z")
+}
+
+/// The identity of `nif`'s citizen checked (a DNI of that number) and a
+/// new code issued on paper.
+pub fn new_code_for(dir: &StationDir, nif: &str) -> String {
     cli(
         dir,
         &[
             "identity",
-            "12345678Z",
+            nif,
             "--kind",
             "DNI",
             "--number",
-            "12345678Z",
+            nif,
             "--expires",
             "2035-01-01",
             "--seen",
         ],
     )
     .ok();
-    let letter = cli(dir, &["generation-code", "issue", "12345678Z"]).ok();
+    let letter = cli(dir, &["generation-code", "issue", nif]).ok();
     let mut lines = letter
         .stdout
         .lines()
@@ -105,13 +111,25 @@ pub struct Portal {
     pub log: PathBuf,
 }
 
+impl Portal {
+    /// The portal's process id.
+    pub fn pid(&self) -> u32 {
+        self._server.0.id()
+    }
+}
+
 pub fn start_portal(dir: &StationDir) -> Portal {
-    start_portal_with(dir, false, &[])
+    start_portal_with(dir, false, &[], &[])
 }
 
 /// The portal, with the citizen's area if `area`, its environment
-/// extended by `env`.
-pub fn start_portal_with(dir: &StationDir, area: bool, env: &[(&str, &str)]) -> Portal {
+/// extended by `env` and `args` after its own.
+pub fn start_portal_with(
+    dir: &StationDir,
+    area: bool,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Portal {
     let d = dir.path();
     // The portal's TLS certificate, as the CA's web team would make it.
     ok(Command::new("openssl").current_dir(d).args([
@@ -154,6 +172,7 @@ pub fn start_portal_with(dir: &StationDir, area: bool, env: &[(&str, &str)]) -> 
     if area {
         cmd.args(["--area-listen", "127.0.0.1:0"]);
     }
+    cmd.args(args);
     let mut server = Server::spawn(&mut cmd).expect("firma-portal");
     let mut out = BufReader::new(server.0.stdout.take().unwrap());
     let mut line = String::new();
