@@ -15,6 +15,7 @@ pub mod words;
 
 use const_oid::db::rfc4519::SERIAL_NUMBER;
 use der::Decode;
+use firma_apdu::piv::Slot;
 use firma_station_engine::ca::RevocationReason;
 use firma_station_engine::error::StationError;
 use firma_station_engine::profile::renewal_opens;
@@ -39,8 +40,8 @@ pub struct Citizen {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Software,
-    /// On the card, by its PIV slot's purpose.
-    Card,
+    /// On the card, in a PIV slot (its purpose).
+    Card(Slot),
 }
 
 /// Where a certificate stands for the citizen.
@@ -201,7 +202,7 @@ impl Portal {
             };
             listed.push(Listed {
                 serial: c.serial,
-                kind: Kind::Card,
+                kind: Kind::Card(c.slot),
                 not_after: c.not_after,
                 renewal_opens: renewal_opens(c.not_after),
                 standing,

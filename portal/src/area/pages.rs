@@ -2,6 +2,7 @@
 //! the revocation's confirmation and the messages, plain forms without
 //! JavaScript, every value escaped.
 
+use firma_apdu::piv::Slot;
 use time::OffsetDateTime;
 
 use super::words::Word;
@@ -45,7 +46,7 @@ pub fn list(lang: Lang, citizen: &Citizen, certs: &[Listed]) -> String {
                     Kind::Software => Word::RenewFrom
                         .text(lang)
                         .replace("{date}", &day(c.renewal_opens)),
-                    Kind::Card => Word::Valid.text(lang).to_string(),
+                    Kind::Card(_) => Word::Valid.text(lang).to_string(),
                 },
                 Standing::Renewable => Word::Renewable.text(lang).to_string(),
                 Standing::Renewed => Word::Renewed.text(lang).to_string(),
@@ -65,7 +66,10 @@ pub fn list(lang: Lang, citizen: &Citizen, certs: &[Listed]) -> String {
                 serial = escape(&c.serial),
                 kind = w(match c.kind {
                     Kind::Software => Word::Software,
-                    Kind::Card => Word::Card,
+                    Kind::Card(Slot::Authentication) => Word::CardAuthentication,
+                    Kind::Card(Slot::Signature) => Word::CardSignature,
+                    Kind::Card(Slot::KeyManagement) => Word::CardEncryption,
+                    Kind::Card(_) => Word::Card,
                 }),
                 until = day(c.not_after),
                 state = escape(&state),

@@ -14,6 +14,9 @@ pub enum Word {
     State,
     Software,
     Card,
+    CardAuthentication,
+    CardSignature,
+    CardEncryption,
     Valid,
     Renewable,
     Renewed,
@@ -54,6 +57,21 @@ impl Word {
                 "Certificat de programari",
             ],
             Word::Card => ["En su tarjeta", "On your card", "En la seua targeta"],
+            Word::CardAuthentication => [
+                "En su tarjeta: identificación",
+                "On your card: identification",
+                "En la seua targeta: identificació",
+            ],
+            Word::CardSignature => [
+                "En su tarjeta: firma",
+                "On your card: signature",
+                "En la seua targeta: signatura",
+            ],
+            Word::CardEncryption => [
+                "En su tarjeta: cifrado",
+                "On your card: encryption",
+                "En la seua targeta: xifratge",
+            ],
             Word::Valid => ["Válido", "Valid", "Vàlid"],
             Word::Renewable => [
                 "Válido; ya puede renovarlo",
