@@ -89,53 +89,18 @@ pub fn assert_tls_client_auth(rig: &Pcscd, ca: &Path, nickname: &str, pin: &str,
         while !crate::listening(port) && start.elapsed() < std::time::Duration::from_secs(10) {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let client_log = dir.path().join(format!("client{server_version}.log"));
-        let mut client = rig
-            .command("tstclnt")
-            .args([
-                "-4",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-d",
-                &dbarg,
-                "-n",
-                nickname,
-                "-w",
-                pin,
-                "-o",
-                "-V",
-                client_range,
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::fs::File::create(&client_log).unwrap())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        client
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"GET / HTTP/1.0\r\n\r\n")
-            .unwrap();
-        // tstclnt keeps polling its closed stdin after the answer, so it is
-        // stopped once the server's page has arrived.
-        let start = std::time::Instant::now();
-        while !std::fs::read_to_string(&client_log)
-            .unwrap_or_default()
-            .contains("</HTML>")
-            && start.elapsed() < std::time::Duration::from_secs(30)
-        {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = client.kill();
-        let _ = client.wait();
+        let page = tls_get(
+            rig,
+            &dbarg,
+            port,
+            nickname,
+            pin,
+            client_range,
+            "GET / HTTP/1.0\r\n\r\n",
+            "</HTML>",
+        );
         let _ = server.kill();
         let _ = server.wait();
-        let out = std::fs::read(&client_log).unwrap();
-        let page = String::from_utf8_lossy(&out);
         let server_log = std::fs::read_to_string(&log).unwrap_or_default()
             + &std::fs::read_to_string(dir.path().join(format!("server{server_version}.err")))
                 .unwrap_or_default();
@@ -146,4 +111,67 @@ pub fn assert_tls_client_auth(rig: &Pcscd, ca: &Path, nickname: &str, pin: &str,
             "{server_version}: tstclnt: {page}\nserver: {server_log}"
         );
     }
+}
+
+/// What tstclnt, with the NSS database `dbarg` (Firma's module in it),
+/// logged in with `pin` and authenticating with `nickname` over the TLS
+/// versions `range` (e.g. `tls1.2:tls1.3`), gets for `request` from
+/// 127.0.0.1:`port`, read until `end` appears (or 30 s). The server's
+/// certificate is not checked (`-o`).
+#[allow(clippy::too_many_arguments)]
+pub fn tls_get(
+    rig: &Pcscd,
+    dbarg: &str,
+    port: u16,
+    nickname: &str,
+    pin: &str,
+    range: &str,
+    request: &str,
+    end: &str,
+) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let client_log = dir.path().join("client.log");
+    let mut client = rig
+        .command("tstclnt")
+        .args([
+            "-4",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-d",
+            dbarg,
+            "-n",
+            nickname,
+            "-w",
+            pin,
+            "-o",
+            "-V",
+            range,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&client_log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    client
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.as_bytes())
+        .unwrap();
+    // tstclnt keeps polling its closed stdin after the answer, so it is
+    // stopped once the server's page has arrived.
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&client_log)
+        .unwrap_or_default()
+        .contains(end)
+        && start.elapsed() < std::time::Duration::from_secs(30)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = client.kill();
+    let _ = client.wait();
+    String::from_utf8_lossy(&std::fs::read(&client_log).unwrap()).to_string()
 }
