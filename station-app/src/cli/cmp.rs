@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use firma_station_engine::ca::cmp::{CmpCa, CmpConfig, ProfileNames, RaCredential};
+use firma_station_engine::ca::cmp::{CmpCa, CmpConfig, ProfileNames};
 use firma_station_engine::ca::CaError;
 
 use super::{data_dir, Cli};
@@ -82,22 +82,7 @@ pub fn open(cli: &Cli) -> Option<Result<CmpCa, CaError>> {
     let ra_key = args.ra_key.clone().unwrap_or_else(|| dir.join("ra.key"));
     let ra_cert = args.ra_cert.clone().unwrap_or_else(|| dir.join("ra.pem"));
     Some((|| {
-        let bytes = std::fs::read(&ca_cert).map_err(|e| {
-            CaError::CmpConfig(format!(
-                "cannot read the CA certificate {}: {e} (give it with --ca-cert)",
-                ca_cert.display()
-            ))
-        })?;
-        let ca_der = match der::pem::decode_vec(&bytes) {
-            Ok((_, der)) => der,
-            Err(_) => bytes,
-        };
-        let ra = RaCredential::from_files(&ra_key, &ra_cert).map_err(|e| {
-            CaError::CmpConfig(format!(
-                "{e} (give the RA key and certificate with --ra-key and --ra-cert)"
-            ))
-        })?;
-        let mut config = CmpConfig::new(url, ca_der, ra);
+        let mut config = CmpConfig::from_files(url, &ca_cert, &ra_key, &ra_cert)?;
         config.crl_url = args.crl_url.clone();
         config.profiles = ProfileNames {
             authentication: args.profile_authentication.clone(),

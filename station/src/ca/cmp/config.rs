@@ -1,9 +1,11 @@
 //! How the station reaches and trusts its CA over CMP, and which
 //! certificate profile it asks for per slot, and for software certificates.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::protection::RaCredential;
+use crate::ca::CaError;
 use crate::profile::{CertProfile, Profile};
 
 /// The certificate profile the CA is asked for, per slot and for the
@@ -68,5 +70,34 @@ impl CmpConfig {
             max_wait: Duration::from_secs(300),
             crl_url: None,
         }
+    }
+}
+
+impl CmpConfig {
+    /// The configuration from files, as a program's command line names
+    /// them: the CA's certificate (PEM or DER) and the RA's key and
+    /// certificate (PEM). The errors say which file and which option.
+    pub fn from_files(
+        url: &str,
+        ca_cert: &Path,
+        ra_key: &Path,
+        ra_cert: &Path,
+    ) -> Result<Self, CaError> {
+        let bytes = std::fs::read(ca_cert).map_err(|e| {
+            CaError::CmpConfig(format!(
+                "cannot read the CA certificate {}: {e} (give it with --ca-cert)",
+                ca_cert.display()
+            ))
+        })?;
+        let ca_der = match der::pem::decode_vec(&bytes) {
+            Ok((_, der)) => der,
+            Err(_) => bytes,
+        };
+        let ra = RaCredential::from_files(ra_key, ra_cert).map_err(|e| {
+            CaError::CmpConfig(format!(
+                "{e} (give the RA key and certificate with --ra-key and --ra-cert)"
+            ))
+        })?;
+        Ok(CmpConfig::new(url, ca_der, ra))
     }
 }
