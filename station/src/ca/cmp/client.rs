@@ -35,6 +35,7 @@ use sha2::{Digest, Sha256, Sha384};
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::AsExtension;
 use x509_cert::request::CertReq;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::Certificate;
@@ -359,6 +360,50 @@ impl CmpCa {
         self.confirm(&mut tx, granted, &key)
     }
 
+    /// Enrols `holder` for the key of a request the RA has checked but
+    /// whose subject is not the holder's (a request made in a citizen's
+    /// browser): `cr` (RFC 9483 §4.1.2) with a template naming the holder
+    /// as the profile does, and `raVerified`, since the request's own
+    /// signature was the proof of possession the RA verified.
+    fn cr_for_holder(
+        &self,
+        info: &x509_cert::request::CertReqInfo,
+        holder: &Holder,
+        profile: &str,
+    ) -> Result<Issued, CaError> {
+        let bad = |e: String| CaError::BadHolder(e);
+        let subject = profile::subject(holder);
+        let san = profile::subject_alt_name(holder)
+            .map_err(|e| bad(e.to_string()))?
+            .to_extension(&subject, &[])
+            .map_err(|e| bad(e.to_string()))?;
+        let template = CertTemplate {
+            version: None,
+            serial_number: None,
+            signature: None,
+            issuer: None,
+            validity: None,
+            subject: Some(subject),
+            subject_public_key_info: Some(info.public_key.clone()),
+            issuer_unique_id: None,
+            subject_unique_id: None,
+            extensions: Some(vec![san]),
+        };
+        let msg = CertReqMsg {
+            cert_req: CertRequest {
+                cert_req_id: Int::new(&[0])?,
+                cert_template: template,
+                controls: None,
+            },
+            popo: Some(ProofOfPossession::RaVerified(Null)),
+            reg_info: None,
+        };
+        let mut tx = Transaction::new();
+        let body = self.exchange(&mut tx, Body::Cr(vec![msg]), Some(profile))?;
+        let granted = self.granted(&mut tx, body, "cp")?;
+        self.confirm(&mut tx, granted, &info.public_key)
+    }
+
     /// Asks for a new certificate replacing `old_serial` (`kur`, RFC 9483
     /// §4.1.3) for the key of a card-signed request the station has checked.
     /// The request's signature is the proof of possession the RA verified,
@@ -460,12 +505,17 @@ impl CertificateAuthority for CmpCa {
         let request = CertReq::from_der(csr_der).map_err(|e| CaError::BadCsr(e.to_string()))?;
         check_key(&csr::public_key(&request.info.public_key)?)?;
         let info = csr::check(csr_der)?;
-        if info.subject != profile::subject(holder) {
-            return Err(CaError::BadHolder(
+        let name = self.profiles.name(profile);
+        match profile {
+            _ if info.subject == profile::subject(holder) => self.p10cr(csr_der, name),
+            // A software certificate's request comes from the citizen's
+            // browser, which does not know how the CA spells the holder:
+            // the registry's holder is named in a CRMF template instead.
+            CertProfile::Software => self.cr_for_holder(&info, holder, name),
+            CertProfile::Card(_) => Err(CaError::BadHolder(
                 "the certificate request names someone other than the application's holder".into(),
-            ));
+            )),
         }
-        self.p10cr(csr_der, self.profiles.name(profile))
     }
 
     fn revoke(&self, serial: &str, reason: RevocationReason) -> Result<(), CaError> {
