@@ -11,7 +11,8 @@ use clap::Parser;
 use firma_portal::limits::Limits;
 use firma_portal::{area, routes, tls, Portal};
 use firma_station_engine::audit::Actor;
-use firma_station_engine::ca::LocalCa;
+use firma_station_engine::ca::cmp::{CmpCa, CmpConfig};
+use firma_station_engine::ca::{CertificateAuthority, LocalCa};
 use firma_station_engine::engine::{Config, RegistryLocation, Station};
 use firma_station_engine::generation_code::{CodeKey, KEY_FILE};
 
@@ -28,9 +29,31 @@ struct Args {
     /// A file holding the central registry's password.
     #[arg(long, value_name = "FILE")]
     registry_password_file: Option<PathBuf>,
-    /// The local CA's directory (default: DIR/ca).
-    #[arg(long, value_name = "DIR")]
+    /// The local CA's directory (default: DIR/ca), when no --ca-url is
+    /// given. A portal facing the Internet should not hold the CA's key:
+    /// give it --ca-url.
+    #[arg(long, value_name = "DIR", conflicts_with = "ca_url")]
     ca: Option<PathBuf>,
+    /// The CA's CMP address (http://host:port/path): the portal enrols and
+    /// revokes over CMP as one of the CA's registration authorities, and
+    /// holds no CA key.
+    #[arg(long, env = "FIRMA_PORTAL_CA_URL", value_name = "URL")]
+    ca_url: Option<String>,
+    /// The CA's certificate (PEM or DER), pinned. Default: DIR/cmp/ca.pem.
+    #[arg(long, value_name = "FILE", requires = "ca_url")]
+    ca_cert: Option<PathBuf>,
+    /// The portal's RA key (P-256, PEM). Default: DIR/cmp/ra.key.
+    #[arg(long, value_name = "FILE", requires = "ca_url")]
+    ra_key: Option<PathBuf>,
+    /// The portal's RA certificate, issued by the CA. Default: DIR/cmp/ra.pem.
+    #[arg(long, value_name = "FILE", requires = "ca_url")]
+    ra_cert: Option<PathBuf>,
+    /// Where the CA publishes its CRL (http://...).
+    #[arg(long, value_name = "URL", requires = "ca_url")]
+    crl_url: Option<String>,
+    /// The CA's profile for software certificates.
+    #[arg(long, value_name = "NAME", default_value = "firma-software")]
+    profile_software: String,
     /// Where to listen (port 0: any free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: String,
@@ -71,14 +94,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
-    let registry = match &args.registry {
-        Some(url) => RegistryLocation::Central {
-            url: url.clone(),
-            password_file: args.registry_password_file.clone(),
-        },
-        None => RegistryLocation::Embedded,
-    };
+/// The CA of `--ca-url` over CMP, or the local CA's directory.
+fn open_ca(args: &Args) -> Result<Box<dyn CertificateAuthority>, String> {
+    if let Some(url) = &args.ca_url {
+        let dir = args.data_dir.join("cmp");
+        let or = |given: &Option<PathBuf>, name: &str| given.clone().unwrap_or(dir.join(name));
+        let mut config = CmpConfig::from_files(
+            url,
+            &or(&args.ca_cert, "ca.pem"),
+            &or(&args.ra_key, "ra.key"),
+            &or(&args.ra_cert, "ra.pem"),
+        )
+        .map_err(|e| e.to_string())?;
+        config.crl_url = args.crl_url.clone();
+        config.profiles.software = args.profile_software.clone();
+        return Ok(Box::new(CmpCa::new(config).map_err(|e| e.to_string())?));
+    }
     let ca_dir = args.ca.clone().unwrap_or_else(|| args.data_dir.join("ca"));
     let mut ca =
         LocalCa::open(&ca_dir).map_err(|e| format!("the CA in {}: {e}", ca_dir.display()))?;
@@ -87,18 +118,24 @@ fn run(args: Args) -> Result<(), String> {
     if let Some(days) = firma_station_engine::knobs::cert_days() {
         ca = ca.with_validity(time::Duration::days(days));
     }
+    Ok(Box::new(ca))
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let registry = match &args.registry {
+        Some(url) => RegistryLocation::Central {
+            url: url.clone(),
+            password_file: args.registry_password_file.clone(),
+        },
+        None => RegistryLocation::Embedded,
+    };
+    let ca = open_ca(&args)?;
     let actor = Actor {
         operator: "portal".into(),
         station: args.name.clone(),
     };
-    let station = Station::open_at(
-        &args.data_dir,
-        &registry,
-        Box::new(ca),
-        actor,
-        Config::default(),
-    )
-    .map_err(|e| e.to_string())?;
+    let station = Station::open_at(&args.data_dir, &registry, ca, actor, Config::default())
+        .map_err(|e| e.to_string())?;
     let key_path = args.data_dir.join(KEY_FILE);
     let code_key = CodeKey::open(&key_path).map_err(|e| {
         format!("{e} (the key is made when a station issues its first Generation Code)")
