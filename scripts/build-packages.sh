@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Firma's Debian packages (firma-pkcs11, firma-station, firma-card,
-# firma-ca) with dpkg-deb from the control files in packaging/, versioned
+# firma-ca, firma-portal) with dpkg-deb from the control files in packaging/, versioned
 # from the workspace's Cargo.toml, into target/debian/, and runs lintian on
 # them (any error fails the build).
 #
@@ -32,12 +32,12 @@ if [ "$profile" = dev ]; then
   cargo build --quiet --workspace --features firma-station-engine/test-knobs
 else
   cargo build --quiet --release -p firma-pkcs11 -p firma-pkcs11-register \
-    -p firma-station -p firma-card -p firma-ca
+    -p firma-station -p firma-card -p firma-ca -p firma-portal
 fi
 
 rm -rf "$out"
 mkdir -p "$out"
-for pkg in firma-pkcs11 firma-station firma-card firma-ca; do
+for pkg in firma-pkcs11 firma-station firma-card firma-ca firma-portal; do
   root="$out/$pkg"
   mkdir -p "$root/DEBIAN" "$root/usr/share/doc/$pkg"
   elfs=()
@@ -53,6 +53,10 @@ for pkg in firma-pkcs11 firma-station firma-card firma-ca; do
     fi
   done < "packaging/$pkg/files"
   install -m 0644 packaging/common/copyright "$root/usr/share/doc/$pkg/copyright"
+  # What a package embeds from others (the portal's page script).
+  if [ -f "packaging/$pkg/copyright.extra" ]; then
+    cat "packaging/$pkg/copyright.extra" >> "$root/usr/share/doc/$pkg/copyright"
+  fi
   sed "s/@VERSION@/$version/" packaging/common/changelog | gzip -9n > "$root/usr/share/doc/$pkg/changelog.gz"
   chmod 0644 "$root/usr/share/doc/$pkg/changelog.gz"
   # The shared libraries the binaries link, as dpkg-shlibdeps names them
