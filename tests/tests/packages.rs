@@ -2,7 +2,8 @@
 //! `target/debian/`) installed with `dpkg -i` as a citizen's machine would,
 //! then, with no path given: p11-kit lists Firma's module,
 //! `pkcs11-tool` through `p11-kit-proxy.so` shows the rig's virtual card,
-//! `firma-pkcs11-register` finds the installed module; and `dpkg -r`
+//! `firma-pkcs11-register` finds the installed module, `firma-portal`
+//! runs; and `dpkg -r`
 //! leaves no file of theirs behind.
 //!
 //! The machine is not changed: dpkg runs in a chroot onto an overlay of
@@ -37,7 +38,7 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-const PACKAGES: &str = "firma-card firma-station firma-ca firma-pkcs11";
+const PACKAGES: &str = "firma-card firma-station firma-ca firma-portal firma-pkcs11";
 
 #[test]
 fn packages_install_work_without_paths_and_remove_cleanly() {
@@ -46,7 +47,7 @@ fn packages_install_work_without_paths_and_remove_cleanly() {
         return;
     }
     let debs = debs();
-    if debs.len() < 4 {
+    if debs.len() < 5 {
         eprintln!("skipped: no packages in target/debian: build them with scripts/build-packages.sh (scripts/test.sh does)");
         return;
     }
@@ -71,6 +72,7 @@ p11-kit list-modules > modules 2>&1
 pkcs11-tool --module /usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)/p11-kit-proxy.so -L > slots 2>&1
 HOME={w}/home firma-pkcs11-register install > register 2>&1
 HOME={w}/home firma-pkcs11-register uninstall >> register 2>&1
+firma-portal --help > portal-help 2>&1
 dpkg -r {PACKAGES} > dpkg-remove.log 2>&1
 p11-kit list-modules > modules-after 2>&1
 while read -r f; do
@@ -126,12 +128,20 @@ find . -mindepth 1 \( -path ./var/lib/dpkg -o -path ./var/log -o -path ./var/cac
         "/usr/bin/firma-card",
         "/usr/share/applications/firma-card.desktop",
         "/usr/bin/firma-ca",
+        "/usr/bin/firma-portal",
+        "/usr/share/doc/firma-portal/examples/firma-portal.service",
     ] {
         assert!(
             listed.lines().any(|l| l == f),
             "{f} not installed:\n{listed}"
         );
     }
+    // The portal runs from the package, and says how to reach a CA.
+    let help = read("portal-help");
+    assert!(
+        help.contains("--area-listen") && help.contains("--ca-url"),
+        "{help}"
+    );
     let modules = read("modules");
     assert!(
         modules.lines().any(|l| l == "firma: libfirma_pkcs11.so")
