@@ -147,15 +147,21 @@ impl Portal {
                 .issue(csr, &app.holder(), CertProfile::Software)?;
             Ok((issued, ()))
         })?;
+        self.pem_chain(&redeemed.certificate.der)
+            .map_err(Refusal::Unavailable)
+    }
+
+    /// `leaf`, then the CA's certificate, as PEM.
+    fn pem_chain(&self, leaf: &[u8]) -> Result<String, StationError> {
         let pem = |der: &[u8]| {
             der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der).map_err(|e| {
-                Refusal::Unavailable(StationError::Io {
+                StationError::Io {
                     what: "cannot encode the certificate".into(),
                     source: std::io::Error::other(e.to_string()),
-                })
+                }
             })
         };
-        Ok(pem(&redeemed.certificate.der)? + &pem(station.ca().certificate())?)
+        Ok(pem(leaf)? + &pem(self.station.ca().certificate())?)
     }
 
     /// A key of `kind` made for this request, its certificate of the

@@ -142,6 +142,35 @@ pub fn form(lang: Lang, csrf: &str, filled: &Filled<'_>) -> String {
 /// fields, sent by `browser.js` with the certificate request instead of
 /// the password. Without JavaScript it says so and leads to the other way.
 pub fn browser_form(lang: Lang, csrf: &str) -> String {
+    let body = browser_body(
+        lang,
+        Key::BrowserIntro.text(lang),
+        &BrowserForm {
+            action: format!("/browser/certificate?lang={}", lang.code()),
+            fields: fields(lang, csrf, &Filled::default()),
+            filename: None,
+            submit: Key::Submit.text(lang),
+            back: format!("/?lang={}", lang.code()),
+        },
+    );
+    page(lang, &body)
+}
+
+/// A form whose key `browser.js` makes: where it posts, its fields (HTML:
+/// what is not a password is sent), the file's name (else
+/// `certificado-NIF.p12`), the button and where the page leads without
+/// JavaScript.
+pub(crate) struct BrowserForm<'a> {
+    pub action: String,
+    pub fields: String,
+    pub filename: Option<&'a str>,
+    pub submit: &'a str,
+    pub back: String,
+}
+
+/// The body of a page of the browser way: `intro`, the boxes the script
+/// fills, the form, its messages and the script.
+pub(crate) fn browser_body(lang: Lang, intro: &str, form: &BrowserForm<'_>) -> String {
     let t = |k: Key| escape(k.text(lang));
     let messages = serde_json::json!({
         "passwordShort": Key::PasswordShort.text(lang),
@@ -154,26 +183,30 @@ pub fn browser_form(lang: Lang, csrf: &str) -> String {
     .to_string()
     // Kept inside its script element whatever a text holds.
     .replace('<', "\\u003c");
-    let body = format!(
+    let filename = form
+        .filename
+        .map(|f| format!(" data-filename=\"{}\"", escape(f)))
+        .unwrap_or_default();
+    format!(
         "<p>{intro}</p>\
-<noscript><p class=\"error\">{noscript} <a href=\"/?lang={code}\">{back}</a></p></noscript>\
+<noscript><p class=\"error\">{noscript} <a href=\"{back_href}\">{back}</a></p></noscript>\
 <p class=\"error\" role=\"alert\" id=\"error\" hidden></p>\
 <p role=\"status\" id=\"status\" hidden></p>\
 <p role=\"status\" id=\"done\" hidden></p>\
-<form id=\"browser-form\" method=\"post\" action=\"/browser/certificate?lang={code}\" autocomplete=\"off\">{fields}\
+<form id=\"browser-form\" method=\"post\" action=\"{action}\"{filename} autocomplete=\"off\">{fields}\
 <button type=\"submit\" id=\"generate\" disabled>{submit}</button>\
 </form><p class=\"hint\">{after}</p>\
 <script type=\"application/json\" id=\"messages\">{messages}</script>\
 <script src=\"/assets/browser.js\"></script>",
-        intro = t(Key::BrowserIntro),
+        intro = escape(intro),
         noscript = t(Key::BrowserNeedsScript),
+        back_href = escape(&form.back),
         back = t(Key::BackToForm),
-        code = lang.code(),
-        fields = fields(lang, csrf, &Filled::default()),
-        submit = t(Key::Submit),
+        action = escape(&form.action),
+        fields = form.fields,
+        submit = escape(form.submit),
         after = t(Key::AfterDownload),
-    );
-    page(lang, &body)
+    )
 }
 
 /// A page that only says what went wrong and leads back to the form.

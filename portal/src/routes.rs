@@ -47,7 +47,7 @@ pub fn router(portal: Arc<Portal>) -> Router {
 /// Every page but the browser way's: no script at all.
 const NO_SCRIPT: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// The browser way's page: its own script, talking to the portal only.
-const OWN_SCRIPT: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub(crate) const OWN_SCRIPT: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The page script of the browser way: `web/browser.js` bundled with
 /// PKI.js by `web/build.sh`.
@@ -251,6 +251,16 @@ async fn generate(
     }
 }
 
+/// A certificate chain for `browser.js`.
+pub(crate) fn chain_response(chain: String) -> Response {
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, "application/pem-certificate-chain")],
+        chain,
+    )
+        .into_response()
+}
+
 async fn browser_form(
     State(portal): State<Arc<Portal>>,
     Query(query): Query<LangQuery>,
@@ -266,7 +276,7 @@ async fn browser_form(
     response
 }
 
-async fn browser_script() -> Response {
+pub(crate) async fn browser_script() -> Response {
     (
         [(CONTENT_TYPE, "text/javascript; charset=utf-8")],
         BROWSER_JS,
@@ -290,10 +300,15 @@ pub const FRESH_TOKEN: &str = "x-firma-csrf";
 
 /// A refusal for `browser.js`: the text it shows, and a fresh token.
 fn refuse_script(portal: &Portal, lang: Lang, status: StatusCode, key: Key) -> Response {
+    refuse_text(portal, status, key.text(lang))
+}
+
+/// A refusal for `browser.js` that says `text`, with a fresh token.
+pub(crate) fn refuse_text(portal: &Portal, status: StatusCode, text: &str) -> Response {
     let mut response = (
         status,
         [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-        key.text(lang),
+        text.to_string(),
     )
         .into_response();
     if let Ok(v) = HeaderValue::from_str(&portal.csrf.issue(now())) {
@@ -332,12 +347,7 @@ async fn browser_certificate(
         tokio::task::spawn_blocking(move || worker.redeem_request(&form.nif, &form.code, &csr))
             .await;
     match done {
-        Ok(Ok(chain)) => (
-            StatusCode::OK,
-            [(CONTENT_TYPE, "application/pem-certificate-chain")],
-            chain,
-        )
-            .into_response(),
+        Ok(Ok(chain)) => chain_response(chain),
         Ok(Err(Refusal::Refused)) => refuse(StatusCode::FORBIDDEN, Key::Refused),
         Ok(Err(Refusal::Unavailable(_))) | Err(_) => {
             refuse(StatusCode::SERVICE_UNAVAILABLE, Key::Unavailable)
