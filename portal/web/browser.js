@@ -166,20 +166,24 @@ async function generate() {
   if (length < 8) return show("error", messages.passwordShort);
   if (length > 128) return show("error", messages.passwordLong);
   if (password !== field("password2")) return show("error", messages.passwordMismatch);
-  const nif = field("nif").trim().toUpperCase();
+  // The generation form names the citizen; a renewal in the citizen's
+  // area does not (the certificate they came in with does).
+  const nif = form.elements.nif ? field("nif").trim().toUpperCase() : "";
 
   show("status", messages.working);
   const keys = await crypto.subtle.generateKey(ALGORITHMS[field("key")], true, [
     "sign",
     "verify",
   ]);
-  const csr = await certificateRequest(keys, nif);
-  const body = new URLSearchParams({
-    csrf: field("csrf"),
-    nif: field("nif"),
-    code: field("code"),
-    csr: base64(csr),
-  });
+  const csr = await certificateRequest(keys, nif || "Firma");
+  // Every field but the password and the kind of key, which stay here.
+  const body = new URLSearchParams();
+  for (const el of form.elements) {
+    if (el.name && !["password", "password2", "key"].includes(el.name)) {
+      body.append(el.name, el.value);
+    }
+  }
+  body.append("csr", base64(csr));
   const answer = await fetch(form.action, { method: "POST", body });
   // Every answer carries a fresh token: the one sent is spent.
   const token = answer.headers.get("x-firma-csrf");
@@ -194,11 +198,11 @@ async function generate() {
   const leaf = pkijs.Certificate.fromBER(chain[0]);
   const cn = leaf.subject.typesAndValues.find((t) => t.type === OID.commonName);
   const file = await pkcs12(keys, chain, password, cn ? cn.value.valueBlock.value : nif);
-  const filename = `certificado-${nif}.p12`;
+  const filename = form.dataset.filename || `certificado-${nif}.p12`;
   save(file, filename);
   form.elements.password.value = "";
   form.elements.password2.value = "";
-  form.elements.code.value = "";
+  if (form.elements.code) form.elements.code.value = "";
   show("done", messages.done.replace("{file}", filename));
 }
 

@@ -16,10 +16,12 @@ pub mod words;
 use const_oid::db::rfc4519::SERIAL_NUMBER;
 use der::Decode;
 use firma_apdu::piv::Slot;
-use firma_station_engine::ca::RevocationReason;
+use firma_station_engine::ca::{Issued, RevocationReason};
 use firma_station_engine::error::StationError;
-use firma_station_engine::profile::renewal_opens;
-use firma_station_engine::registry::{AppKey, CertState, SoftwareCertRecord, SoftwareCertState};
+use firma_station_engine::profile::{renewal_opens, CertProfile};
+use firma_station_engine::registry::{
+    AppKey, Application, CertState, SoftwareCertRecord, SoftwareCertState,
+};
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 
@@ -267,18 +269,57 @@ impl Portal {
         kind: KeyKind,
         now: OffsetDateTime,
     ) -> Result<Download, AreaRefusal> {
+        let (app, issued, file) = self.renew_with(citizen, serial, now, |app| {
+            self.make_file(app, password, kind)
+        })?;
+        Ok(Download {
+            file,
+            filename: format!("certificado-{}.p12", app.nif),
+            serial: issued.serial,
+        })
+    }
+
+    /// Renews `serial` for the key of a certificate request made in the
+    /// citizen's browser (checked by [`crate::request::parse`]): the new
+    /// certificate and the CA's, as a PEM chain.
+    pub fn renew_request(
+        &self,
+        citizen: &Citizen,
+        serial: &str,
+        csr: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<String, AreaRefusal> {
+        let station = &self.station;
+        let (_, issued, ()) = self.renew_with(citizen, serial, now, |app| {
+            let issued = station
+                .ca()
+                .issue(csr, &app.holder(), CertProfile::Software)?;
+            Ok((issued, ()))
+        })?;
+        Ok(self.pem_chain(&issued.der)?)
+    }
+
+    /// Renews `serial` with the certificate `make` gets issued, recorded as
+    /// its renewal; revoked again if the registry refuses it.
+    fn renew_with<K>(
+        &self,
+        citizen: &Citizen,
+        serial: &str,
+        now: OffsetDateTime,
+        make: impl FnOnce(&Application) -> Result<(Issued, K), StationError>,
+    ) -> Result<(Application, Issued, K), AreaRefusal> {
         let old = self.renewable(citizen, serial, now)?;
         let station = &self.station;
         let app = station
             .registry()
             .application(&AppKey::Nif(citizen.nif.clone()))?;
-        let (issued, file) = self.make_file(&app, password, kind)?;
+        let (issued, made) = make(&app)?;
         let new = SoftwareCertRecord {
             serial: issued.serial.clone(),
             application_id: old.application_id,
             code_id: None,
             renews: Some(old.serial.clone()),
-            der: issued.der,
+            der: issued.der.clone(),
             not_before: issued.not_before,
             not_after: issued.not_after,
             state: SoftwareCertState::Issued,
@@ -292,11 +333,7 @@ impl Portal {
             return Err(AreaRefusal::Final);
         }
         tracing::info!(old = %old.serial, new = %new.serial, "software certificate renewed");
-        Ok(Download {
-            file,
-            filename: format!("certificado-{}.p12", app.nif),
-            serial: new.serial,
-        })
+        Ok((app, issued, made))
     }
 
     /// Revokes the citizen's software certificate `serial`: at the CA (its
@@ -330,7 +367,7 @@ mod tests {
     use super::*;
     use crate::issue::SoftwareKey;
     use firma_station_engine::ca::{CertificateAuthority, LocalCa};
-    use firma_station_engine::profile::{CertProfile, Holder};
+    use firma_station_engine::profile::Holder;
 
     #[test]
     fn the_nif_is_read_from_the_subject_and_nothing_else_is_taken() {

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::words::Word;
 use super::{Citizen, Kind, Listed, Standing};
 use crate::i18n::{Key, Lang};
-use crate::pages::{escape, page_titled, password_fields};
+use crate::pages::{browser_body, escape, page_titled, password_fields, BrowserForm};
 
 fn page(lang: Lang, body: &str) -> String {
     page_titled(lang, Word::Title.text(lang), body)
@@ -110,7 +110,8 @@ pub fn renew_form(lang: Lang, csrf: &str, serial: &str, error: Option<&str>) -> 
 <form method=\"post\" action=\"/renew/{serial}?lang={code}\" autocomplete=\"off\">\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{fields}\
 <button type=\"submit\" id=\"renew\">{submit}</button></form>\
-<p class=\"hint\">{after}</p>{back}",
+<p class=\"hint\">{after}</p>\
+<p><a id=\"browser-way\" href=\"/renew/{serial}/browser?lang={code}\">{browser}</a></p>{back}",
         intro = escape(&Word::RenewIntro.text(lang).replace("{serial}", serial)),
         error = error.map(error_box).unwrap_or_default(),
         serial = escape(serial),
@@ -119,9 +120,37 @@ pub fn renew_form(lang: Lang, csrf: &str, serial: &str, error: Option<&str>) -> 
         fields = password_fields(lang),
         submit = escape(Word::Renew.text(lang)),
         after = escape(Key::AfterDownload.text(lang)),
+        browser = escape(Key::BrowserWay.text(lang)),
         back = back(lang),
     );
     page(lang, &body)
+}
+
+/// The renewal of `serial` with a key the browser makes (`browser.js`):
+/// the password twice and the kind of key, which stay in the page.
+pub fn renew_browser_form(lang: Lang, csrf: &str, serial: &str, nif: &str) -> String {
+    let intro = format!(
+        "{} {}",
+        Word::RenewIntro.text(lang).replace("{serial}", serial),
+        Key::BrowserIntro.text(lang)
+    );
+    let filename = format!("certificado-{nif}.p12");
+    let body = browser_body(
+        lang,
+        &intro,
+        &BrowserForm {
+            action: format!("/renew/{serial}/certificate?lang={}", lang.code()),
+            fields: format!(
+                "<input type=\"hidden\" name=\"csrf\" value=\"{}\">{}",
+                escape(csrf),
+                password_fields(lang)
+            ),
+            filename: Some(&filename),
+            submit: Word::Renew.text(lang),
+            back: format!("/renew/{serial}?lang={}", lang.code()),
+        },
+    );
+    page(lang, &format!("{body}{}", back(lang)))
 }
 
 /// The revocation's confirmation for `serial`.

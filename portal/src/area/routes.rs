@@ -7,9 +7,11 @@
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::header::CONTENT_SECURITY_POLICY;
+use axum::http::HeaderValue;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -21,7 +23,8 @@ use super::{AreaRefusal, Citizen};
 use crate::i18n::{Key, Lang};
 use crate::issue::KeyKind;
 use crate::routes::{
-    download_response, language, now, password_problem, protect, too_large, LangQuery,
+    browser_script, chain_response, download_response, language, now, password_problem, protect,
+    refuse_text, too_large, LangQuery, OWN_SCRIPT,
 };
 use crate::tls::ClientCertificate;
 use crate::{Portal, MAX_BODY};
@@ -31,6 +34,9 @@ pub fn router(portal: Arc<Portal>) -> Router {
     Router::new()
         .route("/", get(list))
         .route("/renew/{serial}", get(renew_form).post(renew))
+        .route("/renew/{serial}/browser", get(renew_browser_form))
+        .route("/renew/{serial}/certificate", post(renew_request))
+        .route("/assets/browser.js", get(browser_script))
         .route("/revoke/{serial}", get(revoke_form).post(revoke))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -47,28 +53,32 @@ fn say(lang: Lang, status: StatusCode, text: &str) -> Response {
         .into_response()
 }
 
-/// The refusal's page.
-fn refused(lang: Lang, refusal: &AreaRefusal) -> Response {
+/// A refusal's status and words.
+fn refusal(lang: Lang, refusal: &AreaRefusal) -> (StatusCode, String) {
     match refusal {
-        AreaRefusal::NotValid => say(lang, StatusCode::FORBIDDEN, Word::NotValid.text(lang)),
-        AreaRefusal::NotYours => say(lang, StatusCode::NOT_FOUND, Word::NotYours.text(lang)),
-        AreaRefusal::NotOpen(opens) => say(
-            lang,
+        AreaRefusal::NotValid => (StatusCode::FORBIDDEN, Word::NotValid.text(lang).into()),
+        AreaRefusal::NotYours => (StatusCode::NOT_FOUND, Word::NotYours.text(lang).into()),
+        AreaRefusal::NotOpen(opens) => (
             StatusCode::FORBIDDEN,
-            &Word::NotOpen
+            Word::NotOpen
                 .text(lang)
                 .replace("{date}", &opens.date().to_string()),
         ),
-        AreaRefusal::Final => say(lang, StatusCode::CONFLICT, Word::Final.text(lang)),
+        AreaRefusal::Final => (StatusCode::CONFLICT, Word::Final.text(lang).into()),
         AreaRefusal::Unavailable(e) => {
             tracing::error!("the citizen's area failed: {e}");
-            say(
-                lang,
+            (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Key::Unavailable.text(lang),
+                Key::Unavailable.text(lang).into(),
             )
         }
     }
+}
+
+/// The refusal's page.
+fn refused(lang: Lang, e: &AreaRefusal) -> Response {
+    let (status, text) = refusal(lang, e);
+    say(lang, status, &text)
 }
 
 /// Runs `work` for the citizen of `cert` off the async threads (the
@@ -187,6 +197,80 @@ async fn renew(
     match done {
         Ok(download) => download_response(&download),
         Err(e) => refused(lang, &e),
+    }
+}
+
+async fn renew_browser_form(
+    State(portal): State<Arc<Portal>>,
+    Extension(cert): Extension<ClientCertificate>,
+    Path(serial): Path<String>,
+    Query(query): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&query, &headers);
+    let target = serial.clone();
+    let open = as_citizen(&portal, &cert, move |p, citizen, now| {
+        p.renewable(citizen, &target, now)?;
+        Ok(citizen.nif.clone())
+    })
+    .await;
+    let nif = match open {
+        Ok(nif) => nif,
+        Err(e) => return refused(lang, &e),
+    };
+    let token = portal.csrf.issue(now());
+    let page = pages::renew_browser_form(lang, &token, &serial, &nif);
+    let mut response = Html(page).into_response();
+    response.headers_mut().insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(OWN_SCRIPT),
+    );
+    response
+}
+
+/// The browser's renewal request as `browser.js` sends it.
+#[derive(Deserialize)]
+pub struct RenewRequestForm {
+    csrf: String,
+    csr: String,
+}
+
+async fn renew_request(
+    State(portal): State<Arc<Portal>>,
+    Extension(cert): Extension<ClientCertificate>,
+    Path(serial): Path<String>,
+    Query(query): Query<LangQuery>,
+    headers: HeaderMap,
+    form: Result<Form<RenewRequestForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let lang = language(&query, &headers);
+    let refuse = |status, text: &str| refuse_text(&portal, status, text);
+    let Ok(Form(form)) = form else {
+        return refuse(StatusCode::BAD_REQUEST, Key::BadRequest.text(lang));
+    };
+    if portal.csrf.spend(&form.csrf, now()).is_err() {
+        return refuse(StatusCode::FORBIDDEN, Key::FormExpired.text(lang));
+    }
+    let csr = match crate::request::parse(&form.csr) {
+        Ok(csr) => csr,
+        Err(e) => {
+            tracing::info!("a browser's renewal request was refused: {e}");
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                Key::BadCertificateRequest.text(lang),
+            );
+        }
+    };
+    let done = as_citizen(&portal, &cert, move |p, citizen, now| {
+        p.renew_request(citizen, &serial, &csr, now)
+    })
+    .await;
+    match done {
+        Ok(chain) => chain_response(chain),
+        Err(e) => {
+            let (status, text) = refusal(lang, &e);
+            refuse(status, &text)
+        }
     }
 }
 
