@@ -4,6 +4,11 @@
 //! tag an HMAC-SHA-256 (truncated to 16 bytes) under a key the portal
 //! draws at start, so a token cannot be made outside it; the nonces spent
 //! are remembered until their tokens would have expired anyway.
+//!
+//! A token can be bound to a context the tag covers too (the citizen's
+//! area binds it to the client certificate): then it is taken only in that
+//! context, so that a token fetched by someone else from a public page, or
+//! with another certificate, cannot forge a form of the area.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -47,31 +52,44 @@ impl Csrf {
         }
     }
 
-    fn tag(&self, body: &[u8]) -> Hmac<Sha256> {
+    fn tag(&self, body: &[u8], context: &[u8]) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.key.as_ref()).expect("any key length");
         mac.update(body);
+        mac.update(&(context.len() as u64).to_be_bytes());
+        mac.update(context);
         mac
     }
 
     /// A new token for a page shown at `now` (Unix seconds).
     pub fn issue(&self, now: i64) -> String {
+        self.issue_for(now, b"")
+    }
+
+    /// Takes `token` for a form sent at `now`; it cannot be taken again.
+    pub fn spend(&self, token: &str, now: i64) -> Result<(), CsrfError> {
+        self.spend_for(token, now, b"")
+    }
+
+    /// A new token for a page shown at `now`, good only in `context`.
+    pub fn issue_for(&self, now: i64, context: &[u8]) -> String {
         let mut body = [0u8; NONCE + 8];
         rand::rngs::OsRng.fill_bytes(&mut body[..NONCE]);
         body[NONCE..].copy_from_slice(&(now + VALIDITY_SECONDS).to_be_bytes());
-        let tag = self.tag(&body).finalize().into_bytes();
+        let tag = self.tag(&body, context).finalize().into_bytes();
         let mut token = body.to_vec();
         token.extend_from_slice(&tag[..TAG]);
         hex::encode(token)
     }
 
-    /// Takes `token` for a form sent at `now`; it cannot be taken again.
-    pub fn spend(&self, token: &str, now: i64) -> Result<(), CsrfError> {
+    /// Takes `token` for a form sent at `now` in `context`; it cannot be
+    /// taken again.
+    pub fn spend_for(&self, token: &str, now: i64, context: &[u8]) -> Result<(), CsrfError> {
         let bytes = hex::decode(token).map_err(|_| CsrfError::Invalid)?;
         if bytes.len() != TOKEN_BYTES {
             return Err(CsrfError::Invalid);
         }
         let (body, tag) = bytes.split_at(NONCE + 8);
-        self.tag(body)
+        self.tag(body, context)
             .verify_truncated_left(tag)
             .map_err(|_| CsrfError::Invalid)?;
         let expires = i64::from_be_bytes(body[NONCE..].try_into().expect("8 bytes"));
@@ -124,6 +142,23 @@ mod tests {
             csrf.spend(&hex::encode(bytes), 1001),
             Err(CsrfError::Invalid)
         );
+    }
+
+    #[test]
+    fn a_bound_token_is_taken_only_in_its_context() {
+        let csrf = Csrf::new();
+        let public = csrf.issue(1000);
+        assert_eq!(
+            csrf.spend_for(&public, 1001, b"cert A"),
+            Err(CsrfError::Invalid)
+        );
+        let bound = csrf.issue_for(1000, b"cert A");
+        assert_eq!(
+            csrf.spend_for(&bound, 1001, b"cert B"),
+            Err(CsrfError::Invalid)
+        );
+        assert_eq!(csrf.spend(&bound, 1001), Err(CsrfError::Invalid));
+        assert_eq!(csrf.spend_for(&bound, 1001, b"cert A"), Ok(()));
     }
 
     proptest! {

@@ -300,18 +300,24 @@ pub const FRESH_TOKEN: &str = "x-firma-csrf";
 
 /// A refusal for `browser.js`: the text it shows, and a fresh token.
 fn refuse_script(portal: &Portal, lang: Lang, status: StatusCode, key: Key) -> Response {
-    refuse_text(portal, status, key.text(lang))
+    refuse_text(portal, status, key.text(lang), b"")
 }
 
-/// A refusal for `browser.js` that says `text`, with a fresh token.
-pub(crate) fn refuse_text(portal: &Portal, status: StatusCode, text: &str) -> Response {
+/// A refusal for `browser.js` that says `text`, with a fresh token for
+/// the form's `context` (see `csrf`).
+pub(crate) fn refuse_text(
+    portal: &Portal,
+    status: StatusCode,
+    text: &str,
+    context: &[u8],
+) -> Response {
     let mut response = (
         status,
         [(CONTENT_TYPE, "text/plain; charset=utf-8")],
         text.to_string(),
     )
         .into_response();
-    if let Ok(v) = HeaderValue::from_str(&portal.csrf.issue(now())) {
+    if let Ok(v) = HeaderValue::from_str(&portal.csrf.issue_for(now(), context)) {
         response.headers_mut().insert(FRESH_TOKEN, v);
     }
     response

@@ -27,6 +27,14 @@ use tower::Layer;
 #[derive(Clone)]
 pub struct ClientCertificate(pub Arc<Vec<u8>>);
 
+impl ClientCertificate {
+    /// What the area's form tokens are bound to: the certificate's SHA-256.
+    pub fn binding(&self) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(self.0.as_slice()).into()
+    }
+}
+
 /// The server configuration of the area: the portal's certificate and key
 /// (PEM files), client certificates required and verified against
 /// `ca_der`, HTTP/2 or 1.1.

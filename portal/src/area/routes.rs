@@ -150,7 +150,7 @@ async fn renew_form(
     if let Err(e) = own(&portal, &cert, &serial, true).await {
         return refused(lang, &e);
     }
-    let token = portal.csrf.issue(now());
+    let token = portal.csrf.issue_for(now(), &cert.binding());
     Html(pages::renew_form(lang, &token, &serial, None)).into_response()
 }
 
@@ -173,14 +173,18 @@ async fn renew(
 ) -> Response {
     let lang = language(&query, &headers);
     let again = |status: StatusCode, key: Key| {
-        let token = portal.csrf.issue(now());
+        let token = portal.csrf.issue_for(now(), &cert.binding());
         let page = pages::renew_form(lang, &token, &serial, Some(key.text(lang)));
         (status, Html(page)).into_response()
     };
     let Ok(Form(form)) = form else {
         return again(StatusCode::BAD_REQUEST, Key::BadRequest);
     };
-    if portal.csrf.spend(&form.csrf, now()).is_err() {
+    if portal
+        .csrf
+        .spend_for(&form.csrf, now(), &cert.binding())
+        .is_err()
+    {
         return again(StatusCode::FORBIDDEN, Key::FormExpired);
     }
     let Some(kind) = KeyKind::from_form(&form.key) else {
@@ -218,7 +222,7 @@ async fn renew_browser_form(
         Ok(nif) => nif,
         Err(e) => return refused(lang, &e),
     };
-    let token = portal.csrf.issue(now());
+    let token = portal.csrf.issue_for(now(), &cert.binding());
     let page = pages::renew_browser_form(lang, &token, &serial, &nif);
     let mut response = Html(page).into_response();
     response.headers_mut().insert(
@@ -244,11 +248,16 @@ async fn renew_request(
     form: Result<Form<RenewRequestForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let lang = language(&query, &headers);
-    let refuse = |status, text: &str| refuse_text(&portal, status, text);
+    let binding = cert.binding();
+    let refuse = |status, text: &str| refuse_text(&portal, status, text, &binding);
     let Ok(Form(form)) = form else {
         return refuse(StatusCode::BAD_REQUEST, Key::BadRequest.text(lang));
     };
-    if portal.csrf.spend(&form.csrf, now()).is_err() {
+    if portal
+        .csrf
+        .spend_for(&form.csrf, now(), &cert.binding())
+        .is_err()
+    {
         return refuse(StatusCode::FORBIDDEN, Key::FormExpired.text(lang));
     }
     let csr = match crate::request::parse(&form.csr) {
@@ -285,7 +294,7 @@ async fn revoke_form(
     if let Err(e) = own(&portal, &cert, &serial, false).await {
         return refused(lang, &e);
     }
-    let token = portal.csrf.issue(now());
+    let token = portal.csrf.issue_for(now(), &cert.binding());
     Html(pages::revoke_form(lang, &token, &serial, None)).into_response()
 }
 
@@ -305,7 +314,7 @@ async fn revoke(
 ) -> Response {
     let lang = language(&query, &headers);
     let again = |status: StatusCode, text: &str| {
-        let token = portal.csrf.issue(now());
+        let token = portal.csrf.issue_for(now(), &cert.binding());
         (
             status,
             Html(pages::revoke_form(lang, &token, &serial, Some(text))),
@@ -315,7 +324,11 @@ async fn revoke(
     let Ok(Form(form)) = form else {
         return again(StatusCode::BAD_REQUEST, Key::BadRequest.text(lang));
     };
-    if portal.csrf.spend(&form.csrf, now()).is_err() {
+    if portal
+        .csrf
+        .spend_for(&form.csrf, now(), &cert.binding())
+        .is_err()
+    {
         return again(StatusCode::FORBIDDEN, Key::FormExpired.text(lang));
     }
     if form.confirm.as_deref() != Some("yes") {
