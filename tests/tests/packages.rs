@@ -2,8 +2,10 @@
 //! `target/debian/`) installed with `dpkg -i` as a citizen's machine would,
 //! then, with no path given: p11-kit lists Firma's module,
 //! `pkcs11-tool` through `p11-kit-proxy.so` shows the rig's virtual card,
-//! `firma-pkcs11-register` finds the installed module, `firma-portal`
-//! runs; and `dpkg -r`
+//! `firma-pkcs11-register` finds the installed module and registers it in
+//! the user's NSS database, where tstclnt logs in to a card the station
+//! activated and authenticates over TLS with it, `firma-portal` runs; and
+//! `dpkg -r`
 //! leaves no file of theirs behind.
 //!
 //! The machine is not changed: dpkg runs in a chroot onto an overlay of
@@ -15,6 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use firma_tests::station::StationDir;
 use firma_tests::{CardOptions, Pcscd};
 
 fn debs() -> Vec<PathBuf> {
@@ -38,6 +41,84 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+const PIN: &str = "281947";
+/// The card's PIV Authentication certificate as NSS names it: the token's
+/// label (the holder's name cut to PKCS#11's 32 bytes), then the object's.
+const NICKNAME: &str = "GARCÍA LÓPEZ ANA - 12345678Z:Certificate for PIV Authentication";
+
+/// `openssl s_server` on loopback asking for a client certificate of `ca`,
+/// answering one connection with its page; stopped when dropped.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl TlsServer {
+    fn start(ca: &Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        firma_tests::ok(Command::new("openssl").current_dir(d).args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.pem",
+        ]));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("openssl")
+            .current_dir(d)
+            .args([
+                "s_server",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-naccept",
+                "1",
+            ])
+            .args([
+                "-www", "-Verify", "1", "-cert", "srv.pem", "-key", "srv.key", "-CAfile",
+            ])
+            .arg(ca)
+            .stdout(std::fs::File::create(d.join("out")).unwrap())
+            .stderr(std::fs::File::create(d.join("err")).unwrap())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !firma_tests::listening(port) && start.elapsed().as_secs() < 10 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        TlsServer { child, port, dir }
+    }
+
+    fn log(&self) -> String {
+        ["out", "err"]
+            .iter()
+            .map(|f| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default())
+            .collect()
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 const PACKAGES: &str = "firma-card firma-station firma-ca firma-portal firma-pkcs11";
 
 #[test]
@@ -52,7 +133,40 @@ fn packages_install_work_without_paths_and_remove_cleanly() {
         return;
     }
     let rig = Pcscd::start().expect("rig");
-    let _card = rig.insert(0, &CardOptions::default()).unwrap();
+    let _card = rig
+        .insert(
+            0,
+            &CardOptions {
+                serial: Some(5151),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    // The card as a PRU gives it (the workspace's station, outside the
+    // chroot), for a TLS client authentication through the installed
+    // module: a server that asks for a certificate of the station's CA.
+    let st = StationDir::new();
+    st.import_csv(
+        &rig,
+        "given_name,surnames,nif,email,phone,card_serial\n\
+         Ana,García López,12345678Z,ana@example.es,+34600111222,5151\n",
+    )
+    .ok();
+    st.identity(&rig, "12345678Z");
+    st.run(
+        &rig,
+        &[
+            "activate",
+            "--reader",
+            "00 00",
+            "--application",
+            "12345678Z",
+            "--pin-stdin",
+        ],
+        &format!("{PIN}\n{PIN}\n"),
+    )
+    .ok();
+    let server = TlsServer::start(&st.ca().join("ca.pem"));
     // In /tmp: the chroot sees the host's /tmp (and the rig's socket there).
     let work = tempfile::Builder::new()
         .prefix("firma-packages-")
@@ -71,6 +185,9 @@ dpkg -L {PACKAGES} > listed
 p11-kit list-modules > modules 2>&1
 pkcs11-tool --module /usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)/p11-kit-proxy.so -L > slots 2>&1
 HOME={w}/home firma-pkcs11-register install > register 2>&1
+# tstclnt keeps reading its closed stdin after the answer: timeout ends it.
+printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 tstclnt -4 -h 127.0.0.1 -p {port} \
+  -d sql:{w}/home/.pki/nssdb -n '{nickname}' -w {PIN} -o > tls 2>&1 || true
 HOME={w}/home firma-pkcs11-register uninstall >> register 2>&1
 firma-portal --help > portal-help 2>&1
 dpkg -r {PACKAGES} > dpkg-remove.log 2>&1
@@ -79,7 +196,9 @@ while read -r f; do
   if [ -e "$f" ] && [ ! -d "$f" ]; then echo "$f"; fi
 done < listed > left
 "#,
-        w = w.display()
+        w = w.display(),
+        port = server.port,
+        nickname = NICKNAME,
     );
     let outside = format!(
         r#"set -eu
@@ -142,15 +261,24 @@ find . -mindepth 1 \( -path ./var/lib/dpkg -o -path ./var/log -o -path ./var/cac
         help.contains("--area-listen") && help.contains("--ca-url"),
         "{help}"
     );
+    // NSS, with the module the package installed and registered into the
+    // user's database by firma-pkcs11-register, logs in to the card and
+    // authenticates to a server that verified the card's certificate.
+    let tls = read("tls");
+    let seen = server.log();
+    assert!(
+        tls.contains("Client certificate") && seen.contains("12345678Z"),
+        "tstclnt: {tls}\nserver: {seen}"
+    );
     let modules = read("modules");
     assert!(
         modules.lines().any(|l| l == "firma: libfirma_pkcs11.so")
-            && modules.contains("token: Firma PIV card"),
+            && modules.contains("token: GARCÍA LÓPEZ ANA - 12345678Z"),
         "{modules}"
     );
     let slots = read("slots");
     assert!(
-        slots.contains(&rig.reader(0)) && slots.contains("Firma PIV card"),
+        slots.contains(&rig.reader(0)) && slots.contains("GARCÍA LÓPEZ ANA - 12345678Z"),
         "the virtual card's token through p11-kit-proxy:\n{slots}"
     );
     let register = read("register");
