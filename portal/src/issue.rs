@@ -2,13 +2,12 @@
 //! certificate request it signs, and the PKCS#12 the citizen downloads
 //! (RFC 7292 with PBES2: AES-256-CBC keyed by PBKDF2-HMAC-SHA-256, and an
 //! HMAC-SHA-256 MAC), which Firefox, Chrome, Windows, macOS and OpenSSL 3
-//! import. The key lives in zeroizing buffers of this module only.
+//! import. The key lives in zeroizing buffers of this module and of
+//! `p12.rs`, which writes the file, only.
 
 use firma_apdu::piv::{Algorithm, PublicKey};
 use firma_station_engine::csr;
 use firma_station_engine::profile::Holder;
-use p12_keystore::PrivateKeyChain;
-use p12_keystore::{Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm};
 use rsa::pkcs8::EncodePrivateKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use rsa::traits::PublicKeyParts;
@@ -18,7 +17,7 @@ use zeroize::Zeroizing;
 /// PBKDF2 iterations for the file's key and MAC: OWASP's figure for
 /// PBKDF2-HMAC-SHA-256 (2023). The password is the citizen's, so the
 /// file must resist guessing on its own.
-pub const ITERATIONS: u64 = 600_000;
+pub const ITERATIONS: u32 = 600_000;
 
 /// The key the citizen asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +121,12 @@ impl SoftwareKey {
         Ok(csr::assemble(&info, self.algorithm(), &signature)?)
     }
 
+    /// The key as PKCS#8 DER, for the tests of the file.
+    #[cfg(test)]
+    pub(crate) fn pkcs8_for_tests(&self) -> Zeroizing<Vec<u8>> {
+        self.pkcs8().unwrap()
+    }
+
     /// The key as PKCS#8 DER.
     fn pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, IssueError> {
         let doc = match &self.private {
@@ -141,21 +146,14 @@ impl SoftwareKey {
         password: &str,
         friendly_name: &str,
     ) -> Result<Zeroizing<Vec<u8>>, IssueError> {
-        let bad = |e: p12_keystore::error::Error| IssueError::Pkcs12(e.to_string());
-        let leaf = Certificate::from_der(certificate).map_err(bad)?;
-        let root = Certificate::from_der(ca).map_err(bad)?;
-        let key_id = Sha256::digest(certificate);
-        let chain = PrivateKeyChain::new(self.pkcs8()?.as_slice(), &key_id[..20], [leaf, root]);
-        let mut store = KeyStore::new();
-        store.add_entry(friendly_name, KeyStoreEntry::PrivateKeyChain(chain));
-        let der = store
-            .writer(password)
-            .encryption_algorithm(EncryptionAlgorithm::PbeWithHmacSha256AndAes256)
-            .encryption_iterations(ITERATIONS)
-            .mac_algorithm(MacAlgorithm::HmacSha256)
-            .mac_iterations(ITERATIONS)
-            .write()
-            .map_err(bad)?;
-        Ok(Zeroizing::new(der))
+        let file = crate::p12::write(
+            &self.pkcs8()?,
+            &[certificate, ca],
+            password,
+            friendly_name,
+            ITERATIONS,
+        )
+        .map_err(|e| IssueError::Pkcs12(e.to_string()))?;
+        Ok(Zeroizing::new(file))
     }
 }

@@ -26,6 +26,7 @@ pub mod csrf;
 pub mod i18n;
 pub mod issue;
 pub mod limits;
+pub mod p12;
 pub mod pages;
 pub mod request;
 pub mod routes;
