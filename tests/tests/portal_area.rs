@@ -34,7 +34,7 @@ fn certificate_for(dir: &StationDir, portal: &Portal, code: &str, name: &str) ->
     pem
 }
 
-fn serial(pem: &Path) -> String {
+fn serial_of(pem: &Path) -> String {
     ok(Command::new("openssl")
         .args(["x509", "-noout", "-serial", "-in"])
         .arg(pem))
@@ -71,6 +71,24 @@ fn area(
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
     (status.parse().unwrap_or(0), body.to_string())
+}
+
+/// A form token of the area for the holder of `who`: the one on the
+/// revocation page of `serial` (a certificate of theirs).
+fn area_token(dir: &StationDir, portal: &Portal, who: &str, serial: &str) -> String {
+    let (status, page) = area(dir, portal, Some(who), &format!("/revoke/{serial}"), &[]);
+    assert_eq!(status, 200, "{page}");
+    csrf_of(&page)
+}
+
+/// A renewal form's fields with `token`.
+fn renewal_fields(token: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("csrf", token),
+        ("password", PASSWORD),
+        ("password2", PASSWORD),
+        ("key", "p256"),
+    ]
 }
 
 /// The form token in an HTML page.
@@ -111,7 +129,7 @@ fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
     // A certificate of the CA's usual length: renewal not open yet.
     let portal = start_portal_with(&dir, true, &[], &[]);
     let long = certificate_for(&dir, &portal, &code, "long");
-    let long_serial = serial(&long);
+    let long_serial = serial_of(&long);
 
     // No certificate, or one the CA did not issue: no TLS session at all.
     assert_eq!(area(&dir, &portal, None, "/", &[]).0, 0);
@@ -152,22 +170,19 @@ fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
         page.contains("Renewal of this certificate opens on"),
         "{page}"
     );
-    let refused = [
-        ("csrf", token(&portal)),
-        ("password", PASSWORD.into()),
-        ("password2", PASSWORD.into()),
-        ("key", "p256".into()),
-    ];
-    let fields: Vec<(&str, &str)> = refused.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Sent anyway, with a token of the area for this certificate: the
+    // same refusal.
+    let bound = area_token(&dir, &portal, "long", &long_serial);
     let (status, page) = post_area(
         &dir,
         &portal,
         "long",
         &format!("/renew/{long_serial}?lang=en"),
-        &fields,
+        &renewal_fields(&bound),
         None,
     );
     assert_eq!(status, 403, "{page}");
+    assert!(page.contains("opens on"), "{page}");
     drop(portal);
 
     // A second code, redeemed while the CA issues 30-day certificates:
@@ -175,7 +190,7 @@ fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
     let code = new_code(&dir);
     let portal = start_portal_with(&dir, true, &[("FIRMA_STATION_CERT_DAYS", "30")], &[]);
     let short = certificate_for(&dir, &portal, &code, "short");
-    let short_serial = serial(&short);
+    let short_serial = serial_of(&short);
     let (status, page) = area(&dir, &portal, Some("short"), "/?lang=en", &[]);
     assert_eq!(status, 200, "{page}");
     assert!(
@@ -218,18 +233,9 @@ fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
         Some(&p12),
     );
     assert_eq!(status, 200);
-    let pass = format!("pass:{PASSWORD}");
     let renewed = d.join("renewed.pem");
-    ok(Command::new("openssl")
-        .args(["pkcs12", "-clcerts", "-nokeys", "-passin", &pass, "-in"])
-        .arg(&p12)
-        .arg("-out")
-        .arg(&renewed));
-    ok(Command::new("openssl")
-        .args(["pkcs12", "-nocerts", "-nodes", "-passin", &pass, "-in"])
-        .arg(&p12)
-        .arg("-out")
-        .arg(d.join("renewed.key")));
+    p12_leaf(&p12, &renewed);
+    p12_key(&p12, &d.join("renewed.key"));
     ok(Command::new("openssl")
         .args(["verify", "-purpose", "sslclient", "-CAfile"])
         .arg(&ca)
@@ -238,7 +244,7 @@ fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
         .args(["x509", "-noout", "-subject", "-in"])
         .arg(&renewed));
     assert!(text.contains("IDCES-12345678Z"), "{text}");
-    let renewed_serial = serial(&renewed);
+    let renewed_serial = serial_of(&renewed);
     assert_ne!(renewed_serial, short_serial);
 
     // Renewed once only; the renewed certificate opens the area too.
@@ -246,15 +252,84 @@ fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Valid; renewed already"), "{page}");
     assert!(page.contains(&renewed_serial), "{page}");
-    let again: Vec<(&str, String)> = vec![
-        ("csrf", token(&portal)),
-        ("password", PASSWORD.into()),
-        ("password2", PASSWORD.into()),
-        ("key", "p256".into()),
-    ];
-    let fields: Vec<(&str, &str)> = again.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, page) = post_area(&dir, &portal, "short", &renew, &fields, None);
+    let bound = area_token(&dir, &portal, "short", &short_serial);
+    let (status, page) = post_area(
+        &dir,
+        &portal,
+        "short",
+        &renew,
+        &renewal_fields(&bound),
+        None,
+    );
     assert_eq!(status, 409, "{page}");
+
+    // Forms of the area take only tokens made for the certificate that
+    // sends them: not one of the public pages (which anyone can fetch, and
+    // a forged page could send with the citizen's certificate), nor one
+    // made for another certificate; nothing is revoked.
+    let revoke_short = format!("/revoke/{short_serial}?lang=en");
+    let elsewhere = area_token(&dir, &portal, "renewed", &short_serial);
+    for foreign in [token(&portal), elsewhere] {
+        let (status, page) = post_area(
+            &dir,
+            &portal,
+            "short",
+            &revoke_short,
+            &[("csrf", &foreign), ("confirm", "yes")],
+            None,
+        );
+        assert_eq!(status, 403, "{page}");
+    }
+    let (_, page) = area(&dir, &portal, Some("short"), "/?lang=en", &[]);
+    assert!(!page.contains("Revoked"), "{page}");
+
+    // The renewed certificate (30 days too) renewed in turn with a key made
+    // elsewhere, as the page's script does: a request OpenSSL made. A broken
+    // request first: refused, with a fresh token, and nothing issued.
+    let by_request = format!("/renew/{renewed_serial}/certificate?lang=en");
+    let (status, page) = area(
+        &dir,
+        &portal,
+        Some("renewed"),
+        &format!("/renew/{renewed_serial}/browser?lang=en"),
+        &[],
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("/assets/browser.js"), "{page}");
+    let mut args = form_args(&[("csrf", &csrf_of(&page)), ("csr", "not a request")]);
+    args.push("-i".into());
+    let args_ref: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, answer) = area(&dir, &portal, Some("renewed"), &by_request, &args_ref);
+    assert_eq!(status, 400, "{answer}");
+    let fresh = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("x-firma-csrf: "))
+        .unwrap_or_else(|| panic!("no fresh token: {answer}"))
+        .trim()
+        .to_string();
+    let csr = openssl_request(d, "third", &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+    let (status, chain) = post_area(
+        &dir,
+        &portal,
+        "renewed",
+        &by_request,
+        &[("csrf", &fresh), ("csr", &csr)],
+        None,
+    );
+    assert_eq!(status, 200, "{chain}");
+    let third = d.join("third.pem");
+    std::fs::write(&third, &chain).unwrap();
+    ok(Command::new("openssl")
+        .args(["verify", "-purpose", "sslclient", "-CAfile"])
+        .arg(&ca)
+        .arg(&third));
+    let pubkey = |args: &[&str], file: &Path| ok(Command::new("openssl").args(args).arg(file));
+    assert_eq!(
+        pubkey(&["pkey", "-pubout", "-in"], &d.join("third.key")),
+        pubkey(&["x509", "-noout", "-pubkey", "-in"], &third)
+    );
+    let (status, page) = area(&dir, &portal, Some("third"), "/?lang=en", &[]);
+    assert_eq!(status, 200, "the new certificate opens the area: {page}");
 
     // Revocation: not without the confirmation, then at once into the CRL.
     let revoke = format!("/revoke/{renewed_serial}?lang=en");
@@ -334,7 +409,8 @@ async fn chromium_enters_the_area_with_the_certificate_it_downloaded_and_revokes
     );
     let (dir, code) = station_with_code();
     let d = dir.path();
-    let portal = start_portal_with(&dir, true, &[], &[]);
+    // 30-day certificates: renewal is open at once.
+    let portal = start_portal_with(&dir, true, &[("FIRMA_STATION_CERT_DAYS", "30")], &[]);
     let home = d.join("home");
     let downloads = d.join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
@@ -352,72 +428,51 @@ async fn chromium_enters_the_area_with_the_certificate_it_downloaded_and_revokes
         .args(["-d", &db, "-W", PASSWORD, "-i"])
         .arg(&p12));
     let leaf = d.join("leaf.pem");
-    ok(Command::new("openssl")
-        .args([
-            "pkcs12",
-            "-clcerts",
-            "-nokeys",
-            "-passin",
-            &format!("pass:{PASSWORD}"),
-            "-in",
-        ])
-        .arg(&p12)
-        .arg("-out")
-        .arg(&leaf));
-    let serial = serial(&leaf);
+    p12_leaf(&p12, &leaf);
+    let serial = serial_of(&leaf);
 
-    let c = browser(&driver, &d.join("chromium2"), &downloads).await;
+    let renewals = d.join("renewals");
+    std::fs::create_dir_all(&renewals).unwrap();
+    let c = browser(&driver, &d.join("chromium2"), &renewals).await;
     let area = portal.area.clone().unwrap();
+
+    // Renewal with a key Chromium makes: the renew link, then the way
+    // where the key stays in the browser.
     c.goto(&format!("{area}?lang=en")).await.unwrap();
-    let hello = c
-        .find(Locator::Id("hello"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    click(&c, &format!("renew-{serial}")).await;
+    click(&c, "browser-way").await;
+    for id in ["password", "password2"] {
+        c.wait()
+            .for_element(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+    }
+    click(&c, "generate").await;
+    let (shown, text) = outcome(&c).await;
+    assert_eq!(shown, "done", "{text}");
+    let renewed = downloaded(&renewals);
+    check_file(&dir, &renewed, "id-ecPublicKey");
+    let renewed_leaf = d.join("leaf.pem");
+    assert_ne!(serial_of(&renewed_leaf), serial, "a new certificate");
+
+    c.goto(&format!("{area}?lang=en")).await.unwrap();
+    let hello = text_of(&c, "hello").await;
     assert!(
         hello.contains(&serial) && hello.contains("12345678Z"),
         "{hello}"
     );
-    c.find(Locator::Id(&format!("revoke-{serial}")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, &format!("revoke-{serial}")).await;
     // The confirmation page follows the link.
-    c.wait()
-        .for_element(Locator::Id("confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Id("revoke"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let done = c
-        .wait()
-        .for_element(Locator::Id("done"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    click(&c, "confirm").await;
+    click(&c, "revoke").await;
+    let done = text_of(&c, "done").await;
     assert!(done.contains("is revoked"), "{done}");
     // Revoked: the same browser is turned away.
     c.goto(&format!("{area}?lang=en")).await.unwrap();
-    let error = c
-        .find(Locator::Id("error"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let error = text_of(&c, "error").await;
     assert!(error.contains("does not open the area"), "{error}");
     c.close().await.unwrap();
     let crl = ok(Command::new("openssl")

@@ -103,18 +103,7 @@ fn the_portal_enrols_and_revokes_over_cmp_with_firma_ca() {
     let (status, _) = curl(&portal, "/generate", &args);
     assert_eq!(status, 200);
     let server_leaf = d.join("server.pem");
-    ok(Command::new("openssl")
-        .args([
-            "pkcs12",
-            "-clcerts",
-            "-nokeys",
-            "-passin",
-            &format!("pass:{PASSWORD}"),
-            "-in",
-        ])
-        .arg(&p12)
-        .arg("-out")
-        .arg(&server_leaf));
+    p12_leaf(&p12, &server_leaf);
     assert!(
         verify(&cmp_ca, &server_leaf),
         "firma-ca's CA issued the file's certificate"

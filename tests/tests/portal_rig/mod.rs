@@ -332,6 +332,49 @@ pub fn downloaded(dir: &Path) -> PathBuf {
     }
 }
 
+/// OpenSSL's copy of the certificate in `p12` (under [`PASSWORD`]), in `out`.
+pub fn p12_leaf(p12: &Path, out: &Path) {
+    p12_part(p12, &["-clcerts", "-nokeys"], out);
+}
+
+/// OpenSSL's copy of the key in `p12`, unencrypted, in `out`.
+pub fn p12_key(p12: &Path, out: &Path) {
+    p12_part(p12, &["-nocerts", "-nodes"], out);
+}
+
+fn p12_part(p12: &Path, what: &[&str], out: &Path) {
+    ok(Command::new("openssl")
+        .arg("pkcs12")
+        .args(what)
+        .args(["-passin", &format!("pass:{PASSWORD}"), "-in"])
+        .arg(p12)
+        .arg("-out")
+        .arg(out));
+}
+
+/// Clicks the element `id` once it is on the page (after a link or a form
+/// was followed).
+pub async fn click(c: &fantoccini::Client, id: &str) {
+    c.wait()
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The text of the element `id` once it is on the page.
+pub async fn text_of(c: &fantoccini::Client, id: &str) -> String {
+    c.wait()
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
 /// What OpenSSL and NSS make of the file.
 pub fn check_file(dir: &StationDir, p12: &Path, key_kind: &str) {
     let d = dir.path();
@@ -362,17 +405,9 @@ pub fn check_file(dir: &StationDir, p12: &Path, key_kind: &str) {
         .unwrap();
     assert!(!wrong.status.success());
     let leaf = d.join("leaf.pem");
-    ok(Command::new("openssl")
-        .args(["pkcs12", "-clcerts", "-nokeys", "-passin", &pass, "-in"])
-        .arg(p12)
-        .arg("-out")
-        .arg(&leaf));
+    p12_leaf(p12, &leaf);
     let key = d.join("key.pem");
-    ok(Command::new("openssl")
-        .args(["pkcs12", "-nocerts", "-nodes", "-passin", &pass, "-in"])
-        .arg(p12)
-        .arg("-out")
-        .arg(&key));
+    p12_key(p12, &key);
     let ca = dir.ca().join("ca.pem");
     ok(Command::new("openssl")
         .args(["verify", "-purpose", "sslclient", "-CAfile"])
