@@ -385,9 +385,9 @@ pub fn check_file(dir: &StationDir, p12: &Path, key_kind: &str) {
         ])
         .arg(p12));
     for expected in [
-        "MAC: sha256",
-        "PBES2, PBKDF2, AES-256-CBC",
-        "Iteration 600000",
+        "MAC: sha256, Iteration 600000",
+        "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 600000, PRF hmacWithSHA256",
+        "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 600000, PRF hmacWithSHA256",
     ] {
         assert!(info.contains(expected), "{expected}: {info}");
     }
