@@ -1,8 +1,11 @@
 //! The citizen's area's HTTP surface, served on the client-authenticated
 //! listener only: `GET /` the list, `GET|POST /renew/{serial}` the renewal
-//! form and its PKCS#12, `GET|POST /revoke/{serial}` the confirmation and
-//! the revocation. Every request is of the certificate the TLS client
-//! presented, checked against the registry each time.
+//! form and its PKCS#12, `GET /renew/{serial}/browser` and
+//! `POST /renew/{serial}/certificate` the renewal with a key the browser
+//! makes (`browser.js`, also served here), `GET|POST /revoke/{serial}` the
+//! confirmation and the revocation. Every request is of the certificate the
+//! TLS client presented, checked against the registry each time; every form
+//! token is bound to that certificate.
 
 use std::sync::Arc;
 
