@@ -21,9 +21,6 @@ CARGO_TARGET_DIR="$PWD/target/nitrokey" cargo clippy --quiet --locked \
   --manifest-path tests/nitrokey/Cargo.toml -- -D warnings
 cargo test --workspace
 # The station's suites once more, each station on a central PostgreSQL
-# registry of the rig's own instead of its embedded SQLite file. With
-# --workspace, as above, so that cargo resolves the same features and
-# reuses that build (-p firma-tests alone would rebuild tokio, tracing and
-# more with the smaller feature set of its own dependencies).
-FIRMA_TEST_REGISTRY=postgres cargo test --workspace --test station_activation \
+# registry of the rig's own instead of its embedded SQLite file.
+FIRMA_TEST_REGISTRY=postgres cargo test -p firma-tests --test station_activation \
   --test station_faults --test station_services --test station_cli --test generation_code
