@@ -187,23 +187,45 @@ impl StationDir {
 
     /// Records a DNI check for `nif`, valid for years.
     pub fn identity(&self, rig: &Pcscd, nif: &str) {
+        self.run(rig, &identity_args(nif), "").ok();
+    }
+
+    /// [`Self::identity`] for a station that uses no reader (no pcscd).
+    pub fn identity_without_readers(&self, nif: &str) {
+        run(self.cli().args(identity_args(nif)), "").ok();
+    }
+
+    /// `firma-station activate` of `nif`'s application in reader 00 00,
+    /// the citizen typing `pin` twice.
+    pub fn activate(&self, rig: &Pcscd, nif: &str, pin: &str) -> Run {
         self.run(
             rig,
             &[
-                "identity",
+                "activate",
+                "--reader",
+                "00 00",
+                "--application",
                 nif,
-                "--kind",
-                "DNI",
-                "--number",
-                nif,
-                "--expires",
-                "2035-01-01",
-                "--seen",
+                "--pin-stdin",
             ],
-            "",
+            &format!("{pin}\n{pin}\n"),
         )
-        .ok();
     }
+}
+
+/// A DNI check of `nif`, valid for years, seen by the operator.
+fn identity_args(nif: &str) -> [&str; 9] {
+    [
+        "identity",
+        nif,
+        "--kind",
+        "DNI",
+        "--number",
+        nif,
+        "--expires",
+        "2035-01-01",
+        "--seen",
+    ]
 }
 
 fn rand_suffix() -> u64 {

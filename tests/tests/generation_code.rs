@@ -39,24 +39,6 @@ fn setup() -> StationDir {
     dir
 }
 
-fn identity(dir: &StationDir, nif: &str) {
-    cli(
-        dir,
-        &[
-            "identity",
-            nif,
-            "--kind",
-            "DNI",
-            "--number",
-            nif,
-            "--expires",
-            "2035-01-01",
-            "--seen",
-        ],
-    )
-    .ok();
-}
-
 /// The code in a letter printed as text: the line after the label.
 fn code_in_letter(text: &str) -> String {
     let mut lines = text.lines().skip_while(|l| !l.starts_with("Su código"));
@@ -165,7 +147,7 @@ fn a_code_on_paper_needs_a_fresh_identity_check_and_voids_the_previous_one() {
         r.all()
     );
 
-    identity(&dir, "12345678Z");
+    dir.identity_without_readers("12345678Z");
     let first = cli(&dir, &["generation-code", "issue", "12345678Z"]).ok();
     assert!(
         first.stdout.contains("Código de Generación"),
@@ -185,7 +167,7 @@ fn a_code_on_paper_needs_a_fresh_identity_check_and_voids_the_previous_one() {
     );
 
     // A new check: a new code, in a PDF letter, and the first one void.
-    identity(&dir, "12345678Z");
+    dir.identity_without_readers("12345678Z");
     let pdf = dir.path().join("code.pdf");
     let second = cli(
         &dir,
@@ -379,7 +361,7 @@ fn gateway(status: u16) -> (String, std::thread::JoinHandle<Vec<String>>) {
 #[test]
 fn a_code_by_sms_goes_to_the_gateway_and_one_it_refuses_is_void() {
     let dir = setup();
-    identity(&dir, "12345678Z");
+    dir.identity_without_readers("12345678Z");
     let (url, got) = gateway(200);
     let r = cli(
         &dir,
@@ -412,7 +394,7 @@ fn a_code_by_sms_goes_to_the_gateway_and_one_it_refuses_is_void() {
     assert_eq!(code.len(), 10, "{text}");
 
     // The gateway refuses the next one: the code is void at once.
-    identity(&dir, "12345678Z");
+    dir.identity_without_readers("12345678Z");
     let (url, got) = gateway(503);
     let r = cli(
         &dir,
@@ -442,7 +424,7 @@ fn a_code_by_sms_goes_to_the_gateway_and_one_it_refuses_is_void() {
         [CodeState::Voided, CodeState::Voided]
     );
     // Without a gateway, --sms says what to configure.
-    identity(&dir, "12345678Z");
+    dir.identity_without_readers("12345678Z");
     let r = cli(&dir, &["generation-code", "issue", "12345678Z", "--sms"]);
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(r.stderr.contains("--sms-gateway"), "{}", r.all());
@@ -457,7 +439,7 @@ fn a_code_by_sms_goes_to_the_gateway_and_one_it_refuses_is_void() {
 fn a_software_certificate_is_renewed_once_and_revoked_once() {
     use firma_station_engine::registry::{SoftwareCertRecord, SoftwareCertState};
     let dir = setup();
-    identity(&dir, "12345678Z");
+    dir.identity_without_readers("12345678Z");
     let code = code_in_letter(
         &cli(&dir, &["generation-code", "issue", "12345678Z"])
             .ok()

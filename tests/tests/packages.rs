@@ -153,19 +153,7 @@ fn packages_install_work_without_paths_and_remove_cleanly() {
     )
     .ok();
     st.identity(&rig, "12345678Z");
-    st.run(
-        &rig,
-        &[
-            "activate",
-            "--reader",
-            "00 00",
-            "--application",
-            "12345678Z",
-            "--pin-stdin",
-        ],
-        &format!("{PIN}\n{PIN}\n"),
-    )
-    .ok();
+    st.activate(&rig, "12345678Z", PIN).ok();
     let server = TlsServer::start(&st.ca().join("ca.pem"));
     // In /tmp: the chroot sees the host's /tmp (and the rig's socket there).
     let work = tempfile::Builder::new()

@@ -34,19 +34,7 @@ fn the_card_opens_the_citizens_area_through_firmas_module_in_nss() {
     )
     .ok();
     st.identity(&rig, NIF);
-    st.run(
-        &rig,
-        &[
-            "activate",
-            "--reader",
-            "00 00",
-            "--application",
-            NIF,
-            "--pin-stdin",
-        ],
-        &format!("{PIN}\n{PIN}\n"),
-    )
-    .ok();
+    st.activate(&rig, NIF, PIN).ok();
 
     // The portal needs the station's Generation Code key, made when a
     // station first needs it.

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use firma_tests::station::{puk_from_letter, Run, StationDir};
+use firma_tests::station::{puk_from_letter, StationDir};
 use firma_tests::{
     fails, firma_module, ok, verify_with_cert, CardKind, CardOptions, Pcscd, NITROKEY_SERIAL,
     OPENSC_PKCS11,
@@ -19,22 +19,6 @@ fn csv_one(serial: &str) -> String {
     format!(
         "given_name,surnames,nif,email,phone,card_serial\n\
          María José,Núñez Ibáñez,{NIF},mjose@example.es,+34 600 111 222,{serial}\n"
-    )
-}
-
-/// `firma-station activate` of the application in reader 00 00, the citizen typing PIN twice.
-fn activate(st: &StationDir, rig: &Pcscd) -> Run {
-    st.run(
-        rig,
-        &[
-            "activate",
-            "--reader",
-            "00 00",
-            "--application",
-            NIF,
-            "--pin-stdin",
-        ],
-        &format!("{PIN}\n{PIN}\n"),
     )
 }
 
@@ -88,7 +72,7 @@ fn activation_gives_a_card_that_opensc_and_yubico_use_with_the_citizens_pin() {
     );
     st.identity(&rig, NIF);
 
-    let run = activate(&st, &rig).ok();
+    let run = st.activate(&rig, NIF, PIN).ok();
     let puk = puk_from_letter(&run.letter)
         .unwrap_or_else(|| panic!("no PUK in the letter:\n{}", run.letter));
     assert!(
@@ -339,7 +323,7 @@ fn a_nitrokey_activated_by_the_station_works_with_opensc_firmas_module_and_nss()
     st.import_csv(&rig, &csv_one(&NITROKEY_SERIAL.to_string()))
         .ok();
     st.identity(&rig, NIF);
-    let run = activate(&st, &rig).ok();
+    let run = st.activate(&rig, NIF, PIN).ok();
     let puk = puk_from_letter(&run.letter).expect("a PUK letter");
     assert!(
         run.stderr.contains("is activated: 3 certificates loaded"),
@@ -553,7 +537,7 @@ fn a_used_nitrokey_is_turned_away_before_any_key_is_made() {
     st.import_csv(&rig, &csv_one(&NITROKEY_SERIAL.to_string()))
         .ok();
     st.identity(&rig, NIF);
-    let run = activate(&st, &rig);
+    let run = st.activate(&rig, NIF, PIN);
     assert_eq!(run.code, 4, "{}", run.all());
     assert!(
         run.stderr.contains("its PIN is not the factory PIN"),
