@@ -133,23 +133,12 @@ fn the_citizen_lists_renews_in_the_window_and_revokes_with_their_certificate() {
 
     // No certificate, or one the CA did not issue: no TLS session at all.
     assert_eq!(area(&dir, &portal, None, "/", &[]).0, 0);
-    ok(Command::new("openssl").current_dir(d).args([
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "forged.key",
-        "-out",
-        "forged.pem",
-        "-days",
-        "30",
-        "-subj",
+    self_signed(
+        d,
+        "forged",
         "/serialNumber=IDCES-12345678Z/CN=GARCIA LOPEZ ANA - 12345678Z",
-    ]));
+        &[],
+    );
     assert_eq!(area(&dir, &portal, Some("forged"), "/", &[]).0, 0);
 
     let (status, page) = area(&dir, &portal, Some("long"), "/?lang=en", &[]);

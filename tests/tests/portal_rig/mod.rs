@@ -40,21 +40,7 @@ pub fn new_code(dir: &StationDir) -> String {
 /// The identity of `nif`'s citizen checked (a DNI of that number) and a
 /// new code issued on paper.
 pub fn new_code_for(dir: &StationDir, nif: &str) -> String {
-    cli(
-        dir,
-        &[
-            "identity",
-            nif,
-            "--kind",
-            "DNI",
-            "--number",
-            nif,
-            "--expires",
-            "2035-01-01",
-            "--seen",
-        ],
-    )
-    .ok();
+    dir.identity_without_readers(nif);
     let letter = cli(dir, &["generation-code", "issue", nif]).ok();
     let mut lines = letter
         .stdout
@@ -111,6 +97,26 @@ pub struct Portal {
     pub log: PathBuf,
 }
 
+/// A self-signed P-256 certificate for `subject`, valid a day, in
+/// `dir`/`name`.pem with its key in `name`.key; `extra` for `openssl req`.
+pub fn self_signed(dir: &Path, name: &str, subject: &str, extra: &[&str]) {
+    ok(Command::new("openssl")
+        .current_dir(dir)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", subject, "-keyout"])
+        .arg(format!("{name}.key"))
+        .arg("-out")
+        .arg(format!("{name}.pem"))
+        .args(extra));
+}
+
 impl Portal {
     /// The portal's process id.
     pub fn pid(&self) -> u32 {
@@ -132,25 +138,12 @@ pub fn start_portal_with(
 ) -> Portal {
     let d = dir.path();
     // The portal's TLS certificate, as the CA's web team would make it.
-    ok(Command::new("openssl").current_dir(d).args([
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "tls.key",
-        "-out",
-        "tls.pem",
-        "-days",
-        "1",
-        "-subj",
+    self_signed(
+        d,
+        "tls",
         "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    ]));
+        &["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+    );
     let log = d.join("portal.log");
     let mut cmd = Command::new(firma_tests::bin("firma-portal"));
     cmd.arg("--data-dir")
