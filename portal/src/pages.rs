@@ -63,15 +63,16 @@ pub struct Filled<'a> {
     pub error: Option<Key>,
 }
 
+/// What went wrong, as the box every page shows it in.
+pub(crate) fn alert(text: &str) -> String {
+    format!(
+        "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>",
+        escape(text)
+    )
+}
+
 fn error_box(lang: Lang, error: Option<Key>) -> String {
-    error
-        .map(|k| {
-            format!(
-                "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>",
-                escape(k.text(lang))
-            )
-        })
-        .unwrap_or_default()
+    error.map(|k| alert(k.text(lang))).unwrap_or_default()
 }
 
 /// The password twice and the kind of key, as every form that makes a
@@ -212,8 +213,8 @@ pub(crate) fn browser_body(lang: Lang, intro: &str, form: &BrowserForm<'_>) -> S
 /// A page that only says what went wrong and leads back to the form.
 pub fn message(lang: Lang, key: Key) -> String {
     let body = format!(
-        "<p class=\"error\" role=\"alert\" id=\"error\">{}</p><p><a href=\"/?lang={}\">{}</a></p>",
-        escape(key.text(lang)),
+        "{}<p><a href=\"/?lang={}\">{}</a></p>",
+        alert(key.text(lang)),
         lang.code(),
         escape(Key::BackToForm.text(lang))
     );

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::words::Word;
 use super::{Citizen, Kind, Listed, Standing};
 use crate::i18n::{Key, Lang};
-use crate::pages::{browser_body, escape, page_titled, password_fields, BrowserForm};
+use crate::pages::{alert, browser_body, escape, page_titled, password_fields, BrowserForm};
 
 fn page(lang: Lang, body: &str) -> String {
     page_titled(lang, Word::Title.text(lang), body)
@@ -96,13 +96,6 @@ pub fn list(lang: Lang, citizen: &Citizen, certs: &[Listed]) -> String {
     page(lang, &body)
 }
 
-fn error_box(text: &str) -> String {
-    format!(
-        "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>",
-        escape(text)
-    )
-}
-
 /// The renewal form of `serial`: password twice and the kind of key.
 pub fn renew_form(lang: Lang, csrf: &str, serial: &str, error: Option<&str>) -> String {
     let body = format!(
@@ -113,7 +106,7 @@ pub fn renew_form(lang: Lang, csrf: &str, serial: &str, error: Option<&str>) -> 
 <p class=\"hint\">{after}</p>\
 <p><a id=\"browser-way\" href=\"/renew/{serial}/browser?lang={code}\">{browser}</a></p>{back}",
         intro = escape(&Word::RenewIntro.text(lang).replace("{serial}", serial)),
-        error = error.map(error_box).unwrap_or_default(),
+        error = error.map(alert).unwrap_or_default(),
         serial = escape(serial),
         code = lang.code(),
         csrf = escape(csrf),
@@ -163,7 +156,7 @@ pub fn revoke_form(lang: Lang, csrf: &str, serial: &str, error: Option<&str>) ->
 <label for=\"confirm\" style=\"display:inline\">{confirm}</label></p>\
 <button type=\"submit\" id=\"revoke\">{submit}</button></form>{back}",
         intro = escape(&Word::RevokeIntro.text(lang).replace("{serial}", serial)),
-        error = error.map(error_box).unwrap_or_default(),
+        error = error.map(alert).unwrap_or_default(),
         serial = escape(serial),
         code = lang.code(),
         csrf = escape(csrf),
@@ -177,7 +170,7 @@ pub fn revoke_form(lang: Lang, csrf: &str, serial: &str, error: Option<&str>) ->
 /// A page that says `text` (an outcome or a refusal) and leads back.
 pub fn message(lang: Lang, text: &str, is_error: bool) -> String {
     let said = if is_error {
-        error_box(text)
+        alert(text)
     } else {
         format!("<p role=\"status\" id=\"done\">{}</p>", escape(text))
     };
