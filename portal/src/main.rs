@@ -94,6 +94,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// A listener on `at` for tokio, and the address it got (port 0: any).
+fn listen(at: &str) -> Result<(TcpListener, SocketAddr), String> {
+    let listener = TcpListener::bind(at).map_err(|e| format!("cannot listen on {at}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok((listener, address))
+}
+
 /// The CA of `--ca-url` over CMP, or the local CA's directory.
 fn open_ca(args: &Args) -> Result<Box<dyn CertificateAuthority>, String> {
     if let Some(url) = &args.ca_url {
@@ -147,22 +155,13 @@ fn run(args: Args) -> Result<(), String> {
     rustls::crypto::ring::default_provider()
         .install_default()
         .map_err(|_| "cannot install the TLS provider".to_string())?;
-    let listener = TcpListener::bind(&args.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
-
-    let area = match &args.area_listen {
+    let (listener, address) = listen(&args.listen)?;
+    let (area, area_address) = match &args.area_listen {
         Some(at) => {
-            let l = TcpListener::bind(at).map_err(|e| format!("cannot listen on {at}: {e}"))?;
-            l.set_nonblocking(true).map_err(|e| e.to_string())?;
-            Some(l)
+            let (l, address) = listen(at)?;
+            (Some(l), Some(address))
         }
-        None => None,
-    };
-    let area_address = match &area {
-        Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
-        None => None,
+        None => (None, None),
     };
 
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
